@@ -1,0 +1,131 @@
+"""Request stage: find the bearer token in the Authorization header.
+
+Every way a client or a proxy mangles the header gets its own reason. Nothing
+here echoes credentials: details name the shape of the problem, never the
+token (nor, for another scheme such as Basic, its credentials).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .outcome import Failure
+from .reasons import Reason
+
+_AUTHORIZATION = b"authorization"
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_SCHEME_CHARS = re.compile(r"[A-Za-z0-9!#$&'*+.^_`|~-]{1,32}")
+_WHITESPACE = (" ", "\t", "\r", "\n", "\v", "\f")
+# Slack for the scheme and separators when the raw header is judged by length.
+_HEADER_SLACK = 64
+
+
+def _looks_like_jwt(value: str) -> bool:
+    return value.startswith("eyJ") or value.count(".") in (2, 4)
+
+
+def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int) -> str | Failure:
+    """Return the raw token from ASGI ``headers`` or the request-stage Failure."""
+    raw: bytes | None = None
+    count = 0
+    for name, value in headers:
+        if name == _AUTHORIZATION or (len(name) == 13 and name.lower() == _AUTHORIZATION):
+            count += 1
+            raw = value
+    if raw is None:
+        return Failure(Reason.missing_token, "The request has no Authorization header.")
+    if count > 1:
+        return Failure(
+            Reason.multiple_authorization_headers,
+            f"The request carries {count} Authorization headers.",
+        )
+    return parse_authorization(raw.decode("latin-1"), max_token_bytes)
+
+
+def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:
+    """Diagnose one Authorization header value; return the token or a Failure."""
+    if len(header) > max_token_bytes + _HEADER_SLACK:
+        return _too_large(len(header.encode("latin-1", "replace")), max_token_bytes)
+    value = header.strip(" \t")
+    if not value:
+        return Failure(Reason.invalid_scheme, "The Authorization header is empty.")
+    lowered = value[:16].lower()
+    if lowered.startswith(("bearer%20", "bearer%09", "bearer+")):
+        return Failure(
+            Reason.url_encoded_token,
+            "The whole header is percent-encoded: the space after 'Bearer' arrived as '%20'.",
+        )
+    scheme, _sep, rest = _split_scheme(value)
+    if scheme.lower() != "bearer":
+        return _other_scheme(scheme, value)
+    token = rest.strip(" \t")
+    if not token:
+        return Failure(Reason.empty_token, "The header is 'Bearer' with no token after it.")
+    head = token[:7].lower()
+    if head == "bearer" or (head.startswith("bearer") and head[6:7] in (" ", "\t", "%", ":")):
+        return Failure(Reason.double_bearer, "The header repeats the scheme: 'Bearer Bearer ...'.")
+    if token[0] in "\"'" or token[-1] in "\"'":
+        return Failure(Reason.quoted_token, "The token is wrapped in quotes.")
+    if len(token) > max_token_bytes:
+        return _too_large(len(token), max_token_bytes)
+    for ch in _WHITESPACE:
+        if ch in token:
+            return Failure(
+                Reason.whitespace_in_token,
+                f"The token contains {_describe_whitespace(token)} inside it.",
+            )
+    if "%" in token and _PERCENT.search(token):
+        return Failure(
+            Reason.url_encoded_token,
+            "The token contains percent-encoded characters (e.g. %2E for '.', %3D for '=').",
+        )
+    return token
+
+
+def _split_scheme(value: str) -> tuple[str, str, str]:
+    for i, ch in enumerate(value):
+        if ch in " \t":
+            return value[:i], ch, value[i + 1 :]
+    return value, "", ""
+
+
+def _other_scheme(scheme: str, value: str) -> Failure:
+    if scheme.startswith("\"'") and _looks_like_jwt(scheme.strip("\"'")):
+        return Failure(
+            Reason.invalid_scheme,
+            "The header holds a quoted token without the 'Bearer' scheme.",
+            hint="Send 'Authorization: Bearer <token>' without quotes.",
+        )
+    if _looks_like_jwt(scheme):
+        return Failure(
+            Reason.invalid_scheme,
+            "The header holds a token without the 'Bearer ' scheme in front of it.",
+            hint="Prefix the token with 'Bearer ': 'Authorization: Bearer <token>'.",
+        )
+    if _SCHEME_CHARS.fullmatch(scheme):
+        return Failure(
+            Reason.invalid_scheme, f"The Authorization scheme is '{scheme}', not Bearer."
+        )
+    return Failure(Reason.invalid_scheme, "The Authorization header does not start with 'Bearer'.")
+
+
+def _describe_whitespace(token: str) -> str:
+    kinds = []
+    if "\n" in token or "\r" in token:
+        kinds.append("a line break")
+    if "\t" in token:
+        kinds.append("a tab")
+    if " " in token:
+        kinds.append("a space")
+    if "\v" in token or "\f" in token:
+        kinds.append("a form feed or vertical tab")
+    return " and ".join(kinds)
+
+
+def _too_large(size: int, limit: int) -> Failure:
+    return Failure(
+        Reason.token_too_large,
+        f"The token is {size} bytes long; the limit is {limit} bytes.",
+        expected={"max_token_bytes": limit},
+    )

@@ -1,0 +1,219 @@
+"""JWTAuthMiddleware: a pure ASGI middleware in front of a Starlette/FastAPI app.
+
+The flow, one stage each: extract -> parse -> verify (header, key, signature,
+claims) -> scopes; then either the problem+json response or ``scope["user"]``
+/ ``scope["auth"]`` / ``request.state`` and the app. Every rejection is
+logged once, without the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import structlog
+from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .extract import extract_bearer
+from .outcome import Failure, VerifiedToken
+from .reasons import Reason
+from .responses import render
+from .settings import Settings
+from .sources import load_static_keys
+from .verify import Verifier, clip
+
+WS_POLICY_VIOLATION = 1008
+
+
+class JWTUser(BaseUser):
+    """The authenticated principal: ``request.user`` on a verified request."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: VerifiedToken) -> None:
+        self.token = token
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        return self.token.claims
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def identity(self) -> str:
+        return self.token.subject or ""
+
+    @property
+    def display_name(self) -> str:
+        for name in ("preferred_username", "name", "email", "sub"):
+            value = self.token.claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+
+def _normalize_prefix(path: str) -> str:
+    return "/" + path.strip("/") if path.strip("/") else "/"
+
+
+class _PathRules:
+    """Public paths and per-path required scopes, matched by path prefix."""
+
+    def __init__(self, public: Iterable[str], scopes: Mapping[str, Iterable[str]]) -> None:
+        self.public_exact = frozenset(_normalize_prefix(p) for p in public)
+        self.public_prefixes = tuple(sorted(self.public_exact, key=len, reverse=True))
+        self.scopes = sorted(
+            ((_normalize_prefix(p), tuple(s)) for p, s in scopes.items()),
+            key=lambda item: len(item[0]),
+            reverse=True,
+        )
+
+    @staticmethod
+    def _under(path: str, prefix: str) -> bool:
+        return prefix == "/" or path == prefix or path.startswith(prefix + "/")
+
+    def is_public(self, path: str) -> bool:
+        if not self.public_prefixes:
+            return False
+        if path in self.public_exact:
+            return True
+        return any(self._under(path, p) for p in self.public_prefixes)
+
+    def required_scopes(self, path: str) -> tuple[str, ...]:
+        for prefix, scopes in self.scopes:
+            if self._under(path, prefix):
+                return scopes
+        return ()
+
+
+class JWTAuthMiddleware:
+    """Verify bearer tokens on every HTTP and WebSocket request.
+
+    ``app.add_middleware(JWTAuthMiddleware, settings=Settings(...))``, or pass
+    settings as keywords (``issuer=..., jwks_file=...``), or nothing to read
+    the environment (CONTRACT section 3). ``public_paths`` skip
+    authentication (the path and everything under it); ``path_scopes`` maps
+    a path prefix to the scopes it requires (403 insufficient_scope).
+
+    On success ``request.user`` is a :class:`JWTUser`, ``request.auth`` an
+    ``AuthCredentials`` with the token's scopes (so
+    ``starlette.authentication.requires`` works), and
+    ``request.state.jwt_claims`` / ``request.state.jwt`` hold the claims and
+    the :class:`VerifiedToken`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings | None = None,
+        *,
+        verifier: Verifier | None = None,
+        public_paths: Iterable[str] = (),
+        path_scopes: Mapping[str, Iterable[str]] | None = None,
+        allow_cors_preflight: bool = True,
+        logger: Any = None,
+        **options: Any,
+    ) -> None:
+        self.app = app
+        self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+        if verifier is None:
+            if settings is None:
+                settings = Settings(**options) if options else Settings.from_env()
+            elif options:
+                raise TypeError(f"pass either settings or keyword options, not both: {options}")
+            loaded = load_static_keys(settings)
+            for warning in loaded.warnings:
+                self.log.warning("jwt_auth.config_warning", message=warning)
+            self.log.info(
+                "jwt_auth.keys_loaded",
+                keys=[k.public_summary() for k in loaded.keyset.keys],
+                skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
+            )
+            verifier = Verifier(settings, loaded.keyset)
+        self.verifier = verifier
+        self.settings = verifier.settings
+        self._rules = _PathRules(public_paths, path_scopes or {})
+        self._preflight = allow_cors_preflight
+        self._max_bytes = self.settings.max_token_bytes
+        self._level = self.settings.diagnostics
+        self._realm = self.settings.realm
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if self._rules.is_public(path) or (
+            self._preflight and kind == "http" and self._is_preflight(scope)
+        ):
+            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
+            await self.app(scope, receive, send)
+            return
+        outcome = self.authenticate(scope)
+        if isinstance(outcome, Failure):
+            await self._reject(outcome, scope, receive, send)
+            return
+        scope["user"] = JWTUser(outcome)
+        scope["auth"] = AuthCredentials(sorted(outcome.scopes))
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["jwt_claims"] = outcome.claims
+        state["jwt"] = outcome
+        await self.app(scope, receive, send)
+
+    def authenticate(self, scope: Scope) -> VerifiedToken | Failure:
+        """Run every stage for one connection scope; no I/O."""
+        token = extract_bearer(scope["headers"], self._max_bytes)
+        if isinstance(token, Failure):
+            return token
+        outcome = self.verifier.verify(token)
+        if isinstance(outcome, Failure):
+            return outcome
+        required = self._rules.required_scopes(scope.get("path", ""))
+        if required:
+            missing = [s for s in required if s not in outcome.scopes]
+            if missing:
+                return Failure(
+                    Reason.insufficient_scope,
+                    f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
+                    required_scopes=required,
+                    alg=outcome.alg,
+                    kid=outcome.kid,
+                    key_fingerprint=outcome.key_fingerprint,
+                )
+        return outcome
+
+    @staticmethod
+    def _is_preflight(scope: Scope) -> bool:
+        if scope.get("method") != "OPTIONS":
+            return False
+        return any(name == b"access-control-request-method" for name, _ in scope["headers"])
+
+    async def _reject(self, failure: Failure, scope: Scope, receive: Receive, send: Send) -> None:
+        self.log.warning(
+            "jwt_auth.denied",
+            reason=failure.reason.value,
+            status=failure.status,
+            alg=clip(failure.alg, 16) if failure.alg is not None else None,
+            kid=clip(failure.kid, 64) if failure.kid is not None else None,
+            key_fingerprint=failure.key_fingerprint,
+            path=scope.get("path"),
+            method=scope.get("method", "WEBSOCKET"),
+        )
+        if scope["type"] == "websocket":
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": WS_POLICY_VIOLATION,
+                    "reason": failure.reason.value,
+                }
+            )
+            return
+        status, headers, body = render(failure, self._level, self._realm)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

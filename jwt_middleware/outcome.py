@@ -1,0 +1,84 @@
+"""Outcomes of verification as values, not exceptions.
+
+A rejected token is this library's main output, so every stage returns either
+its next value or a :class:`Failure`. :class:`VerifiedToken` is what a
+successful verification yields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .reasons import REASONS, Reason, ReasonInfo
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found with a token: a reason code and a detail sentence."""
+
+    reason: Reason
+    detail: str
+    #: The offending value or amount (seconds late, the token's iss), for hints; not rendered.
+    value: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(slots=True)
+class Failure:
+    """Why a request was rejected.
+
+    ``detail`` describes the token itself (safe at the standard diagnostics
+    level); ``hint`` overrides the taxonomy's default hint when the failure
+    knows better (e.g. a near-miss issuer); ``expected`` holds values shown
+    only at the verbose level (expected issuer, known kids, fingerprints).
+    ``alg``, ``kid`` and ``key_fingerprint`` feed logs and metrics.
+    """
+
+    reason: Reason
+    detail: str
+    problems: tuple[Problem, ...] = ()
+    hint: str | None = None
+    expected: dict[str, Any] = field(default_factory=dict)
+    alg: str | None = None
+    kid: str | None = None
+    key_fingerprint: str | None = None
+    required_scopes: tuple[str, ...] = ()
+    retry_after: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.problems:
+            self.problems = (Problem(self.reason, self.detail),)
+
+    @property
+    def info(self) -> ReasonInfo:
+        return REASONS[self.reason]
+
+    @property
+    def status(self) -> int:
+        return REASONS[self.reason].status
+
+    @property
+    def effective_hint(self) -> str:
+        return self.hint if self.hint is not None else REASONS[self.reason].hint
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose signature and claims verified.
+
+    ``claims`` and ``header`` are the decoded JSON objects; ``scopes`` are
+    taken from the ``scope`` (space-separated) or ``scp`` claim.
+    """
+
+    claims: dict[str, Any]
+    header: dict[str, Any]
+    alg: str
+    kid: str | None
+    key_fingerprint: str
+    scopes: frozenset[str]
+    expires_at: float | None
+
+    @property
+    def subject(self) -> str | None:
+        sub = self.claims.get("sub")
+        return sub if isinstance(sub, str) else None

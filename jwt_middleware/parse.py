@@ -1,0 +1,165 @@
+"""Structure stage: split, base64url-decode and JSON-parse a compact JWS once.
+
+Nothing is trusted here: segment count (a JWE is recognised), the base64url
+alphabet of each segment (standard base64 and padding are told apart), and
+strict JSON (no duplicate names, no NaN/Infinity, bounded nesting). The
+result carries the signing input and signature bytes for the primitive.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .outcome import Failure
+from .reasons import Reason
+
+MAX_JSON_DEPTH: Final = 16
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_B64STD = re.compile(r"[A-Za-z0-9+/]*=*")
+_SEGMENT_NAMES: Final = ("header", "payload", "signature")
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+class _JSONError(ValueError):
+    pass
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _JSONError(f"duplicate member name '{_clip(key, 40)}'")
+            seen.add(key)
+    return obj
+
+
+def _reject_constant(name: str) -> Any:
+    raise _JSONError(f"non-standard constant {name}")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+
+
+def _depth(text: str) -> int:
+    """Maximum nesting depth of arrays/objects, ignoring brackets in strings."""
+    depth = best = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > best:
+                best = depth
+        elif ch in "]}":
+            depth -= 1
+    return best
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    """Parse ``data`` as a strict JSON object or raise ValueError with a reason."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _JSONError("not UTF-8") from None
+    # Cheap bound first: fewer opening brackets than the limit cannot nest deeper.
+    if text.count("{") + text.count("[") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+        raise _JSONError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        obj = _DECODER.decode(text)
+    except _JSONError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise _JSONError("not valid JSON") from exc
+    if not isinstance(obj, dict):
+        raise _JSONError(
+            f"a JSON {type(obj).__name__ if obj is not None else 'null'}, not an object"
+        )
+    return obj
+
+
+def _clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedToken:
+    """A structurally valid compact JWS (not yet verified)."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode unpadded base64url already checked against the alphabet."""
+    raw = segment.encode("ascii")
+    return binascii.a2b_base64(raw.translate(_URLSAFE) + b"=" * (-len(raw) % 4), strict_mode=True)
+
+
+def _base64_failure(index: int, segment: str) -> Failure:
+    name = _SEGMENT_NAMES[index]
+    if _B64STD.fullmatch(segment):
+        if "+" in segment or "/" in segment:
+            kind = "standard base64 ('+' or '/'), not base64url"
+        else:
+            kind = "padded with '=' (JWTs use unpadded base64url)"
+        detail = f"The {name} segment (segment {index + 1}) is {kind}."
+    elif len(segment) % 4 == 1 and _B64URL.fullmatch(segment):
+        detail = f"The {name} segment (segment {index + 1}) has an impossible base64url length."
+    else:
+        detail = f"The {name} segment (segment {index + 1}) contains characters outside base64url."
+    return Failure(Reason.invalid_base64, detail)
+
+
+def parse_compact(token: str) -> ParsedToken | Failure:
+    """Split and decode ``token``; the caller bounds its size beforehand."""
+    dots = token.count(".")
+    if dots != 2:
+        if dots == 4:
+            return Failure(
+                Reason.encrypted_token,
+                "The token has five segments: it is an encrypted JWE, not a signed JWS.",
+            )
+        return Failure(
+            Reason.malformed_token,
+            f"The token has {dots + 1} segment{'s' if dots else ''}; a signed JWT has three.",
+        )
+    h64, p64, s64 = token.split(".")
+    decoded: list[bytes] = []
+    for index, segment in enumerate((h64, p64, s64)):
+        if not _B64URL.fullmatch(segment):
+            return _base64_failure(index, segment)
+        try:
+            decoded.append(b64url_decode(segment))
+        except (binascii.Error, ValueError):
+            return _base64_failure(index, segment)
+    parsed: list[dict[str, Any]] = []
+    for index in (0, 1):
+        try:
+            parsed.append(loads_object(decoded[index]))
+        except ValueError as exc:
+            return Failure(
+                Reason.invalid_json,
+                f"The {_SEGMENT_NAMES[index]} is not a valid JSON object: {exc}.",
+            )
+    return ParsedToken(
+        header=parsed[0],
+        claims=parsed[1],
+        signing_input=token[: len(h64) + 1 + len(p64)].encode("ascii"),
+        signature=decoded[2],
+    )

@@ -1,0 +1,178 @@
+"""Typed settings, from keyword arguments or from the environment (CONTRACT section 3).
+
+Bad values raise :class:`~jwt_middleware.errors.ConfigurationError` when the
+settings are built, at startup, never at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, Literal
+
+from .errors import ConfigurationError
+from .keys import SUPPORTED_ALGS
+
+DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
+DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
+REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
+
+ENV_VARS: Final[dict[str, str]] = {
+    "JWT_JWKS_URL": "jwks_url",
+    "JWT_DISCOVERY_URL": "discovery_url",
+    "JWT_JWKS_FILE": "jwks_file",
+    "JWT_PUBLIC_KEY_FILE": "public_key_file",
+    "JWT_SECRET": "secret",
+    "JWT_ISSUER": "issuer",
+    "JWT_AUDIENCE": "audience",
+    "JWT_ALGORITHMS": "algorithms",
+    "JWT_LEEWAY": "leeway",
+    "JWT_REQUIRED_CLAIMS": "required_claims",
+    "JWT_DIAGNOSTICS": "diagnostics",
+    "JWT_REALM": "realm",
+}
+"""Environment variable -> Settings field (the contract's names, kept exactly)."""
+
+_LIST_FIELDS: Final = frozenset({"audience", "algorithms", "required_claims"})
+
+
+def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the verifier and middleware are configured with.
+
+    Key sources (at least one): ``jwks_file``, ``public_key_file`` or
+    ``public_keys`` (PEM text), ``secret``/``secrets`` (HMAC; several for
+    rotation, the first is current). ``jwks_url``/``discovery_url`` name a
+    remote source. ``issuer`` and ``audience`` make ``iss``/``aud`` required.
+    """
+
+    jwks_url: str | None = None
+    discovery_url: str | None = None
+    jwks_file: str | None = None
+    public_key_file: str | None = None
+    public_keys: tuple[str, ...] = ()
+    secret: str | None = field(default=None, repr=False)
+    secrets: tuple[str | bytes, ...] = field(default=(), repr=False)
+    issuer: str | tuple[str, ...] | None = None
+    audience: str | tuple[str, ...] = ()
+    algorithms: str | tuple[str, ...] = ("RS256",)
+    leeway: float = 30.0
+    required_claims: str | tuple[str, ...] = ("exp",)
+    diagnostics: DiagnosticsLevel = "standard"
+    realm: str = "api"
+    max_token_bytes: int = 8192
+    #: Extra keys tried per rejected token to diagnose it (kid_mismatch, ...).
+    diagnostic_keys_per_request: int = 3
+    #: Global budget of such extra verifications per second, across requests.
+    diagnostic_verifications_per_second: float = 200.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in _LIST_FIELDS:
+            set_(self, name, _as_tuple(getattr(self, name)))
+        issuer = self.issuer
+        if isinstance(issuer, str):
+            set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
+        elif issuer is not None:
+            set_(self, "issuer", tuple(issuer))
+        set_(self, "public_keys", tuple(self.public_keys))
+        set_(self, "secrets", tuple(self.secrets))
+        self._validate()
+
+    # -- derived views ------------------------------------------------------
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        return self.issuer if isinstance(self.issuer, tuple) else ()
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return self.audience if isinstance(self.audience, tuple) else ()
+
+    @property
+    def allowed_algorithms(self) -> tuple[str, ...]:
+        return self.algorithms if isinstance(self.algorithms, tuple) else ()
+
+    @property
+    def all_secrets(self) -> tuple[str | bytes, ...]:
+        return ((self.secret,) if self.secret else ()) + self.secrets
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return self.required_claims if isinstance(self.required_claims, tuple) else ()
+
+    def _validate(self) -> None:
+        algs = self.allowed_algorithms
+        if not algs:
+            raise ConfigurationError("algorithms: at least one algorithm must be allowed")
+        bad = [a for a in algs if a not in SUPPORTED_ALGS]
+        if bad:
+            none = [a for a in bad if a.lower() == "none"]
+            if none:
+                raise ConfigurationError("algorithms: 'none' can never be allowed")
+            raise ConfigurationError(
+                f"algorithms: unsupported {', '.join(bad)}; choose from "
+                f"{', '.join(sorted(SUPPORTED_ALGS))}"
+            )
+        if self.diagnostics not in DIAGNOSTICS_LEVELS:
+            raise ConfigurationError(
+                f"diagnostics: {self.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
+            )
+        if not (0 <= self.leeway <= 3600):
+            raise ConfigurationError(f"leeway: {self.leeway} s is outside 0..3600 seconds")
+        if self.max_token_bytes < 256:
+            raise ConfigurationError("max_token_bytes: must be at least 256")
+        if self.diagnostic_keys_per_request < 0 or self.diagnostic_verifications_per_second < 0:
+            raise ConfigurationError("diagnostic budgets must not be negative")
+        if not self.realm or '"' in self.realm or "\\" in self.realm:
+            raise ConfigurationError("realm: must be non-empty and contain no quote or backslash")
+        if any(not iss for iss in self.issuers):
+            raise ConfigurationError("issuer: empty issuer value")
+        if not any(
+            (
+                self.jwks_url,
+                self.discovery_url,
+                self.jwks_file,
+                self.public_key_file,
+                self.public_keys,
+                self.all_secrets,
+            )
+        ):
+            raise ConfigurationError(
+                "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
+                "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``environ`` (default ``os.environ``); keywords win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var, name in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            if name == "leeway":
+                try:
+                    values[name] = float(raw)
+                except ValueError:
+                    raise ConfigurationError(f"{var}: {raw!r} is not a number of seconds") from None
+            elif name == "secret":
+                values[name] = raw  # kept as given: whitespace is part of a secret
+            else:
+                values[name] = raw.strip()
+        values.update(overrides)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+        return cls(**values)

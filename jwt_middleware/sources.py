@@ -1,0 +1,110 @@
+"""Key sources: where the verifier's key set comes from.
+
+This module holds the static sources (PEM files and text, a local JWKS file,
+HMAC secrets), loaded once at startup into one :class:`~jwt_middleware.keys.KeySet`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigurationError
+from .keys import (
+    HMAC_ALGS,
+    KeySet,
+    SkippedKey,
+    VerificationKey,
+    import_jwks,
+    load_pem_public_key,
+    secret_ring,
+    secret_warnings,
+)
+from .parse import loads_object
+from .settings import Settings
+
+
+@dataclass(slots=True)
+class LoadedKeys:
+    """A key set and what loading it had to say (warnings, skipped JWKS entries)."""
+
+    keyset: KeySet
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[SkippedKey] = field(default_factory=list)
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{what} {path!r} cannot be read: {exc.strerror}") from None
+
+
+def load_static_keys(settings: Settings) -> LoadedKeys:
+    """Import every static key the settings name; raise ConfigurationError if none is usable."""
+    keys: list[VerificationKey] = []
+    warnings: list[str] = []
+    skipped: list[SkippedKey] = []
+
+    pems: list[tuple[str, str]] = []
+    if settings.public_key_file:
+        text = _read(settings.public_key_file, "JWT_PUBLIC_KEY_FILE").decode("utf-8", "replace")
+        pems.append((f"pem:{settings.public_key_file}", text))
+    pems.extend((f"pem:#{i + 1}", text) for i, text in enumerate(settings.public_keys))
+    for source, text in pems:
+        key, repaired = load_pem_public_key(text, source=source)
+        if repaired:
+            warnings.append(f"{source}: the PEM was repaired ({repaired}); fix it at the source")
+        keys.append(key)
+
+    if settings.jwks_file:
+        raw = _read(settings.jwks_file, "JWT_JWKS_FILE")
+        try:
+            document = loads_object(raw)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"JWT_JWKS_FILE {settings.jwks_file!r} is not a JSON object: {exc}"
+            ) from None
+        loaded, skipped_here = import_jwks(document, source=f"jwks-file:{settings.jwks_file}")
+        keys.extend(loaded)
+        skipped.extend(skipped_here)
+        warnings.extend(
+            f"jwks-file:{settings.jwks_file}: key {s.kid or '(no kid)'} skipped: {s.why}"
+            for s in skipped_here
+        )
+
+    secrets = settings.all_secrets
+    if secrets:
+        ring = secret_ring(list(secrets), source="secret")
+        keys.append(ring)
+        warnings.extend(secret_warnings(ring.secrets, settings.allowed_algorithms))
+
+    remote = settings.jwks_url or settings.discovery_url
+    if not keys and not remote:
+        raise ConfigurationError(
+            "no usable key: every configured key was skipped"
+            + (f" ({'; '.join(s.why for s in skipped)})" if skipped else "")
+        )
+    keyset = KeySet(keys)
+    allowed = settings.allowed_algorithms
+    usable = [a for a in allowed if a in keyset.by_alg]
+    if keys and not usable:
+        kinds = ", ".join(sorted({k.description for k in keys}))
+        raise ConfigurationError(
+            f"no configured key can verify the allowed algorithms ({', '.join(allowed)}); the "
+            f"keys are: {kinds}. Set JWT_ALGORITHMS to the algorithms the issuer signs with."
+        )
+    if any(a in HMAC_ALGS for a in allowed) and keyset.has_asymmetric and not keyset.has_symmetric:
+        warnings.append(
+            "HS* algorithms are allowed but only asymmetric keys are configured; HS* tokens "
+            "will be refused as algorithm_confusion"
+        )
+    dupes = sorted({k.kid for k in keys if k.kid and keyset.by_kid[k.kid] is not k})
+    if dupes:
+        warnings.append(f"duplicate kid(s) {', '.join(dupes)}: only the first key of each is used")
+    if not settings.audiences:
+        warnings.append(
+            "no audience configured: tokens minted for any audience are accepted; set "
+            "JWT_AUDIENCE to this API's audience"
+        )
+    return LoadedKeys(keyset, warnings, skipped)

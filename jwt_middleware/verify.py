@@ -1,0 +1,543 @@
+"""Header, key, signature and claims stages: a parsed token in, an outcome out.
+
+The success path is what every request pays: one dict lookup for the key, one
+prepared signature primitive, a handful of claim comparisons. Everything that
+explains a failure (other keys, secret variants, near-miss issuers) runs only
+after a failure and within a budget, so a flood of bad tokens costs at most a
+few verifications each.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
+from .outcome import Failure, Problem, VerifiedToken
+from .parse import ParsedToken, parse_compact
+from .reasons import CLAIM_ORDER, Reason
+from .settings import Settings
+
+_MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
+_EMBEDDED_KEY_HEADERS: Final = ("jwk", "jku", "x5u", "x5c")
+_UNDERSTOOD_CRIT: Final[frozenset[str]] = frozenset()
+_CLOCK_SKEW_WINDOW: Final = 300
+_ENV_WORDS: Final = frozenset(
+    {"dev", "develop", "development", "test", "testing", "qa", "stage", "staging", "preprod",
+     "uat", "sandbox", "prod", "production", "live", "demo", "local"}
+)  # fmt: skip
+
+
+def clip(value: object, limit: int = 80) -> str:
+    """A token-supplied value made safe to show: printable, bounded."""
+    text = value if isinstance(value, str) else repr(value)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _utc(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(ts)
+
+
+def _duration(seconds: float) -> str:
+    s = int(abs(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min {s % 60} s"
+    if s < 172800:
+        return f"{s // 3600} h {(s % 3600) // 60} min"
+    return f"{s // 86400} days"
+
+
+class DiagnosticBudget:
+    """A token bucket bounding extra verifications spent on diagnosing failures."""
+
+    __slots__ = ("_lock", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, per_second: float) -> None:
+        self._rate = per_second
+        self._tokens = per_second
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self._rate, self._tokens + (now - self._stamp) * self._rate)
+            self._stamp = now
+            if self._tokens >= 1.0:
+                self._tokens -= 1.0
+                return True
+            return False
+
+
+def _is_time(value: Any) -> bool:
+    t = type(value)
+    return (t is int or t is float) and 0 <= value <= _MAX_UNIX_TIME
+
+
+def scopes_of(claims: dict[str, Any]) -> frozenset[str]:
+    """Scopes from ``scope`` (space-separated string) or ``scp`` (string or list)."""
+    scope = claims.get("scope")
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    scp = claims.get("scp")
+    if isinstance(scp, str):
+        return frozenset(scp.split())
+    if isinstance(scp, list):
+        return frozenset(s for s in scp if isinstance(s, str))
+    if isinstance(scope, list):
+        return frozenset(s for s in scope if isinstance(s, str))
+    return frozenset()
+
+
+def issuer_near_miss(actual: str, expected: str) -> str | None:
+    """Say how ``actual`` nearly equals ``expected``, or None if it does not."""
+    if actual.rstrip("/") == expected.rstrip("/"):
+        return "differs only by a trailing slash"
+    if actual.lower() == expected.lower():
+        return "differs only in letter case"
+    a, e = urlsplit(actual), urlsplit(expected)
+    if {a.scheme, e.scheme} == {"http", "https"} and (a.netloc, a.path.rstrip("/")) == (
+        e.netloc,
+        e.path.rstrip("/"),
+    ):
+        return f"uses {a.scheme}:// where {e.scheme}:// is expected"
+    if a.netloc and e.netloc and a.netloc != e.netloc and a.path.rstrip("/") == e.path.rstrip("/"):
+        a_labels = a.netloc.lower().replace("-", ".").split(".")
+        e_labels = e.netloc.lower().replace("-", ".").split(".")
+        if (set(a_labels) ^ set(e_labels)) & _ENV_WORDS:
+            return "comes from another environment (the host names differ by an environment name)"
+        if len(a_labels) == len(e_labels) and a_labels[1:] == e_labels[1:]:
+            return "comes from another host of the same domain (another environment or region?)"
+    return None
+
+
+class Verifier:
+    """Verifies compact JWS tokens against a key set and the configured claims.
+
+    ``verify(token)`` returns a :class:`VerifiedToken` or a :class:`Failure`;
+    it never raises for bad input. Keys are imported before, once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyset: KeySet,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.keyset = keyset
+        self.clock = clock
+        self._allowed = frozenset(settings.allowed_algorithms)
+        self._issuers = frozenset(settings.issuers)
+        self._audiences = frozenset(settings.audiences)
+        self._leeway = settings.leeway
+        required = list(settings.required)
+        if self._issuers and "iss" not in required:
+            required.append("iss")
+        if self._audiences and "aud" not in required:
+            required.append("aud")
+        self._required = tuple(required)
+        self._max_bytes = settings.max_token_bytes
+        self._per_request = settings.diagnostic_keys_per_request
+        self._budget = DiagnosticBudget(settings.diagnostic_verifications_per_second)
+
+    # -- entry points ---------------------------------------------------------
+
+    def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
+        """Verify a raw compact token (already extracted from its header)."""
+        if len(token) > self._max_bytes:
+            return Failure(
+                Reason.token_too_large,
+                f"The token is {len(token)} bytes long; the limit is {self._max_bytes} bytes.",
+            )
+        parsed = parse_compact(token)
+        if isinstance(parsed, Failure):
+            return parsed
+        return self.verify_parsed(parsed, now=now)
+
+    def verify_parsed(
+        self, parsed: ParsedToken, *, now: float | None = None
+    ) -> VerifiedToken | Failure:
+        header = parsed.header
+        alg = header.get("alg")
+        kid = header.get("kid")
+        failure = self._check_header(parsed, alg, kid)
+        if failure is not None:
+            return failure
+        assert isinstance(alg, str)
+        selected = self._select_key(alg, kid)
+        if isinstance(selected, Failure):
+            return selected
+        if not selected.verifiers[alg](parsed.signing_input, parsed.signature):
+            return self._signature_failure(parsed, alg, kid, selected)
+        claims = parsed.claims
+        problems = self._check_claims(claims, self.clock() if now is None else now)
+        if problems:
+            return self._claims_failure(problems, alg, kid, selected)
+        exp = claims.get("exp")
+        return VerifiedToken(
+            claims=claims,
+            header=header,
+            alg=alg,
+            kid=kid,
+            key_fingerprint=selected.fingerprint,
+            scopes=scopes_of(claims),
+            expires_at=float(exp) if exp is not None else None,
+        )
+
+    # -- header / algorithm stage ---------------------------------------------
+
+    def _check_header(self, parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
+        header = parsed.header
+        if not isinstance(alg, str):
+            what = "has no 'alg'" if alg is None else f"has a non-string 'alg' ({clip(alg, 20)})"
+            return Failure(Reason.invalid_header, f"The header {what}.")
+        if alg.lower() == "none":
+            return Failure(Reason.unsigned_token, f"The header declares alg '{clip(alg, 10)}'.")
+        if not parsed.signature:
+            return Failure(Reason.unsigned_token, "The signature segment is empty.", alg=alg)
+        if "crit" in header:
+            crit = header["crit"]
+            if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+                return Failure(Reason.invalid_header, "The 'crit' header is not a list of names.")
+            unknown = [c for c in crit if c not in _UNDERSTOOD_CRIT]
+            if unknown:
+                return Failure(
+                    Reason.invalid_header,
+                    f"The header marks unknown extensions as critical: "
+                    f"{', '.join(clip(c, 30) for c in unknown[:5])}.",
+                    alg=alg,
+                )
+        if kid is not None and (not isinstance(kid, str) or not kid):
+            return Failure(
+                Reason.invalid_header,
+                f"The 'kid' header is not a non-empty string ({clip(kid, 20)}).",
+                alg=alg,
+            )
+        keys = self.keyset
+        if alg in HMAC_ALGS or alg.upper() in HMAC_ALGS:
+            named = keys.by_kid.get(kid) if kid is not None else None
+            if (named is not None and not named.symmetric) or (
+                named is None and keys.has_asymmetric and not keys.has_symmetric
+            ):
+                return Failure(
+                    Reason.algorithm_confusion,
+                    f"The token is {clip(alg, 10)} (HMAC) but the key it would be checked "
+                    "against is asymmetric.",
+                    alg=alg,
+                    kid=kid,
+                    key_fingerprint=named.fingerprint if named is not None else None,
+                )
+        if alg not in self._allowed:
+            return Failure(
+                Reason.algorithm_not_allowed,
+                f"The token is signed with {clip(alg, 16)}, which is not allowed.",
+                expected={"algorithms": sorted(self._allowed)},
+                alg=alg,
+                kid=kid,
+            )
+        return None
+
+    # -- key stage --------------------------------------------------------------
+
+    def _known(self) -> dict[str, Any]:
+        keys = self.keyset
+        return {
+            "known_kids": keys.kids,
+            "keys": [k.public_summary() for k in keys.keys],
+            "key_set_loaded_at": _utc(keys.loaded_at),
+        }
+
+    def _select_key(self, alg: str, kid: str | None) -> VerificationKey | Failure:
+        keys = self.keyset
+        if kid is not None:
+            key = keys.by_kid.get(kid)
+            if key is None:
+                unnamed = [k for k in keys.by_alg.get(alg, ()) if k.kid is None]
+                if len(unnamed) == 1:
+                    return unnamed[0]
+                return self._unknown_kid(alg, kid)
+            if alg not in key.algorithms:
+                return Failure(
+                    Reason.algorithm_key_mismatch,
+                    f"The token is {alg} but the key with its kid is a {key.description} key"
+                    + (f" declared for {key.declared_alg}." if key.declared_alg else "."),
+                    expected={"key_algorithms": sorted(key.algorithms)},
+                    alg=alg,
+                    kid=kid,
+                    key_fingerprint=key.fingerprint,
+                )
+            return key
+        candidates = keys.by_alg.get(alg, ())
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            if not keys.keys:
+                return Failure(
+                    Reason.key_source_unavailable,
+                    "No verification keys are loaded.",
+                    retry_after=30,
+                    alg=alg,
+                )
+            kinds = ", ".join(sorted({k.description for k in keys.keys}))
+            return Failure(
+                Reason.algorithm_key_mismatch,
+                f"The token is {alg} and has no kid; no configured key can verify {alg} "
+                f"(the keys are: {kinds}).",
+                expected=self._known(),
+                alg=alg,
+            )
+        return Failure(
+            Reason.missing_kid,
+            f"The token has no kid and {len(candidates)} configured keys can verify {alg}.",
+            expected=self._known(),
+            alg=alg,
+        )
+
+    def _unknown_kid(self, alg: str, kid: str) -> Failure:
+        keys = self.keyset
+        return Failure(
+            Reason.unknown_kid,
+            f"No key with kid '{clip(kid, 64)}' is in the key set.",
+            hint=(
+                f"The key set loaded at {_utc(keys.loaded_at)} holds {len(keys)} key(s) and none "
+                "has this kid. If the issuer rotated its keys, this service has not loaded the "
+                "new one yet; otherwise the token comes from another issuer or environment. "
+                "Compare fingerprints with 'jwt-middleware fingerprint'."
+            ),
+            expected=self._known(),
+            alg=alg,
+            kid=kid,
+        )
+
+    # -- signature stage (failure path only) -----------------------------------
+
+    def _signature_failure(
+        self, parsed: ParsedToken, alg: str, kid: str | None, key: VerificationKey
+    ) -> Failure:
+        msg, sig = parsed.signing_input, parsed.signature
+        base = {"alg": alg, "kid": kid, "key_fingerprint": key.fingerprint}
+        if key.symmetric:
+            # Variants were prepared at import; each check is one HMAC (microseconds).
+            for label, variant in key.secret_variants:
+                if hmac_matches(variant, alg, msg, sig):
+                    return Failure(
+                        Reason.secret_encoding_mismatch,
+                        f"The signature verifies with the configured secret {label}.",
+                        hint=(
+                            f"The issuer signs with the secret {label}: one side stores it "
+                            "encoded differently. Configure the same bytes on both sides."
+                        ),
+                        **base,  # type: ignore[arg-type]
+                    )
+        if kid is not None:
+            tried = 0
+            for other in self.keyset.by_alg.get(alg, ()):
+                if other is key or tried >= self._per_request:
+                    continue
+                if not self._budget.take():
+                    break
+                tried += 1
+                if other.verifiers[alg](msg, sig):
+                    return Failure(
+                        Reason.kid_mismatch,
+                        f"The signature fails with the key named by kid '{clip(kid, 64)}' but "
+                        "verifies with another key of the current set.",
+                        expected={"verifying_kid": other.kid, "fingerprint": other.fingerprint},
+                        **base,  # type: ignore[arg-type]
+                    )
+        detail = f"The {alg} signature does not verify with the key {key.description}."
+        embedded = [h for h in _EMBEDDED_KEY_HEADERS if h in parsed.header]
+        hint = None
+        if embedded:
+            detail += (
+                f" The token carries its own key ('{embedded[0]}' header), which is never trusted."
+            )
+            hint = (
+                "The token embeds a key and was probably signed with it; a verifier only "
+                "trusts keys it is configured with. If this is an attack, it was refused."
+            )
+        return Failure(
+            Reason.signature_invalid,
+            detail,
+            hint=hint,
+            expected={"key": key.public_summary()},
+            **base,  # type: ignore[arg-type]
+        )
+
+    # -- claims stage ----------------------------------------------------------
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> list[Problem]:
+        problems: list[Problem] = []
+        leeway = self._leeway
+        for name in self._required:
+            if name not in claims:
+                problems.append(Problem(Reason.missing_claim, f"The '{name}' claim is absent."))
+        exp = claims.get("exp")
+        if exp is not None:
+            if not _is_time(exp):
+                problems.append(self._bad_time("exp", exp))
+            elif now > exp + leeway:
+                problems.append(
+                    Problem(
+                        Reason.token_expired,
+                        f"The token expired {_duration(now - exp)} ago (exp {_utc(exp)}).",
+                        now - exp,
+                    )
+                )
+        nbf = claims.get("nbf")
+        if nbf is not None:
+            if not _is_time(nbf):
+                problems.append(self._bad_time("nbf", nbf))
+            elif nbf - leeway > now:
+                problems.append(
+                    Problem(
+                        Reason.token_not_yet_valid,
+                        f"The token becomes valid in {_duration(nbf - now)} (nbf {_utc(nbf)}).",
+                    )
+                )
+        iat = claims.get("iat")
+        if iat is not None:
+            if not _is_time(iat):
+                problems.append(self._bad_time("iat", iat))
+            elif iat - leeway > now:
+                problems.append(
+                    Problem(
+                        Reason.token_issued_in_future,
+                        f"The token was issued {_duration(iat - now)} in the future "
+                        f"(iat {_utc(iat)}).",
+                    )
+                )
+        iss = claims.get("iss")
+        if iss is not None:
+            if not isinstance(iss, str):
+                problems.append(
+                    Problem(Reason.invalid_claim, f"'iss' is a {_json_type(iss)}, not a string.")
+                )
+            elif self._issuers and iss not in self._issuers:
+                problems.append(
+                    Problem(Reason.issuer_mismatch, f"The token's issuer is '{clip(iss)}'.", iss)
+                )
+        aud = claims.get("aud")
+        if aud is not None:
+            if isinstance(aud, str):
+                auds: list[str] | None = [aud]
+            elif isinstance(aud, list) and all(isinstance(a, str) for a in aud):
+                auds = aud
+            else:
+                auds = None
+                problems.append(
+                    Problem(
+                        Reason.invalid_claim,
+                        f"'aud' is a {_json_type(aud)}, not a string or an array of strings.",
+                    )
+                )
+            if auds is not None and self._audiences and self._audiences.isdisjoint(auds):
+                shown = ", ".join(f"'{clip(a, 60)}'" for a in auds[:5]) or "an empty array"
+                problems.append(
+                    Problem(Reason.audience_mismatch, f"The token's audience is {shown}.")
+                )
+        for name in ("sub", "jti"):
+            value = claims.get(name)
+            if value is not None and not isinstance(value, str):
+                problems.append(
+                    Problem(
+                        Reason.invalid_claim, f"'{name}' is a {_json_type(value)}, not a string."
+                    )
+                )
+        return problems
+
+    @staticmethod
+    def _bad_time(name: str, value: Any) -> Problem:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            what = f"a {_json_type(value)}"
+            if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+                what = "a numeric string"
+            return Problem(Reason.invalid_claim, f"'{name}' is {what}, not a NumericDate.")
+        return Problem(Reason.invalid_claim, f"'{name}' ({clip(value, 24)}) is not a Unix time.")
+
+    def _claims_failure(
+        self, problems: list[Problem], alg: str, kid: str | None, key: VerificationKey
+    ) -> Failure:
+        primary = min(problems, key=lambda p: CLAIM_ORDER.index(p.reason))
+        expected: dict[str, Any] = {}
+        hint: str | None = None
+        reason = primary.reason
+        if reason is Reason.issuer_mismatch or reason is Reason.missing_claim:
+            expected["issuer"] = sorted(self._issuers)
+        if reason is Reason.audience_mismatch or reason is Reason.missing_claim:
+            expected["audience"] = sorted(self._audiences)
+        if reason is Reason.missing_claim:
+            expected["required_claims"] = list(self._required)
+        if reason is Reason.issuer_mismatch:
+            hint = self._issuer_hint(primary)
+        elif reason in (
+            Reason.token_expired,
+            Reason.token_not_yet_valid,
+            Reason.token_issued_in_future,
+        ):
+            expected["leeway_seconds"] = self._leeway
+            hint = self._time_hint(primary)
+        return Failure(
+            reason,
+            primary.detail,
+            problems=tuple(sorted(problems, key=lambda p: CLAIM_ORDER.index(p.reason))),
+            hint=hint,
+            expected=expected,
+            alg=alg,
+            kid=kid,
+            key_fingerprint=key.fingerprint,
+        )
+
+    def _issuer_hint(self, primary: Problem) -> str | None:
+        actual = primary.value if isinstance(primary.value, str) else ""
+        for expected in sorted(self._issuers):
+            near = issuer_near_miss(actual, expected)
+            if near:
+                return (
+                    f"The token's issuer {near}. Issuers are compared exactly: make JWT_ISSUER "
+                    "match the issuer's 'iss' (see its discovery document) character for "
+                    "character."
+                )
+        return None
+
+    def _time_hint(self, primary: Problem) -> str | None:
+        if primary.reason is Reason.token_expired:
+            # Expired within a few minutes: most likely clock skew.
+            seconds = primary.value
+            if isinstance(seconds, float | int) and seconds <= _CLOCK_SKEW_WINDOW:
+                return (
+                    f"The token expired only {_duration(seconds)} ago, beyond the "
+                    f"{self._leeway:g} s leeway. If clients see this on fresh tokens, the "
+                    "issuer's and this server's clocks differ: check NTP, or raise JWT_LEEWAY."
+                )
+            return None
+        return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+__all__ = ["DiagnosticBudget", "Verifier", "issuer_near_miss", "parse_compact", "scopes_of"]
