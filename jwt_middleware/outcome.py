@@ -38,6 +38,8 @@ class Failure:
     detail: str
     problems: tuple[Problem, ...] = ()
     hint: str | None = None
+    #: Extra sentence for the verbose level only (it may name expected values or kids).
+    verbose_hint: str | None = None
     expected: dict[str, Any] = field(default_factory=dict)
     alg: str | None = None
     kid: str | None = None

@@ -50,7 +50,10 @@ def problem_body(failure: Failure, level: DiagnosticsLevel) -> dict[str, Any]:
     if level == "minimal":
         return body
     body["detail"] = failure.detail
-    body["hint"] = failure.effective_hint
+    hint = failure.effective_hint
+    if level == "verbose" and failure.verbose_hint:
+        hint = f"{hint} {failure.verbose_hint}"
+    body["hint"] = hint
     body["problems"] = [{"reason": p.reason.value, "detail": p.detail} for p in failure.problems]
     if failure.required_scopes:
         body["required_scopes"] = list(failure.required_scopes)

@@ -80,7 +80,13 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
         warnings.extend(secret_warnings(ring.secrets, settings.allowed_algorithms))
 
     remote = settings.jwks_url or settings.discovery_url
-    if not keys and not remote:
+    if remote:
+        # Fail at startup rather than answer 503 to every request.
+        raise ConfigurationError(
+            "JWT_JWKS_URL / JWT_DISCOVERY_URL: remote key sources are not available in this "
+            "version; use JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE or JWT_SECRET"
+        )
+    if not keys:
         raise ConfigurationError(
             "no usable key: every configured key was skipped"
             + (f" ({'; '.join(s.why for s in skipped)})" if skipped else "")

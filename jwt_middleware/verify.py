@@ -261,6 +261,14 @@ class Verifier:
 
     def _select_key(self, alg: str, kid: str | None) -> VerificationKey | Failure:
         keys = self.keyset
+        if not keys.keys:
+            return Failure(
+                Reason.key_source_unavailable,
+                "No verification keys are loaded.",
+                retry_after=30,
+                alg=alg,
+                kid=kid,
+            )
         if kid is not None:
             key = keys.by_kid.get(kid)
             if key is None:
@@ -283,13 +291,6 @@ class Verifier:
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
-            if not keys.keys:
-                return Failure(
-                    Reason.key_source_unavailable,
-                    "No verification keys are loaded.",
-                    retry_after=30,
-                    alg=alg,
-                )
             kinds = ", ".join(sorted({k.description for k in keys.keys}))
             return Failure(
                 Reason.algorithm_key_mismatch,
@@ -316,6 +317,7 @@ class Verifier:
                 "new one yet; otherwise the token comes from another issuer or environment. "
                 "Compare fingerprints with 'jwt-middleware fingerprint'."
             ),
+            verbose_hint=f"Known kids: {', '.join(keys.kids) or '(none)'}.",
             expected=self._known(),
             alg=alg,
             kid=kid,
@@ -504,6 +506,8 @@ class Verifier:
         actual = primary.value if isinstance(primary.value, str) else ""
         for expected in sorted(self._issuers):
             near = issuer_near_miss(actual, expected)
+            if near and len(self._issuers) > 1:
+                near = f"{near} (compared with one of the {len(self._issuers)} expected issuers)"
             if near:
                 return (
                     f"The token's issuer {near}. Issuers are compared exactly: make JWT_ISSUER "
