@@ -469,6 +469,16 @@ def import_jwk(entry: Mapping[str, Any], *, source: str) -> VerificationKey:
         except ValueError:
             raise ConfigurationError("'k' is not base64url") from None
         return secret_ring([secret], source=source, kid=kid, alg=alg)
+    if kty == "RSA" and isinstance(entry.get("n"), str):
+        n = entry["n"]
+        try:
+            bits = int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big")
+        except ValueError:
+            raise ConfigurationError("'n' is not base64url") from None
+        if bits.bit_length() < MIN_RSA_BITS:
+            raise ConfigurationError(
+                f"RSA key of {bits.bit_length()} bits; at least {MIN_RSA_BITS} are required"
+            )
     public = {
         name: value
         for name, value in entry.items()

@@ -8,19 +8,22 @@ logged once, without the token.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .extract import extract_bearer
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
+from .remote import RemoteKeySource
 from .responses import render
 from .settings import Settings
-from .sources import load_static_keys
+from .sources import load_static_keys, settings_warnings
 from .verify import Verifier, clip
 
 WS_POLICY_VIOLATION = 1008
@@ -119,31 +122,103 @@ class JWTAuthMiddleware:
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+        self.source: RemoteKeySource | None = None
         if verifier is None:
             if settings is None:
                 settings = Settings(**options) if options else Settings.from_env()
             elif options:
                 raise TypeError(f"pass either settings or keyword options, not both: {options}")
-            loaded = load_static_keys(settings)
-            for warning in loaded.warnings:
-                self.log.warning("jwt_auth.config_warning", message=warning)
-            self.log.info(
-                "jwt_auth.keys_loaded",
-                keys=[k.public_summary() for k in loaded.keyset.keys],
-                skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
-            )
-            verifier = Verifier(settings, loaded.keyset)
+            verifier = self._build_verifier(settings)
+        elif isinstance(verifier.source, RemoteKeySource):
+            self.source = verifier.source
         self.verifier = verifier
+        self._start_lock: asyncio.Lock | None = None
+        self._started = False
         self.settings = verifier.settings
         self._rules = _PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
         self._max_bytes = self.settings.max_token_bytes
         self._level = self.settings.diagnostics
         self._realm = self.settings.realm
+        self._key_wait = self.settings.key_wait_timeout
+
+    def _build_verifier(self, settings: Settings) -> Verifier:
+        if settings.jwks_url or settings.discovery_url:
+            for warning in settings_warnings(settings):
+                self.log.warning("jwt_auth.config_warning", message=warning)
+            self.source = RemoteKeySource.from_settings(settings, logger=self.log)
+            return Verifier(settings, source=self.source)
+        loaded = load_static_keys(settings)
+        for warning in loaded.warnings:
+            self.log.warning("jwt_auth.config_warning", message=warning)
+        self.log.info(
+            "jwt_auth.keys_loaded",
+            source="static",
+            keys=[k.public_summary() for k in loaded.keyset.keys],
+            skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
+        )
+        return Verifier(settings, loaded.keyset)
+
+    # -- remote key source lifecycle ------------------------------------------------
+
+    async def startup(self) -> None:
+        """Fetch remote keys and start the background refresher (idempotent)."""
+        if self.source is None or self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                self._started = True
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.source.start()), self._key_wait)
+
+    async def shutdown(self) -> None:
+        if self.source is not None:
+            await self.source.aclose()
+            self._started = False
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.startup()
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+            return message
+
+        await self.app(scope, wrapped_receive, send)
+
+    async def _refresh_and_retry(self, scope: Scope, failure: Failure) -> VerifiedToken | Failure:
+        """Unknown kid or no keys: one rate-limited, shared refresh, then verify again."""
+        assert self.source is not None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.shield(self.source.refresh_for_unknown_kid()), self._key_wait
+            )
+        outcome = self.authenticate(scope)
+        if isinstance(outcome, Failure) and outcome.reason is Reason.key_source_unavailable:
+            source = self.source
+            return Failure(
+                Reason.key_source_unavailable,
+                f"No usable keys: the last fetch of the key source failed ({source.last_cause})."
+                if source.last_cause
+                else "No usable keys: the key set is older than the allowed staleness.",
+                expected={"key_source": source.name, "last_error": source.last_error},
+                retry_after=max(1, int(source.cooldown)),
+                alg=outcome.alg,
+                kid=outcome.kid,
+            )
+        return outcome
+
+    # -- the request flow ------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan" and self.source is not None:
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
@@ -153,7 +228,18 @@ class JWTAuthMiddleware:
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
+        if self.source is not None and not self._started:
+            await self.startup()
         outcome = self.authenticate(scope)
+        if (
+            isinstance(outcome, Failure)
+            and self.source is not None
+            and (
+                outcome.reason is Reason.unknown_kid
+                or outcome.reason is Reason.key_source_unavailable
+            )
+        ):
+            outcome = await self._refresh_and_retry(scope, outcome)
         if isinstance(outcome, Failure):
             await self._reject(outcome, scope, receive, send)
             return

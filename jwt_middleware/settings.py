@@ -70,6 +70,23 @@ class Settings:
     diagnostics: DiagnosticsLevel = "standard"
     realm: str = "api"
     max_token_bytes: int = 8192
+    #: Remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) behaviour.
+    jwks_allow_http: bool = False
+    jwks_connect_timeout: float = 2.0
+    jwks_read_timeout: float = 3.0
+    jwks_max_bytes: int = 256 * 1024
+    jwks_default_ttl: float = 300.0
+    jwks_min_ttl: float = 60.0
+    jwks_max_ttl: float = 86400.0
+    #: At most one refresh for unknown kids per this many seconds.
+    jwks_refresh_cooldown: float = 30.0
+    #: Keep verifying with the last good key set this long past its expiry when the source fails.
+    jwks_max_stale: float = 86400.0
+    #: Longest a request waits for a key fetch it triggered (unknown kid, cold start).
+    key_wait_timeout: float = 5.0
+    #: Dropped keys remembered for retired_key: how many, and for how long.
+    key_history_size: int = 32
+    key_history_max_age: float = 7 * 86400.0
     #: Extra keys tried per rejected token to diagnose it (kid_mismatch, ...).
     diagnostic_keys_per_request: int = 3
     #: Global budget of such extra verifications per second, across requests.
@@ -131,6 +148,21 @@ class Settings:
             raise ConfigurationError(f"leeway: {self.leeway} s is outside 0..3600 seconds")
         if self.max_token_bytes < 256:
             raise ConfigurationError("max_token_bytes: must be at least 256")
+        if self.jwks_url and self.discovery_url:
+            raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
+        if (self.jwks_url or self.discovery_url) and (
+            self.jwks_file or self.public_key_file or self.public_keys or self.all_secrets
+        ):
+            raise ConfigurationError(
+                "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
+                "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
+            )
+        if not (0 < self.jwks_min_ttl <= self.jwks_default_ttl <= self.jwks_max_ttl):
+            raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
+        if min(self.jwks_connect_timeout, self.jwks_read_timeout, self.key_wait_timeout) <= 0:
+            raise ConfigurationError("JWKS timeouts must be positive")
+        if self.jwks_refresh_cooldown < 0 or self.jwks_max_stale < 0:
+            raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
         if self.diagnostic_keys_per_request < 0 or self.diagnostic_verifications_per_second < 0:
             raise ConfigurationError("diagnostic budgets must not be negative")
         if not self.realm or '"' in self.realm or "\\" in self.realm:

@@ -42,6 +42,11 @@ def _read(path: str, what: str) -> bytes:
 
 def load_static_keys(settings: Settings) -> LoadedKeys:
     """Import every static key the settings name; raise ConfigurationError if none is usable."""
+    if settings.jwks_url or settings.discovery_url:
+        raise ConfigurationError(
+            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) is loaded by "
+            "RemoteKeySource, not load_static_keys; configure either remote or static keys"
+        )
     keys: list[VerificationKey] = []
     warnings: list[str] = []
     skipped: list[SkippedKey] = []
@@ -79,13 +84,6 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
         keys.append(ring)
         warnings.extend(secret_warnings(ring.secrets, settings.allowed_algorithms))
 
-    remote = settings.jwks_url or settings.discovery_url
-    if remote:
-        # Fail at startup rather than answer 503 to every request.
-        raise ConfigurationError(
-            "JWT_JWKS_URL / JWT_DISCOVERY_URL: remote key sources are not available in this "
-            "version; use JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE or JWT_SECRET"
-        )
     if not keys:
         raise ConfigurationError(
             "no usable key: every configured key was skipped"
@@ -108,9 +106,16 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
     dupes = sorted({k.kid for k in keys if k.kid and keyset.by_kid[k.kid] is not k})
     if dupes:
         warnings.append(f"duplicate kid(s) {', '.join(dupes)}: only the first key of each is used")
+    warnings.extend(settings_warnings(settings))
+    return LoadedKeys(keyset, warnings, skipped)
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """Warnings about settings that work but are probably not what is meant."""
+    warnings: list[str] = []
     if not settings.audiences:
         warnings.append(
             "no audience configured: tokens minted for any audience are accepted; set "
             "JWT_AUDIENCE to this API's audience"
         )
-    return LoadedKeys(keyset, warnings, skipped)
+    return warnings

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
 from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
@@ -121,6 +121,31 @@ def issuer_near_miss(actual: str, expected: str) -> str | None:
     return None
 
 
+EMPTY_KEYSET: Final = KeySet(())
+
+
+class RetiredEntry(Protocol):
+    @property
+    def key(self) -> VerificationKey: ...
+
+    @property
+    def dropped_at(self) -> float: ...
+
+
+class KeyHistoryView(Protocol):
+    def get(self, kid: str, now: float) -> RetiredEntry | None: ...
+
+
+class KeyProvider(Protocol):
+    """What the verifier reads from a changing key source."""
+
+    @property
+    def keyset(self) -> KeySet | None: ...
+
+    @property
+    def history(self) -> KeyHistoryView: ...
+
+
 class Verifier:
     """Verifies compact JWS tokens against a key set and the configured claims.
 
@@ -131,12 +156,16 @@ class Verifier:
     def __init__(
         self,
         settings: Settings,
-        keyset: KeySet,
+        keyset: KeySet | None = None,
         *,
+        source: KeyProvider | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if (keyset is None) == (source is None):
+            raise TypeError("give a static keyset or a key source, not both or neither")
         self.settings = settings
-        self.keyset = keyset
+        self._static = keyset
+        self.source = source
         self.clock = clock
         self._allowed = frozenset(settings.allowed_algorithms)
         self._issuers = frozenset(settings.issuers)
@@ -151,6 +180,14 @@ class Verifier:
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
         self._budget = DiagnosticBudget(settings.diagnostic_verifications_per_second)
+
+    @property
+    def keyset(self) -> KeySet:
+        """The key set in force now (empty when a remote source has none usable)."""
+        if self.source is None:
+            assert self._static is not None
+            return self._static
+        return self.source.keyset or EMPTY_KEYSET
 
     # -- entry points ---------------------------------------------------------
 
@@ -178,6 +215,8 @@ class Verifier:
         assert isinstance(alg, str)
         selected = self._select_key(alg, kid)
         if isinstance(selected, Failure):
+            if selected.reason is Reason.unknown_kid and self.source is not None:
+                return self._retired(parsed, alg, selected)
             return selected
         if not selected.verifiers[alg](parsed.signing_input, parsed.signature):
             return self._signature_failure(parsed, alg, kid, selected)
@@ -321,6 +360,32 @@ class Verifier:
             expected=self._known(),
             alg=alg,
             kid=kid,
+        )
+
+    def _retired(self, parsed: ParsedToken, alg: str, unknown: Failure) -> Failure:
+        """A kid absent from the current set: retired_key if a dropped key verifies it."""
+        assert self.source is not None and unknown.kid is not None
+        entry = self.source.history.get(unknown.kid, self.clock())
+        if entry is None:
+            return unknown
+        key = entry.key
+        base = {"alg": alg, "kid": unknown.kid, "key_fingerprint": key.fingerprint}
+        dropped = _utc(entry.dropped_at)
+        verify = key.verifiers.get(alg)
+        if verify is not None and verify(parsed.signing_input, parsed.signature):
+            return Failure(
+                Reason.retired_key,
+                f"The token is signed by key '{clip(unknown.kid, 64)}', which left the key set "
+                f"at {dropped}.",
+                expected={"retired_key": key.public_summary(), "dropped_at": dropped},
+                **base,  # type: ignore[arg-type]
+            )
+        return Failure(
+            Reason.signature_invalid,
+            f"The kid names a key that left the key set at {dropped}, and the signature does "
+            "not verify with it either.",
+            expected={"retired_key": key.public_summary(), "dropped_at": dropped},
+            **base,  # type: ignore[arg-type]
         )
 
     # -- signature stage (failure path only) -----------------------------------

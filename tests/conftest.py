@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from jwt_middleware import JWTAuthMiddleware, Settings
+from jwt_middleware import JWTAuthMiddleware, Settings, Verifier
 
 ISSUER = "https://issuer.example.com/"
 AUDIENCE = "orders-api"
@@ -121,8 +121,9 @@ class Harness:
 
 
 def build_app(
-    settings: Settings,
+    settings: Settings | None,
     *,
+    verifier: Verifier | None = None,
     public_paths: tuple[str, ...] = ("/public",),
     path_scopes: dict[str, list[str]] | None = None,
 ) -> Harness:
@@ -157,7 +158,11 @@ def build_app(
         ]
     )
     app = JWTAuthMiddleware(
-        inner, settings, public_paths=public_paths, path_scopes=path_scopes or {"/admin": ["admin"]}
+        inner,
+        settings,
+        verifier=verifier,
+        public_paths=public_paths,
+        path_scopes=path_scopes or {"/admin": ["admin"]},
     )
     return Harness(app, calls)
 

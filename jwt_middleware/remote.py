@@ -1,0 +1,402 @@
+"""Remote key sources: a JWKS URL or an OpenID Connect discovery document.
+
+A :class:`RemoteKeySource` keeps the last good key set and
+
+- fetches with httpx under connect/read timeouts, a body-size cap, https
+  only (unless the host is loopback or http is explicitly allowed) and a
+  small redirect limit checked on every hop;
+- caches for the document's ``Cache-Control: max-age`` clamped to
+  ``[min_ttl, max_ttl]`` and refreshes ahead of expiry in the background;
+- refreshes for an unknown ``kid`` at most once per ``cooldown``, and shares
+  one in-flight fetch between any number of waiters (single-flight);
+- keeps verifying with the last good set when the source fails, up to
+  ``max_stale`` seconds past its expiry (stale-if-error);
+- remembers keys a refresh dropped (:class:`KeyHistory`) so a token signed
+  by one of them is told apart as retired_key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import httpx
+import structlog
+
+from .errors import ConfigurationError
+from .keys import KeySet, VerificationKey, import_jwks
+from .parse import loads_object
+from .settings import Settings
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
+DEFAULT_MAX_BYTES: Final = 256 * 1024
+
+
+class FetchError(Exception):
+    """A fetch that did not yield a usable document; ``cause`` is a short code."""
+
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, *, allow_http: bool, what: str) -> None:
+    """Raise ConfigurationError unless ``url`` is https (or http where allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(f"{what}: {url!r} is not an http(s) URL")
+    if parts.scheme == "http" and not (allow_http or is_loopback(parts.hostname)):
+        raise ConfigurationError(
+            f"{what}: {url!r} uses plain http; keys must come over https (http is accepted "
+            "for loopback hosts, or set allow_http=True for a trusted network)"
+        )
+
+
+def ttl_from_headers(headers: httpx.Headers, default: float, low: float, high: float) -> float:
+    """Cache lifetime from Cache-Control max-age, clamped to ``[low, high]``."""
+    value = headers.get("cache-control", "")
+    match = _MAX_AGE.search(value)
+    if match:
+        ttl = float(match.group(1))
+    elif _NO_CACHE.search(value):
+        ttl = low
+    else:
+        ttl = default
+    return min(max(ttl, low), high)
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredKey:
+    """A key an earlier key set held and a refresh dropped."""
+
+    key: VerificationKey
+    dropped_at: float
+
+
+class KeyHistory:
+    """Keys dropped by refreshes, bounded in count and age, looked up by kid."""
+
+    def __init__(self, max_keys: int = 32, max_age: float = 7 * 86400.0) -> None:
+        self.max_keys = max_keys
+        self.max_age = max_age
+        self._by_kid: OrderedDict[str, RetiredKey] = OrderedDict()
+
+    def record(self, dropped: list[VerificationKey], now: float) -> None:
+        for key in dropped:
+            if key.kid is None:
+                continue
+            self._by_kid.pop(key.kid, None)
+            self._by_kid[key.kid] = RetiredKey(key, now)
+        while len(self._by_kid) > self.max_keys:
+            self._by_kid.popitem(last=False)
+
+    def forget(self, kids: list[str]) -> None:
+        """A kid that came back into the current set is no longer retired."""
+        for kid in kids:
+            self._by_kid.pop(kid, None)
+
+    def get(self, kid: str, now: float) -> RetiredKey | None:
+        entry = self._by_kid.get(kid)
+        if entry is None or now - entry.dropped_at > self.max_age:
+            return None
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._by_kid)
+
+
+class RemoteKeySource:
+    """Keys from a JWKS URL, or from the ``jwks_uri`` of a discovery document."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, logger: Any = None) -> RemoteKeySource:
+        issuers = settings.issuers
+        return cls(
+            jwks_url=settings.jwks_url,
+            discovery_url=settings.discovery_url,
+            expected_issuer=issuers[0] if len(issuers) == 1 else None,
+            allow_http=settings.jwks_allow_http,
+            connect_timeout=settings.jwks_connect_timeout,
+            read_timeout=settings.jwks_read_timeout,
+            max_bytes=settings.jwks_max_bytes,
+            default_ttl=settings.jwks_default_ttl,
+            min_ttl=settings.jwks_min_ttl,
+            max_ttl=settings.jwks_max_ttl,
+            cooldown=settings.jwks_refresh_cooldown,
+            max_stale=settings.jwks_max_stale,
+            history=KeyHistory(settings.key_history_size, settings.key_history_max_age),
+            logger=logger,
+        )
+
+    def __init__(
+        self,
+        *,
+        jwks_url: str | None = None,
+        discovery_url: str | None = None,
+        expected_issuer: str | None = None,
+        allow_http: bool = False,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 3.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = 2,
+        default_ttl: float = 300.0,
+        min_ttl: float = 60.0,
+        max_ttl: float = 86400.0,
+        cooldown: float = 30.0,
+        max_stale: float = 86400.0,
+        refresh_ahead: float = 0.1,
+        history: KeyHistory | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        logger: Any = None,
+    ) -> None:
+        if (jwks_url is None) == (discovery_url is None):
+            raise ConfigurationError("give exactly one of jwks_url or discovery_url")
+        url = jwks_url or discovery_url
+        assert url is not None
+        check_url(
+            url, allow_http=allow_http, what="JWT_JWKS_URL" if jwks_url else "JWT_DISCOVERY_URL"
+        )
+        self.jwks_url = jwks_url
+        self.discovery_url = discovery_url
+        self.expected_issuer = expected_issuer
+        self.allow_http = allow_http
+        self.name = url
+        self.max_bytes = max_bytes
+        self.default_ttl, self.min_ttl, self.max_ttl = default_ttl, min_ttl, max_ttl
+        self.cooldown = cooldown
+        self.max_stale = max_stale
+        self.refresh_ahead = refresh_ahead
+        self.history = history if history is not None else KeyHistory()
+        self.clock = clock
+        self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._own_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=self._timeout,
+            follow_redirects=True,
+            max_redirects=max_redirects,
+            event_hooks={"request": [self._check_hop]},
+            headers={"accept": "application/json, application/jwk-set+json"},
+        )
+        self._keyset: KeySet | None = None
+        self.expires_at = 0.0
+        self.last_success: float | None = None
+        self.last_attempt = float("-inf")
+        self.last_error: str | None = None
+        self.last_cause: str | None = None
+        #: A configuration problem found by a fetch (discovery issuer mismatch); start() raises it.
+        self.fatal: ConfigurationError | None = None
+        self.fetch_count = 0
+        self.failure_count = 0
+        self._inflight: asyncio.Task[bool] | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[KeySet], None]] = []
+
+    # -- what the verifier reads ---------------------------------------------
+
+    @property
+    def keyset(self) -> KeySet | None:
+        """The current key set, or None when none was ever fetched or it is too stale."""
+        keyset = self._keyset
+        if keyset is None:
+            return None
+        if self.clock() > self.expires_at + self.max_stale:
+            return None
+        return keyset
+
+    def on_change(self, listener: Callable[[KeySet], None]) -> None:
+        """Call ``listener(new_keyset)`` after each refresh that changed the keys."""
+        self._listeners.append(listener)
+
+    # -- fetching ----------------------------------------------------------------
+
+    async def _check_hop(self, request: httpx.Request) -> None:
+        if request.url.scheme == "http" and not (self.allow_http or is_loopback(request.url.host)):
+            raise FetchError("insecure_redirect", f"refusing plain-http hop to {request.url.host}")
+
+    async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Headers]:
+        try:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise FetchError("http_status", f"HTTP {response.status_code} from {url}")
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                    raise FetchError("too_large", f"{url} declares {declared} bytes")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self.max_bytes:
+                        raise FetchError(
+                            "too_large", f"{url} sent more than {self.max_bytes} bytes"
+                        )
+                headers = response.headers
+        except FetchError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise FetchError("timeout", f"{type(exc).__name__} fetching {url}") from None
+        except httpx.TooManyRedirects:
+            raise FetchError("redirects", f"too many redirects fetching {url}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError("unreachable", f"{type(exc).__name__} fetching {url}") from None
+        try:
+            document = loads_object(bytes(body))
+        except ValueError as exc:
+            raise FetchError("not_json", f"{url} is not a JSON object: {exc}") from None
+        return document, headers
+
+    async def _jwks_location(self) -> str:
+        if self.jwks_url is not None:
+            return self.jwks_url
+        assert self.discovery_url is not None
+        document, _ = await self._get_json(self.discovery_url)
+        issuer = document.get("issuer")
+        if self.expected_issuer is not None and issuer != self.expected_issuer:
+            raise FetchError(
+                "issuer_mismatch",
+                f"the discovery document's issuer {json.dumps(issuer)} differs from the "
+                f"expected {json.dumps(self.expected_issuer)}",
+            )
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str):
+            raise FetchError("not_jwks", "the discovery document has no jwks_uri")
+        try:
+            check_url(jwks_uri, allow_http=self.allow_http, what="jwks_uri")
+        except ConfigurationError as exc:
+            raise FetchError("insecure_url", str(exc)) from None
+        return jwks_uri
+
+    async def _fetch(self) -> bool:
+        self.fetch_count += 1
+        self.last_attempt = time.monotonic()
+        try:
+            url = await self._jwks_location()
+            document, headers = await self._get_json(url)
+            try:
+                keys, skipped = import_jwks(document, source=url)
+            except ConfigurationError as exc:
+                raise FetchError("not_jwks", str(exc)) from None
+            for entry in skipped:
+                self.log.warning(
+                    "jwt_auth.jwks_key_skipped", source=self.name, kid=entry.kid, why=entry.why
+                )
+            if not keys:
+                raise FetchError("no_usable_keys", f"{url} holds no usable signing key")
+        except FetchError as exc:
+            self.failure_count += 1
+            self.last_error = f"{exc.cause}: {exc}"
+            self.last_cause = exc.cause
+            if exc.cause == "issuer_mismatch":
+                self.fatal = ConfigurationError(f"JWT_DISCOVERY_URL: {exc}")
+            self.log.warning(
+                "jwt_auth.jwks_refresh_failed",
+                source=self.name,
+                cause=exc.cause,
+                error=str(exc),
+                serving_cached=self._keyset is not None,
+            )
+            return False
+        now = self.clock()
+        self._install(KeySet(keys, loaded_at=now), now)
+        self.expires_at = now + ttl_from_headers(
+            headers, self.default_ttl, self.min_ttl, self.max_ttl
+        )
+        self.last_success = now
+        self.last_error = self.last_cause = None
+        self.fatal = None
+        return True
+
+    def _install(self, new: KeySet, now: float) -> None:
+        old = self._keyset
+        old_fp = {(k.kid, k.fingerprint): k for k in old.keys} if old else {}
+        new_fp = {(k.kid, k.fingerprint) for k in new.keys}
+        dropped = [k for ident, k in old_fp.items() if ident not in new_fp]
+        added = [k for k in new.keys if (k.kid, k.fingerprint) not in old_fp]
+        self.history.forget([k.kid for k in new.keys if k.kid])
+        self.history.record([k for k in dropped if k.kid not in new.by_kid], now)
+        self._keyset = new
+        if old is None or dropped or added:
+            self.log.info(
+                "jwt_auth.keys_changed",
+                source=self.name,
+                added=[k.public_summary() for k in added],
+                removed=[k.public_summary() for k in dropped],
+                keys=len(new),
+            )
+            for listener in self._listeners:
+                listener(new)
+
+    async def refresh(self) -> bool:
+        """Fetch now, sharing one in-flight fetch among all callers. True on success."""
+        task = self._inflight
+        if task is None or task.done():
+            task = self._inflight = asyncio.ensure_future(self._fetch())
+        return await asyncio.shield(task)
+
+    async def refresh_for_unknown_kid(self) -> bool:
+        """Refresh unless a fetch was tried within the cooldown; True if one ran and succeeded."""
+        task = self._inflight
+        if task is not None and not task.done():
+            return await asyncio.shield(task)
+        if time.monotonic() - self.last_attempt < self.cooldown:
+            return False
+        return await self.refresh()
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """First fetch, then the background refresher.
+
+        A failing source is not fatal (requests get 503 until keys arrive); a
+        discovery document naming another issuer is: ConfigurationError.
+        """
+        if self._keyset is None:
+            await self.refresh()
+            if self.fatal is not None:
+                raise self.fatal
+        if self._background is None or self._background.done():
+            self._background = asyncio.ensure_future(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        failures = 0
+        while True:
+            now = self.clock()
+            if self._keyset is None or failures:
+                delay = (
+                    min(self.cooldown * (2 ** min(failures, 6)), self.min_ttl) if failures else 1
+                )
+            else:
+                ttl = self.expires_at - (self.last_success or now)
+                delay = max(self.expires_at - now - ttl * self.refresh_ahead, 1.0)
+            await asyncio.sleep(delay)
+            ok = await self.refresh()
+            failures = 0 if ok else failures + 1
+
+    async def aclose(self) -> None:
+        for task in (self._background, self._inflight):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._own_client:
+            await self._client.aclose()

@@ -1,0 +1,115 @@
+"""A real JWKS / discovery HTTP server on 127.0.0.1 for tests, steerable at run time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from joserfc import jwk
+
+
+def public_jwk(private: Any, kid: str, alg: str | None = None) -> dict[str, Any]:
+    """The public JWK of a cryptography private key, with kid (and alg)."""
+    public = private.public_key()
+    cls = {"RSA": jwk.RSAKey, "EC": jwk.ECKey, "OKP": jwk.OKPKey}
+    for name, key_cls in cls.items():
+        try:
+            data = dict(key_cls.import_key(public).as_dict(private=False))
+        except Exception:  # noqa: S112 - try the next key class
+            continue
+        data.update(kid=kid, use="sig")
+        if alg:
+            data["alg"] = alg
+        assert data["kty"] == name
+        return data
+    raise TypeError(type(private))
+
+
+@dataclass
+class JWKSState:
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    delay: float = 0.0
+    cache_control: str | None = "max-age=300"
+    raw_body: bytes | None = None  # overrides the JSON document when set
+    issuer: str = ""
+    fetches: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, path: str) -> int:
+        with self.lock:
+            return self.fetches.get(path, 0)
+
+
+class JWKSServer:
+    """``with JWKSServer() as srv:`` serves /jwks.json and /.well-known/openid-configuration."""
+
+    def __init__(self) -> None:
+        self.state = JWKSState()
+        state = self.state
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with state.lock:
+                    state.fetches[self.path] = state.fetches.get(self.path, 0) + 1
+                if state.delay:
+                    time.sleep(state.delay)
+                if self.path == "/.well-known/openid-configuration":
+                    body = json.dumps(
+                        {"issuer": state.issuer, "jwks_uri": f"{server.url}/jwks.json"}
+                    ).encode()
+                elif self.path == "/jwks.json":
+                    body = (
+                        state.raw_body
+                        if state.raw_body is not None
+                        else json.dumps({"keys": state.keys}).encode()
+                    )
+                else:
+                    body = b"{}"
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                self.send_response(state.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if state.cache_control:
+                    self.send_header("Cache-Control", state.cache_control)
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+        server = self
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.state.issuer = self.url
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/jwks.json"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.url}/.well-known/openid-configuration"
+
+    def jwks_fetches(self) -> int:
+        return self.state.count("/jwks.json")
+
+    def __enter__(self) -> JWKSServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=5)
