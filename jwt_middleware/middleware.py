@@ -18,13 +18,13 @@ from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedU
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .extract import extract_bearer
+from .issuers import MultiIssuerVerifier
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
-from .remote import RemoteKeySource
 from .responses import render
 from .settings import Settings
-from .sources import load_static_keys, settings_warnings
-from .verify import Verifier, clip
+from .sources import build_verifier
+from .verify import REFRESH_REASONS, Verifier, clip
 
 WS_POLICY_VIOLATION = 1008
 
@@ -113,7 +113,7 @@ class JWTAuthMiddleware:
         app: ASGIApp,
         settings: Settings | None = None,
         *,
-        verifier: Verifier | None = None,
+        verifier: Verifier | MultiIssuerVerifier | None = None,
         public_paths: Iterable[str] = (),
         path_scopes: Mapping[str, Iterable[str]] | None = None,
         allow_cors_preflight: bool = True,
@@ -122,19 +122,19 @@ class JWTAuthMiddleware:
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
-        self.source: RemoteKeySource | None = None
         if verifier is None:
             if settings is None:
                 settings = Settings(**options) if options else Settings.from_env()
             elif options:
                 raise TypeError(f"pass either settings or keyword options, not both: {options}")
-            verifier = self._build_verifier(settings)
-        elif isinstance(verifier.source, RemoteKeySource):
-            self.source = verifier.source
+            verifier = build_verifier(settings, logger=self.log)
+        elif settings is not None or options:
+            raise TypeError("pass either a verifier or settings, not both")
         self.verifier = verifier
+        self.settings = verifier.settings
+        self._remote = verifier.remote
         self._start_lock: asyncio.Lock | None = None
         self._started = False
-        self.settings = verifier.settings
         self._rules = _PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
         self._max_bytes = self.settings.max_token_bytes
@@ -142,40 +142,30 @@ class JWTAuthMiddleware:
         self._realm = self.settings.realm
         self._key_wait = self.settings.key_wait_timeout
 
-    def _build_verifier(self, settings: Settings) -> Verifier:
-        if settings.jwks_url or settings.discovery_url:
-            for warning in settings_warnings(settings):
-                self.log.warning("jwt_auth.config_warning", message=warning)
-            self.source = RemoteKeySource.from_settings(settings, logger=self.log)
-            return Verifier(settings, source=self.source)
-        loaded = load_static_keys(settings)
-        for warning in loaded.warnings:
-            self.log.warning("jwt_auth.config_warning", message=warning)
-        self.log.info(
-            "jwt_auth.keys_loaded",
-            source="static",
-            keys=[k.public_summary() for k in loaded.keyset.keys],
-            skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
-        )
-        return Verifier(settings, loaded.keyset)
-
     # -- remote key source lifecycle ------------------------------------------------
 
     async def startup(self) -> None:
-        """Fetch remote keys and start the background refresher (idempotent)."""
-        if self.source is None or self._started:
+        """Fetch remote keys and start the background refreshers (idempotent).
+
+        Runs on lifespan startup, or at the first request without lifespan.
+        Waits at most ``key_wait_timeout``; a source still failing then is not
+        fatal (requests get 503 key_source_unavailable until keys arrive), a
+        discovery document for another issuer is (ConfigurationError).
+        """
+        if not self._remote or self._started:
             return
         if self._start_lock is None:
             self._start_lock = asyncio.Lock()
         async with self._start_lock:
             if not self._started:
                 self._started = True
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.source.start()), self._key_wait)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.verifier.start()), self._key_wait)
 
     async def shutdown(self) -> None:
-        if self.source is not None:
-            await self.source.aclose()
+        """Stop background refreshers and close HTTP clients."""
+        if self._remote:
+            await self.verifier.aclose()
             self._started = False
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -189,37 +179,15 @@ class JWTAuthMiddleware:
 
         await self.app(scope, wrapped_receive, send)
 
-    async def _refresh_and_retry(self, scope: Scope, failure: Failure) -> VerifiedToken | Failure:
-        """Unknown kid or no keys: one rate-limited, shared refresh, then verify again."""
-        assert self.source is not None
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(
-                asyncio.shield(self.source.refresh_for_unknown_kid()), self._key_wait
-            )
-        outcome = self.authenticate(scope)
-        if isinstance(outcome, Failure) and outcome.reason is Reason.key_source_unavailable:
-            source = self.source
-            return Failure(
-                Reason.key_source_unavailable,
-                f"No usable keys: the last fetch of the key source failed ({source.last_cause})."
-                if source.last_cause
-                else "No usable keys: the key set is older than the allowed staleness.",
-                expected={"key_source": source.name, "last_error": source.last_error},
-                retry_after=max(1, int(source.cooldown)),
-                alg=outcome.alg,
-                kid=outcome.kid,
-            )
-        return outcome
-
     # -- the request flow ------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            if kind == "lifespan" and self.source is not None:
+            if kind == "lifespan" and self._remote:
                 await self._lifespan(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
         if self._rules.is_public(path) or (
@@ -228,18 +196,17 @@ class JWTAuthMiddleware:
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
-        if self.source is not None and not self._started:
-            await self.startup()
-        outcome = self.authenticate(scope)
-        if (
-            isinstance(outcome, Failure)
-            and self.source is not None
-            and (
-                outcome.reason is Reason.unknown_kid
-                or outcome.reason is Reason.key_source_unavailable
-            )
-        ):
-            outcome = await self._refresh_and_retry(scope, outcome)
+        token = extract_bearer(scope["headers"], self._max_bytes)
+        if isinstance(token, Failure):
+            outcome: VerifiedToken | Failure = token
+        else:
+            if self._remote and not self._started:
+                await self.startup()
+            outcome = self.verifier.verify(token)
+            if isinstance(outcome, Failure) and self._remote and outcome.reason in REFRESH_REASONS:
+                outcome = await self.verifier.refresh_and_verify(token, wait=self._key_wait)
+            if not isinstance(outcome, Failure):
+                outcome = self._check_scopes(outcome, path)
         if isinstance(outcome, Failure):
             await self._reject(outcome, scope, receive, send)
             return
@@ -252,27 +219,20 @@ class JWTAuthMiddleware:
         state["jwt"] = outcome
         await self.app(scope, receive, send)
 
-    def authenticate(self, scope: Scope) -> VerifiedToken | Failure:
-        """Run every stage for one connection scope; no I/O."""
-        token = extract_bearer(scope["headers"], self._max_bytes)
-        if isinstance(token, Failure):
-            return token
-        outcome = self.verifier.verify(token)
-        if isinstance(outcome, Failure):
-            return outcome
-        required = self._rules.required_scopes(scope.get("path", ""))
+    def _check_scopes(self, token: VerifiedToken, path: str) -> VerifiedToken | Failure:
+        required = self._rules.required_scopes(path)
         if required:
-            missing = [s for s in required if s not in outcome.scopes]
+            missing = [s for s in required if s not in token.scopes]
             if missing:
                 return Failure(
                     Reason.insufficient_scope,
                     f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
                     required_scopes=required,
-                    alg=outcome.alg,
-                    kid=outcome.kid,
-                    key_fingerprint=outcome.key_fingerprint,
+                    alg=token.alg,
+                    kid=token.kid,
+                    key_fingerprint=token.key_fingerprint,
                 )
-        return outcome
+        return token
 
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import structlog
 
 from .errors import ConfigurationError
 from .keys import (
@@ -21,7 +24,9 @@ from .keys import (
     secret_warnings,
 )
 from .parse import loads_object
+from .remote import RemoteKeySource
 from .settings import Settings
+from .verify import Verifier
 
 
 @dataclass(slots=True)
@@ -119,3 +124,25 @@ def settings_warnings(settings: Settings) -> list[str]:
             "JWT_AUDIENCE to this API's audience"
         )
     return warnings
+
+
+def build_verifier(settings: Settings, *, logger: Any = None) -> Verifier:
+    """The verifier the settings describe: static keys loaded now, or a remote source.
+
+    Configuration warnings and the loaded keys are logged (never key material).
+    """
+    log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+    if settings.jwks_url or settings.discovery_url:
+        for warning in settings_warnings(settings):
+            log.warning("jwt_auth.config_warning", message=warning)
+        return Verifier(settings, source=RemoteKeySource.from_settings(settings, logger=log))
+    loaded = load_static_keys(settings)
+    for warning in loaded.warnings:
+        log.warning("jwt_auth.config_warning", message=warning)
+    log.info(
+        "jwt_auth.keys_loaded",
+        source="static",
+        keys=[k.public_summary() for k in loaded.keyset.keys],
+        skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
+    )
+    return Verifier(settings, loaded.keyset)

@@ -9,6 +9,8 @@ few verifications each.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -121,7 +123,41 @@ def issuer_near_miss(actual: str, expected: str) -> str | None:
     return None
 
 
+def check_header(parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
+    """Header checks that need no configuration: alg present and not none, a
+    signature, no unknown crit, a well-formed kid."""
+    header = parsed.header
+    if not isinstance(alg, str):
+        what = "has no 'alg'" if alg is None else f"has a non-string 'alg' ({clip(alg, 20)})"
+        return Failure(Reason.invalid_header, f"The header {what}.")
+    if alg.lower() == "none":
+        return Failure(Reason.unsigned_token, f"The header declares alg '{clip(alg, 10)}'.")
+    if not parsed.signature:
+        return Failure(Reason.unsigned_token, "The signature segment is empty.", alg=alg)
+    if "crit" in header:
+        crit = header["crit"]
+        if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
+            return Failure(Reason.invalid_header, "The 'crit' header is not a list of names.")
+        unknown = [c for c in crit if c not in _UNDERSTOOD_CRIT]
+        if unknown:
+            return Failure(
+                Reason.invalid_header,
+                f"The header marks unknown extensions as critical: "
+                f"{', '.join(clip(c, 30) for c in unknown[:5])}.",
+                alg=alg,
+            )
+    if kid is not None and (not isinstance(kid, str) or not kid):
+        return Failure(
+            Reason.invalid_header,
+            f"The 'kid' header is not a non-empty string ({clip(kid, 20)}).",
+            alg=alg,
+        )
+    return None
+
+
 EMPTY_KEYSET: Final = KeySet(())
+#: Reasons after which a refreshable key source is asked for new keys.
+REFRESH_REASONS: Final = frozenset({Reason.unknown_kid, Reason.key_source_unavailable})
 
 
 class RetiredEntry(Protocol):
@@ -189,6 +225,50 @@ class Verifier:
             return self._static
         return self.source.keyset or EMPTY_KEYSET
 
+    # -- key source lifecycle (remote sources only) --------------------------------
+
+    @property
+    def remote(self) -> bool:
+        """True when keys come from a source that can be refreshed."""
+        return self.source is not None and hasattr(self.source, "refresh_for_unknown_kid")
+
+    async def start(self) -> None:
+        """Fetch remote keys and start refreshing them; no-op for static keys."""
+        start = getattr(self.source, "start", None)
+        if start is not None:
+            await start()
+
+    async def aclose(self) -> None:
+        close = getattr(self.source, "aclose", None)
+        if close is not None:
+            await close()
+
+    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
+        """After unknown_kid or key_source_unavailable: one rate-limited, shared refresh
+        (waiting at most ``wait`` seconds), then verify again."""
+        refresh = getattr(self.source, "refresh_for_unknown_kid", None)
+        if refresh is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(refresh()), wait)
+        outcome = self.verify(token)
+        if isinstance(outcome, Failure) and outcome.reason is Reason.key_source_unavailable:
+            source: Any = self.source
+            cause = getattr(source, "last_cause", None)
+            return Failure(
+                Reason.key_source_unavailable,
+                f"No usable keys: the last fetch of the key source failed ({cause})."
+                if cause
+                else "No usable keys: the key set is older than the allowed staleness.",
+                expected={
+                    "key_source": getattr(source, "name", None),
+                    "last_error": getattr(source, "last_error", None),
+                },
+                retry_after=max(1, int(getattr(source, "cooldown", 30))),
+                alg=outcome.alg,
+                kid=outcome.kid,
+            )
+        return outcome
+
     # -- entry points ---------------------------------------------------------
 
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
@@ -238,32 +318,10 @@ class Verifier:
     # -- header / algorithm stage ---------------------------------------------
 
     def _check_header(self, parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
-        header = parsed.header
-        if not isinstance(alg, str):
-            what = "has no 'alg'" if alg is None else f"has a non-string 'alg' ({clip(alg, 20)})"
-            return Failure(Reason.invalid_header, f"The header {what}.")
-        if alg.lower() == "none":
-            return Failure(Reason.unsigned_token, f"The header declares alg '{clip(alg, 10)}'.")
-        if not parsed.signature:
-            return Failure(Reason.unsigned_token, "The signature segment is empty.", alg=alg)
-        if "crit" in header:
-            crit = header["crit"]
-            if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
-                return Failure(Reason.invalid_header, "The 'crit' header is not a list of names.")
-            unknown = [c for c in crit if c not in _UNDERSTOOD_CRIT]
-            if unknown:
-                return Failure(
-                    Reason.invalid_header,
-                    f"The header marks unknown extensions as critical: "
-                    f"{', '.join(clip(c, 30) for c in unknown[:5])}.",
-                    alg=alg,
-                )
-        if kid is not None and (not isinstance(kid, str) or not kid):
-            return Failure(
-                Reason.invalid_header,
-                f"The 'kid' header is not a non-empty string ({clip(kid, 20)}).",
-                alg=alg,
-            )
+        failure = check_header(parsed, alg, kid)
+        if failure is not None:
+            return failure
+        assert isinstance(alg, str)
         keys = self.keyset
         if alg in HMAC_ALGS or alg.upper() in HMAC_ALGS:
             named = keys.by_kid.get(kid) if kid is not None else None

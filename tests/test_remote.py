@@ -329,3 +329,79 @@ def test_jwks_document_is_json_for_the_server(server: JWKSServer, keys: Keys) ->
     server.state.keys = [public_jwk(keys.rsa, "k1")]
     document = json.loads(httpx.get(server.jwks_url).content)
     assert document["keys"][0]["kid"] == "k1"
+
+
+async def test_two_issuers_side_by_side_each_with_its_own_keys(keys: Keys) -> None:
+    from jwt_middleware.issuers import MultiIssuerVerifier
+    from jwt_middleware.remote import RemoteKeySource as Source
+
+    with JWKSServer() as corp, JWKSServer() as partner:
+        corp.state.keys = [public_jwk(keys.rsa, "corp-1")]
+        partner.state.keys = [public_jwk(keys.ec256, "partner-1")]
+        corp_iss, partner_iss = "https://login.corp.example/", "https://id.partner.example"
+        verifiers = [
+            Verifier(
+                Settings(jwks_url=corp.jwks_url, issuer=corp_iss, audience="orders-api"),
+                source=Source(jwks_url=corp.jwks_url),
+            ),
+            Verifier(
+                Settings(
+                    jwks_url=partner.jwks_url,
+                    issuer=partner_iss,
+                    audience="partner-orders",
+                    algorithms="ES256",
+                ),
+                source=Source(jwks_url=partner.jwks_url),
+            ),
+        ]
+        h = build_app(None, verifier=MultiIssuerVerifier(verifiers))
+        try:
+            corp_token = sign(
+                claims(iss=corp_iss, aud="orders-api"), keys.rsa, headers={"kid": "corp-1"}
+            )
+            partner_token = sign(
+                claims(iss=partner_iss, aud="partner-orders"),
+                keys.ec256,
+                "ES256",
+                headers={"kid": "partner-1"},
+            )
+            assert (await get(h, corp_token)).status_code == 200
+            assert (await get(h, partner_token)).status_code == 200
+            assert corp.jwks_fetches() == 1 and partner.jwks_fetches() == 1
+
+            # A corp-signed token claiming the partner issuer is checked with the partner's
+            # keys only: the partner set has no such kid.
+            crossed = sign(
+                claims(iss=partner_iss, aud="partner-orders"),
+                keys.rsa,
+                "RS256",
+                headers={"kid": "corp-1"},
+            )
+            assert (await get(h, crossed)).json()["reason"] == "algorithm_not_allowed"
+            crossed_es = sign(
+                claims(iss=partner_iss, aud="partner-orders"),
+                keys.ec256,
+                "ES256",
+                headers={"kid": "corp-1"},
+            )
+            assert (await get(h, crossed_es)).json()["reason"] == "unknown_kid"
+            # Each issuer keeps its own audience.
+            wrong_aud = sign(
+                claims(iss=partner_iss, aud="orders-api"),
+                keys.ec256,
+                "ES256",
+                headers={"kid": "partner-1"},
+            )
+            assert (await get(h, wrong_aud)).json()["reason"] == "audience_mismatch"
+            # An unconfigured issuer: issuer_mismatch naming the near miss (verbose hint).
+            slash = sign(claims(iss=corp_iss.rstrip("/")), keys.rsa, headers={"kid": "corp-1"})
+            r = await get(h, slash)
+            assert r.status_code == 401
+            assert r.json()["reason"] == "issuer_mismatch"
+            assert "nearly matches" in r.json()["hint"]
+            # Structure and header problems come before routing.
+            none = sign(claims(iss=corp_iss), None, "none")
+            assert (await get(h, none)).json()["reason"] == "unsigned_token"
+            assert h.calls == ["/me", "/me"]
+        finally:
+            await h.app.shutdown()

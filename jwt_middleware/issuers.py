@@ -1,0 +1,129 @@
+"""Several trusted issuers, each with its own keys, audiences and algorithms.
+
+A token is routed by its (unverified) ``iss`` to that issuer's verifier and
+verified against that issuer's keys only; a token from an issuer that is not
+configured is issuer_mismatch, with the near misses named in the hint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ConfigurationError
+from .outcome import Failure, Problem, VerifiedToken
+from .parse import parse_compact
+from .reasons import Reason
+from .settings import Settings
+from .verify import Verifier, check_header, clip, issuer_near_miss
+
+
+class MultiIssuerVerifier:
+    """Route each token to the :class:`Verifier` of its issuer.
+
+    Every verifier's settings must name its issuer(s); an issuer may be named
+    by one verifier only. ``settings`` (default: the first verifier's) gives
+    the response settings: diagnostics level, realm and size limit.
+    """
+
+    def __init__(self, verifiers: Sequence[Verifier], *, settings: Settings | None = None) -> None:
+        if not verifiers:
+            raise ConfigurationError("MultiIssuerVerifier needs at least one issuer")
+        self.verifiers = tuple(verifiers)
+        self.by_issuer: dict[str, Verifier] = {}
+        for verifier in self.verifiers:
+            issuers = verifier.settings.issuers
+            if not issuers:
+                raise ConfigurationError("every issuer configuration must set its issuer")
+            for iss in issuers:
+                if iss in self.by_issuer:
+                    raise ConfigurationError(f"issuer {iss!r} is configured twice")
+                self.by_issuer[iss] = verifier
+        self.settings = settings if settings is not None else self.verifiers[0].settings
+        self._max_bytes = self.settings.max_token_bytes
+
+    @property
+    def remote(self) -> bool:
+        return any(v.remote for v in self.verifiers)
+
+    async def start(self) -> None:
+        await asyncio.gather(*(v.start() for v in self.verifiers))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(v.aclose() for v in self.verifiers))
+
+    def route(self, token: str) -> Verifier | Failure:
+        """The verifier for the token's issuer, or the Failure that precedes routing."""
+        if len(token) > self._max_bytes:
+            return Failure(
+                Reason.token_too_large,
+                f"The token is {len(token)} bytes long; the limit is {self._max_bytes} bytes.",
+            )
+        parsed = parse_compact(token)
+        if isinstance(parsed, Failure):
+            return parsed
+        header = parsed.header
+        failure = check_header(parsed, header.get("alg"), header.get("kid"))
+        if failure is not None:
+            return failure
+        iss = parsed.claims.get("iss")
+        if isinstance(iss, str):
+            verifier = self.by_issuer.get(iss)
+            if verifier is not None:
+                return verifier
+            return self._unknown_issuer(iss)
+        if iss is None:
+            return Failure(
+                Reason.missing_claim,
+                "The 'iss' claim is absent; it is needed to choose the issuer's keys.",
+                expected={"issuer": sorted(self.by_issuer)},
+            )
+        return Failure(
+            Reason.invalid_claim,
+            "'iss' is not a string.",
+            problems=(Problem(Reason.invalid_claim, "'iss' is not a string."),),
+        )
+
+    def _unknown_issuer(self, iss: str) -> Failure:
+        near = [
+            f"'{expected}' ({why})"
+            for expected in sorted(self.by_issuer)
+            if (why := issuer_near_miss(iss, expected))
+        ]
+        hint = None
+        verbose_hint = None
+        if near:
+            hint = (
+                "The token's issuer is not configured but nearly matches a configured one; "
+                "issuers are compared exactly."
+            )
+            verbose_hint = f"Near misses: {', '.join(near)}."
+        return Failure(
+            Reason.issuer_mismatch,
+            f"The token's issuer '{clip(iss)}' is not a configured issuer.",
+            hint=hint,
+            verbose_hint=verbose_hint,
+            expected={"issuer": sorted(self.by_issuer)},
+        )
+
+    def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
+        routed = self.route(token)
+        if isinstance(routed, Failure):
+            return routed
+        return routed.verify(token, now=now)
+
+    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
+        routed = self.route(token)
+        if isinstance(routed, Failure):
+            return routed
+        return await routed.refresh_and_verify(token, wait=wait)
+
+
+def describe(verifier: Verifier | MultiIssuerVerifier) -> list[dict[str, Any]]:
+    """Issuers and their key sources, for a startup log line."""
+    verifiers = verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,)
+    return [
+        {"issuer": list(v.settings.issuers), "remote": v.remote, "keys": len(v.keyset)}
+        for v in verifiers
+    ]
