@@ -46,7 +46,12 @@ def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int)
 def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:
     """Diagnose one Authorization header value; return the token or a Failure."""
     if len(header) > max_token_bytes + _HEADER_SLACK:
-        return _too_large(len(header.encode("latin-1", "replace")), max_token_bytes)
+        return Failure(
+            Reason.token_too_large,
+            f"The Authorization header is {len(header)} bytes long; the token limit is "
+            f"{max_token_bytes} bytes.",
+            expected={"max_token_bytes": max_token_bytes},
+        )
     value = header.strip(" \t")
     if not value:
         return Failure(Reason.invalid_scheme, "The Authorization header is empty.")
@@ -91,7 +96,7 @@ def _split_scheme(value: str) -> tuple[str, str, str]:
 
 
 def _other_scheme(scheme: str, value: str) -> Failure:
-    if scheme.startswith("\"'") and _looks_like_jwt(scheme.strip("\"'")):
+    if scheme.startswith(('"', "'")) and _looks_like_jwt(scheme.strip("\"'")):
         return Failure(
             Reason.invalid_scheme,
             "The header holds a quoted token without the 'Bearer' scheme.",

@@ -102,8 +102,9 @@ class JWTAuthMiddleware:
     a path prefix to the scopes it requires (403 insufficient_scope).
 
     On success ``request.user`` is a :class:`JWTUser`, ``request.auth`` an
-    ``AuthCredentials`` with the token's scopes (so
-    ``starlette.authentication.requires`` works), and
+    ``AuthCredentials`` with ``"authenticated"`` followed by the token's
+    scopes (Starlette's convention, so ``starlette.authentication.requires``
+    works unchanged), and
     ``request.state.jwt_claims`` / ``request.state.jwt`` hold the claims and
     the :class:`VerifiedToken`.
     """
@@ -211,7 +212,7 @@ class JWTAuthMiddleware:
             await self._reject(outcome, scope, receive, send)
             return
         scope["user"] = JWTUser(outcome)
-        scope["auth"] = AuthCredentials(sorted(outcome.scopes))
+        scope["auth"] = AuthCredentials(["authenticated", *sorted(outcome.scopes)])
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,7 +44,16 @@ def _reject_constant(name: str) -> Any:
     raise _JSONError(f"non-standard constant {name}")
 
 
-_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_hook, parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise _JSONError(f"number {text[:20]} overflows to Infinity")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs_hook, parse_constant=_reject_constant, parse_float=_finite_float
+)
 
 
 def _depth(text: str) -> int:
@@ -113,7 +123,7 @@ def b64url_decode(segment: str) -> bytes:
 
 def _base64_failure(index: int, segment: str) -> Failure:
     name = _SEGMENT_NAMES[index]
-    if _B64STD.fullmatch(segment):
+    if _B64STD.fullmatch(segment) and ("+" in segment or "/" in segment or "=" in segment):
         if "+" in segment or "/" in segment:
             kind = "standard base64 ('+' or '/'), not base64url"
         else:

@@ -146,7 +146,7 @@ def check_header(parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
                 f"{', '.join(clip(c, 30) for c in unknown[:5])}.",
                 alg=alg,
             )
-    if kid is not None and (not isinstance(kid, str) or not kid):
+    if (kid is not None or "kid" in header) and (not isinstance(kid, str) or not kid):
         return Failure(
             Reason.invalid_header,
             f"The 'kid' header is not a non-empty string ({clip(kid, 20)}).",

@@ -14,7 +14,7 @@ async def test_valid_token_reaches_handler(keys: Keys, rsa_settings: Settings) -
         r = await c.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200, r.text
     assert r.json()["claims"]["sub"] == "user-1"
-    assert sorted(r.json()["scopes"]) == ["read", "write"]
+    assert sorted(r.json()["scopes"]) == ["authenticated", "read", "write"]
     assert h.calls == ["/me"]
 
 

@@ -1,0 +1,344 @@
+"""Middleware behaviour around the verifier: what passes, what the app sees, websockets."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from conftest import AUDIENCE, ISSUER, Keys, build_app, claims, public_pem, sign
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from jwt_middleware import JWTAuthMiddleware, JWTUser, Settings
+
+ORIGIN = "https://app.example"
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def client_for(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+# --- public paths ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+    ids=["no_token", "garbage_token", "basic"],
+)
+async def test_public_path_skips_authentication(
+    rsa_settings: Settings, headers: dict[str, str]
+) -> None:
+    h = build_app(rsa_settings)
+    async with h.client() as c:
+        r = await c.get("/public", headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"authenticated": False}
+    assert h.calls == ["/public"]
+
+
+async def test_public_path_is_unauthenticated_even_with_a_valid_token(
+    keys: Keys, rsa_settings: Settings
+) -> None:
+    h = build_app(rsa_settings)
+    async with h.client() as c:
+        r = await c.get("/public", headers=auth(sign(claims(), keys.rsa)))
+    assert r.status_code == 200
+    assert r.json() == {"authenticated": False}
+
+
+async def test_public_prefix_does_not_match_a_longer_name(rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    async with h.client() as c:
+        r = await c.get("/publicity")
+        sub = await c.get("/public/sub")
+    assert r.status_code == 401
+    assert r.json()["reason"] == "missing_token"
+    assert sub.status_code == 404  # public (no route there), so not a 401
+    assert h.calls == []
+
+
+# --- CORS preflight ----------------------------------------------------------------
+
+
+def cors_app(settings: Settings) -> tuple[JWTAuthMiddleware, list[str]]:
+    calls: list[str] = []
+
+    async def me(request: Request) -> JSONResponse:
+        calls.append(request.url.path)
+        return JSONResponse({"sub": request.user.identity})
+
+    inner = CORSMiddleware(
+        Starlette(routes=[Route("/me", me)]),
+        allow_origins=[ORIGIN],
+        allow_methods=["GET"],
+        allow_headers=["Authorization"],
+    )
+    return JWTAuthMiddleware(inner, settings), calls
+
+
+async def test_cors_preflight_passes_without_token(rsa_settings: Settings) -> None:
+    app, calls = cors_app(rsa_settings)
+    async with client_for(app) as c:
+        r = await c.options(
+            "/me",
+            headers={
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    assert "www-authenticate" not in r.headers
+    assert calls == []  # answered by CORSMiddleware, not the handler
+
+
+async def test_options_without_preflight_header_needs_a_token(rsa_settings: Settings) -> None:
+    app, calls = cors_app(rsa_settings)
+    async with client_for(app) as c:
+        r = await c.options("/me", headers={"Origin": ORIGIN})
+    assert r.status_code == 401
+    assert r.json()["reason"] == "missing_token"
+    assert calls == []
+
+
+async def test_cors_actual_request_still_needs_a_token(keys: Keys, rsa_settings: Settings) -> None:
+    app, calls = cors_app(rsa_settings)
+    async with client_for(app) as c:
+        bad = await c.get("/me", headers={"Origin": ORIGIN})
+        good = await c.get("/me", headers={"Origin": ORIGIN, **auth(sign(claims(), keys.rsa))})
+    assert bad.status_code == 401
+    assert good.status_code == 200
+    assert good.json() == {"sub": "user-1"}
+    assert calls == ["/me"]
+
+
+async def test_preflight_can_be_disabled(rsa_settings: Settings) -> None:
+    inner = Starlette(routes=[])
+    app = JWTAuthMiddleware(inner, rsa_settings, allow_cors_preflight=False)
+    async with client_for(app) as c:
+        r = await c.options(
+            "/me", headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
+        )
+    assert r.status_code == 401
+    assert r.json()["reason"] == "missing_token"
+
+
+# --- lifespan --------------------------------------------------------------------
+
+
+def lifespan_app(settings: Settings, events: list[str]) -> JWTAuthMiddleware:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        events.append("startup")
+        yield {"db": "connected"}
+        events.append("shutdown")
+
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"db": request.state.db, "sub": request.state.jwt_claims["sub"]})
+
+    return JWTAuthMiddleware(Starlette(routes=[Route("/me", me)], lifespan=lifespan), settings)
+
+
+def test_lifespan_passes_through_testclient(keys: Keys, rsa_settings: Settings) -> None:
+    events: list[str] = []
+    app = lifespan_app(rsa_settings, events)
+    with TestClient(app) as client:
+        assert events == ["startup"]
+        r = client.get("/me", headers=auth(sign(claims(), keys.rsa)))
+        assert r.status_code == 200, r.text
+        # Lifespan state and the middleware's claims live side by side in request.state.
+        assert r.json() == {"db": "connected", "sub": "user-1"}
+        assert client.get("/me").status_code == 401
+    assert events == ["startup", "shutdown"]
+
+
+async def test_lifespan_passes_through_raw_asgi(rsa_settings: Settings) -> None:
+    events: list[str] = []
+    app = lifespan_app(rsa_settings, events)
+    incoming = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    await app(scope, receive, send)
+    assert [m["type"] for m in sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert events == ["startup", "shutdown"]
+    assert scope["state"] == {"db": "connected"}
+    assert "user" not in scope and "auth" not in scope
+
+
+# --- what the app sees ---------------------------------------------------------------
+
+
+def requires_app(settings: Settings) -> JWTAuthMiddleware:
+    @requires("admin")
+    async def admin(request: Request) -> JSONResponse:
+        return JSONResponse({"scopes": request.auth.scopes, "user": request.user.display_name})
+
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"scopes": request.auth.scopes})
+
+    inner = Starlette(routes=[Route("/admin", admin), Route("/me", me)])
+    return JWTAuthMiddleware(inner, settings)
+
+
+async def test_starlette_requires_sees_token_scopes(keys: Keys, rsa_settings: Settings) -> None:
+    app = requires_app(rsa_settings)
+    async with client_for(app) as c:
+        admin = await c.get("/admin", headers=auth(sign(claims(scope="read admin"), keys.rsa)))
+        reader = await c.get("/admin", headers=auth(sign(claims(scope="read"), keys.rsa)))
+        me = await c.get("/me", headers=auth(sign(claims(scope="read"), keys.rsa)))
+    assert admin.status_code == 200, admin.text
+    assert admin.json() == {"scopes": ["authenticated", "admin", "read"], "user": "user-1"}
+    assert reader.status_code == 403  # Starlette's own 403 from @requires
+    assert me.status_code == 200
+    assert me.json() == {"scopes": ["authenticated", "read"]}
+
+
+async def test_scp_claim_list_gives_scopes(keys: Keys, rsa_settings: Settings) -> None:
+    app = requires_app(rsa_settings)
+    token = sign(claims(scope=None, scp=["admin", "write"]), keys.rsa)
+    async with client_for(app) as c:
+        r = await c.get("/admin", headers=auth(token))
+    assert r.status_code == 200, r.text
+    assert r.json()["scopes"] == ["authenticated", "admin", "write"]
+
+
+async def test_add_middleware_style(keys: Keys) -> None:
+    seen: dict[str, Any] = {}
+
+    async def me(request: Request) -> JSONResponse:
+        seen["user"] = request.user
+        seen["jwt"] = request.state.jwt
+        return JSONResponse(request.state.jwt_claims)
+
+    app = Starlette(
+        routes=[Route("/me", me)],
+        middleware=[
+            Middleware(
+                JWTAuthMiddleware,
+                settings=Settings(
+                    public_keys=(public_pem(keys.rsa),), issuer=ISSUER, audience=AUDIENCE
+                ),
+            )
+        ],
+    )
+    payload = claims(email="a@example.com", preferred_username="alice")
+    async with client_for(app) as c:
+        r = await c.get("/me", headers=auth(sign(payload, keys.rsa, headers={"kid": "k1"})))
+        missing = await c.get("/me")
+    assert r.status_code == 200, r.text
+    assert r.json() == payload
+    user = seen["user"]
+    assert isinstance(user, JWTUser)
+    assert user.is_authenticated and user.identity == "user-1"
+    assert user.display_name == "alice"
+    assert seen["jwt"].alg == "RS256" and seen["jwt"].kid == "k1"
+    assert seen["jwt"].scopes == frozenset({"read", "write"})
+    assert missing.status_code == 401
+
+
+async def test_request_state_jwt_claims_is_the_payload(keys: Keys, rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    payload = claims(roles=["x", "y"], exp=int(time.time()) + 60)
+    async with h.client() as c:
+        r = await c.get("/me", headers=auth(sign(payload, keys.rsa)))
+    assert r.status_code == 200
+    assert r.json()["claims"] == payload
+    assert h.calls == ["/me"]
+
+
+async def test_path_scopes_cover_subpaths_only(keys: Keys, rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    token = sign(claims(), keys.rsa)
+    async with h.client() as c:
+        sub = await c.get("/admin/users", headers=auth(token))
+        other = await c.get("/administrator", headers=auth(token))
+    assert sub.status_code == 403
+    assert sub.json()["reason"] == "insufficient_scope"
+    assert sub.headers["www-authenticate"].endswith('scope="admin"')
+    assert other.status_code == 404  # authenticated, no scope required, no route
+    assert h.calls == []
+
+
+# --- websockets ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing_token"),
+        ({"Authorization": "Bearer Bearer eyJ.eyJ.sig"}, "double_bearer"),
+        ("expired", "token_expired"),
+        ("wrong_key", "signature_invalid"),
+    ],
+)
+def test_websocket_bad_token_closed_before_accept(
+    keys: Keys, rsa_settings: Settings, headers: Any, reason: str
+) -> None:
+    if headers == "expired":
+        headers = auth(sign(claims(exp=int(time.time()) - 3600, iat=None, nbf=None), keys.rsa))
+    elif headers == "wrong_key":
+        headers = auth(sign(claims(), keys.rsa2))
+    h = build_app(rsa_settings)
+    client = TestClient(h.app)
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/ws", headers=headers) as ws,
+    ):
+        ws.receive_json()
+    assert info.value.code == 1008
+    assert info.value.reason == reason
+    assert h.calls == []
+
+
+def test_websocket_good_token_is_accepted(keys: Keys, rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    client = TestClient(h.app)
+    with client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))) as ws:
+        assert ws.receive_json() == {"sub": "user-1"}
+    assert h.calls == ["/ws"]
+
+
+def test_websocket_scope_rules_apply(keys: Keys, rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings, path_scopes={"/ws": ["admin"]})
+    client = TestClient(h.app)
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))) as ws,
+    ):
+        ws.receive_json()
+    assert info.value.code == 1008
+    assert info.value.reason == "insufficient_scope"
+    token = sign(claims(scope="admin"), keys.rsa)
+    with client.websocket_connect("/ws", headers=auth(token)) as ws:
+        assert ws.receive_json() == {"sub": "user-1"}

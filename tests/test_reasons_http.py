@@ -1,0 +1,1247 @@
+"""Every contract reason that static keys can produce, reached over HTTP.
+
+Each case goes through JWTAuthMiddleware with httpx's ASGITransport and is
+checked against CONTRACT sections 1 and 2: status, ``reason``, the exact
+``WWW-Authenticate`` challenge, the problem+json content type, and that the
+handler never ran. The expected statuses and RFC 6750 error codes are copied
+from the contract here, not taken from the package, so the two are compared.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import (
+    AUDIENCE,
+    HS_SECRET,
+    ISSUER,
+    Keys,
+    b64url,
+    build_app,
+    claims,
+    private_pem,
+    public_pem,
+    raw_token,
+    sign,
+)
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from jwt.algorithms import RSAAlgorithm
+
+from jwt_middleware import Reason, Settings
+
+# --- the contract, copied (CONTRACT section 1 table) --------------------------
+
+CONTRACT: dict[str, tuple[int, str | None]] = {
+    "missing_token": (401, None),
+    "invalid_scheme": (401, None),
+    "empty_token": (400, "invalid_request"),
+    "double_bearer": (400, "invalid_request"),
+    "url_encoded_token": (400, "invalid_request"),
+    "quoted_token": (400, "invalid_request"),
+    "whitespace_in_token": (400, "invalid_request"),
+    "multiple_authorization_headers": (400, "invalid_request"),
+    "token_too_large": (400, "invalid_request"),
+    "malformed_token": (401, "invalid_token"),
+    "encrypted_token": (401, "invalid_token"),
+    "invalid_base64": (401, "invalid_token"),
+    "invalid_json": (401, "invalid_token"),
+    "unsigned_token": (401, "invalid_token"),
+    "invalid_header": (401, "invalid_token"),
+    "algorithm_not_allowed": (401, "invalid_token"),
+    "algorithm_key_mismatch": (401, "invalid_token"),
+    "algorithm_confusion": (401, "invalid_token"),
+    "missing_kid": (401, "invalid_token"),
+    "unknown_kid": (401, "invalid_token"),
+    "key_source_unavailable": (503, None),
+    "signature_invalid": (401, "invalid_token"),
+    "kid_mismatch": (401, "invalid_token"),
+    "retired_key": (401, "invalid_token"),
+    "secret_encoding_mismatch": (401, "invalid_token"),
+    "token_expired": (401, "invalid_token"),
+    "token_not_yet_valid": (401, "invalid_token"),
+    "token_issued_in_future": (401, "invalid_token"),
+    "issuer_mismatch": (401, "invalid_token"),
+    "audience_mismatch": (401, "invalid_token"),
+    "missing_claim": (401, "invalid_token"),
+    "invalid_claim": (401, "invalid_token"),
+    "insufficient_scope": (403, "insufficient_scope"),
+}
+NOT_FROM_STATIC_KEYS = {"key_source_unavailable", "retired_key"}
+CLAIM_ORDER = [
+    "invalid_claim",
+    "missing_claim",
+    "issuer_mismatch",
+    "audience_mismatch",
+    "token_expired",
+    "token_not_yet_valid",
+    "token_issued_in_future",
+]
+PROBLEM_JSON = "application/problem+json"
+LEVELS = ("minimal", "standard", "verbose")
+MINIMAL_KEYS = {"type", "title", "status", "reason"}
+STANDARD_KEYS = MINIMAL_KEYS | {"detail", "hint", "problems"}
+DAY = 86400
+
+
+def expected_challenge(reason: str, scope: str | None = None, realm: str = "api") -> str:
+    _status, error = CONTRACT[reason]
+    value = f'Bearer realm="{realm}"'
+    if error is not None:
+        value += f', error="{error}", error_description="{reason}"'
+    if scope is not None:
+        value += f', scope="{scope}"'
+    return value
+
+
+# --- token helpers -----------------------------------------------------------
+
+
+def std_b64(data: bytes) -> str:
+    """Standard (not url-safe) base64, padding kept."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def hs_token(
+    payload: dict[str, Any],
+    secret: bytes,
+    alg: str = "HS256",
+    headers: dict[str, Any] | None = None,
+) -> str:
+    """An HMAC token signed by hand (PyJWT refuses PEM text as an HMAC secret)."""
+    header = {"alg": alg, "typ": "JWT", **(headers or {})}
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+    sig = hmac.new(secret, signing_input.encode("ascii"), digest).digest()
+    return f"{signing_input}.{b64url(sig)}"
+
+
+def rs_token(header: dict[str, Any], payload: dict[str, Any], private: Any) -> str:
+    """An RS256 token signed by hand, for headers/claims PyJWT refuses to encode."""
+    signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}"
+    sig = private.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(sig)}"
+
+
+def segments(token: str) -> list[str]:
+    return token.split(".")
+
+
+def replace_segment(token: str, index: int, value: str) -> str:
+    parts = segments(token)
+    parts[index] = value
+    return ".".join(parts)
+
+
+# A signature for hand-made tokens, long enough that finding it in a body means an echo.
+FAKE_SIG = hashlib.sha256(b"not a real signature").digest()
+
+
+def fake(header: Any, payload: Any) -> str:
+    return raw_token(header, payload, FAKE_SIG)
+
+
+def jwk_of(private: Any, kid: str, alg: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)  # type: ignore[assignment]
+    entry["kid"] = kid
+    entry["use"] = "sig"
+    if alg is not None:
+        entry["alg"] = alg
+    return entry
+
+
+# --- the context every case is built from ------------------------------------
+
+
+@dataclass
+class Ctx:
+    keys: Keys
+    jwks_ab: str  # kid "a": keys.rsa, kid "b": keys.rsa2
+    jwks_rs384: str  # kid "k384": keys.rsa declared for RS384 only
+
+    @property
+    def rsa(self) -> Settings:
+        return Settings(public_keys=(public_pem(self.keys.rsa),), issuer=ISSUER, audience=AUDIENCE)
+
+    @property
+    def ab(self) -> Settings:
+        return Settings(jwks_file=self.jwks_ab, issuer=ISSUER, audience=AUDIENCE)
+
+    def hs(self, secret: str) -> Settings:
+        return Settings(secret=secret, algorithms=("HS256",), issuer=ISSUER, audience=AUDIENCE)
+
+    def good(self, **overrides: Any) -> str:
+        return sign(claims(**overrides), self.keys.rsa)
+
+
+@pytest.fixture(scope="session")
+def ctx(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Ctx:
+    base: Path = tmp_path_factory.mktemp("jwks")
+    ab = base / "ab.json"
+    ab.write_text(json.dumps({"keys": [jwk_of(keys.rsa, "a"), jwk_of(keys.rsa2, "b")]}))
+    rs384 = base / "rs384.json"
+    rs384.write_text(json.dumps({"keys": [jwk_of(keys.rsa, "k384", alg="RS384")]}))
+    return Ctx(keys, str(ab), str(rs384))
+
+
+@dataclass
+class Req:
+    """One request: the settings of the app it goes to and what it sends."""
+
+    settings: Settings
+    headers: list[tuple[str, str]]
+    tokens: list[str] = field(default_factory=list)  # must never be echoed
+    path: str = "/me"
+
+
+def bearer(settings: Settings, token: str, *, path: str = "/me") -> Req:
+    return Req(settings, [("Authorization", f"Bearer {token}")], [token], path)
+
+
+def header_value(settings: Settings, value: str, token: str = "") -> Req:
+    return Req(settings, [("Authorization", value)], [token] if token else [])
+
+
+@dataclass
+class Case:
+    id: str
+    reason: str
+    make: Callable[[Ctx], Req]
+    detail: tuple[str, ...] = ()  # substrings the detail must contain
+    hint: tuple[str, ...] = ()  # substrings the hint must contain
+    scope: str | None = None  # scope="..." expected in the challenge
+
+
+def _sized_token(c: Ctx, target: int) -> str:
+    """A validly signed token about ``target`` characters long."""
+    base = len(c.good(pad=""))
+    token = c.good(pad="x" * int((target - base) * 3 / 4))
+    assert abs(len(token) - target) < 8, len(token)
+    return token
+
+
+def _std_b64_payload(c: Ctx) -> str:
+    payload = json.dumps(claims(sub="???>>>")).encode()
+    seg = std_b64(payload).rstrip("=")
+    assert "+" in seg or "/" in seg
+    return replace_segment(c.good(), 1, seg)
+
+
+def _padded_signature(c: Ctx) -> str:
+    seg = std_b64(b"sig!")  # c2lnIQ==
+    assert seg.endswith("==") and "+" not in seg and "/" not in seg
+    return replace_segment(c.good(), 2, seg)
+
+
+def _deep(levels: int) -> Any:
+    value: Any = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def _embedded_jwk(c: Ctx) -> Req:
+    attacker = c.keys.rsa2
+    jwk = RSAAlgorithm.to_jwk(attacker.public_key(), as_dict=True)
+    return bearer(c.rsa, sign(claims(), attacker, headers={"jwk": jwk}))
+
+
+def _multiple(c: Ctx) -> Req:
+    tok = c.good()
+    return Req(
+        c.rsa, [("Authorization", f"Bearer {tok}"), ("Authorization", f"Bearer {tok}")], [tok]
+    )
+
+
+def _basic(c: Ctx) -> Req:
+    creds = base64.b64encode(b"alice:correct-horse-battery").decode()
+    return Req(c.rsa, [("Authorization", f"Basic {creds}")], [creds])
+
+
+def _ws(c: Ctx, ch: str) -> Req:
+    tok = c.good()
+    mangled = tok[:40] + ch + tok[40:]
+    return header_value(c.rsa, f"Bearer {mangled}", tok)
+
+
+def _pem_hs(c: Ctx, settings: Settings, headers: dict[str, Any] | None = None) -> Req:
+    secret = public_pem(c.keys.rsa).encode()
+    return bearer(settings, hs_token(claims(), secret, headers=headers))
+
+
+CASES: list[Case] = [
+    # request stage
+    Case("missing_token", "missing_token", lambda c: Req(c.rsa, [])),
+    Case("invalid_scheme_basic", "invalid_scheme", _basic, detail=("Basic",)),
+    Case(
+        "invalid_scheme_token",
+        "invalid_scheme",
+        lambda c: header_value(c.rsa, f"Token {c.good()}", c.good()),
+    ),
+    Case(
+        "invalid_scheme_no_prefix",
+        "invalid_scheme",
+        lambda c: header_value(c.rsa, c.good(), c.good()),
+        hint=("Bearer",),
+    ),
+    Case(
+        "invalid_scheme_quoted_token_without_bearer",
+        "invalid_scheme",
+        lambda c: header_value(c.rsa, f'"{c.good()}"', c.good()),
+        hint=("quotes",),
+    ),
+    Case("empty_token", "empty_token", lambda c: header_value(c.rsa, "Bearer")),
+    Case("empty_token_spaces", "empty_token", lambda c: header_value(c.rsa, "Bearer    ")),
+    Case(
+        "double_bearer",
+        "double_bearer",
+        lambda c: header_value(c.rsa, f"Bearer Bearer {c.good()}", c.good()),
+    ),
+    Case(
+        "double_bearer_lowercase",
+        "double_bearer",
+        lambda c: header_value(c.rsa, f"bearer bearer {c.good()}", c.good()),
+    ),
+    Case(
+        "url_encoded_whole_header",
+        "url_encoded_token",
+        lambda c: header_value(c.rsa, f"Bearer%20{c.good()}", c.good()),
+    ),
+    Case(
+        "url_encoded_dot",
+        "url_encoded_token",
+        lambda c: header_value(c.rsa, "Bearer " + c.good().replace(".", "%2E"), c.good()),
+    ),
+    Case(
+        "url_encoded_padding",
+        "url_encoded_token",
+        lambda c: header_value(c.rsa, f"Bearer {c.good()}%3D", c.good()),
+    ),
+    Case(
+        "quoted_double",
+        "quoted_token",
+        lambda c: header_value(c.rsa, f'Bearer "{c.good()}"', c.good()),
+    ),
+    Case(
+        "quoted_single",
+        "quoted_token",
+        lambda c: header_value(c.rsa, f"Bearer '{c.good()}'", c.good()),
+    ),
+    Case("whitespace_space", "whitespace_in_token", lambda c: _ws(c, " "), detail=("space",)),
+    Case("whitespace_tab", "whitespace_in_token", lambda c: _ws(c, "\t"), detail=("tab",)),
+    Case(
+        "whitespace_line_break",
+        "whitespace_in_token",
+        lambda c: _ws(c, "\n"),
+        detail=("line break",),
+    ),
+    Case("multiple_authorization_headers", "multiple_authorization_headers", _multiple),
+    Case(
+        "token_too_large_huge",
+        "token_too_large",
+        lambda c: bearer(c.rsa, _sized_token(c, 12000)),
+        detail=("8192",),
+    ),
+    Case(
+        "token_too_large_just_over",
+        "token_too_large",
+        lambda c: bearer(c.rsa, _sized_token(c, 8220)),
+        detail=("8192",),
+    ),
+    # structure stage
+    Case(
+        "malformed_one_segment",
+        "malformed_token",
+        lambda c: bearer(c.rsa, "opaque-access-token-0123456789"),
+    ),
+    Case(
+        "malformed_two_segments",
+        "malformed_token",
+        lambda c: bearer(c.rsa, c.good().rsplit(".", 1)[0]),
+    ),
+    Case(
+        "malformed_four_segments",
+        "malformed_token",
+        lambda c: bearer(c.rsa, c.good() + ".eyJ4IjoxfQ"),
+    ),
+    Case(
+        "encrypted_token",
+        "encrypted_token",
+        lambda c: bearer(
+            c.rsa,
+            ".".join(
+                [b64url(b'{"alg":"RSA-OAEP","enc":"A256GCM"}')]
+                + [b64url(bytes([i]) * 24) for i in range(1, 5)]
+            ),
+        ),
+        detail=("JWE",),
+    ),
+    Case(
+        "invalid_base64_standard_alphabet",
+        "invalid_base64",
+        lambda c: bearer(c.rsa, _std_b64_payload(c)),
+        detail=("payload", "standard base64"),
+    ),
+    Case(
+        "invalid_base64_padded",
+        "invalid_base64",
+        lambda c: bearer(c.rsa, _padded_signature(c)),
+        detail=("signature", "padded"),
+    ),
+    Case(
+        "invalid_base64_impossible_length",
+        "invalid_base64",
+        lambda c: bearer(c.rsa, replace_segment(c.good(), 2, "AAAAA")),
+        detail=("signature", "length"),
+    ),
+    Case(
+        "invalid_base64_impossible_length_urlsafe_char",
+        "invalid_base64",
+        lambda c: bearer(c.rsa, replace_segment(c.good(), 2, "AAAA_")),
+        detail=("signature", "length"),
+    ),
+    Case(
+        "invalid_base64_header_bad_char",
+        "invalid_base64",
+        lambda c: bearer(c.rsa, replace_segment(c.good(), 0, "eyJ*bGci")),
+        detail=("header",),
+    ),
+    Case(
+        "invalid_json_payload_array",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake({"alg": "RS256"}, [1, 2])),
+        detail=("payload",),
+    ),
+    Case(
+        "invalid_json_header_string",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake("RS256", claims())),
+        detail=("header",),
+    ),
+    Case(
+        "invalid_json_header_duplicate",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake(b'{"alg":"RS256","alg":"HS256"}', claims())),
+        detail=("header", "duplicate"),
+    ),
+    Case(
+        "invalid_json_payload_duplicate",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake({"alg": "RS256"}, b'{"sub":"a","sub":"b"}')),
+        detail=("payload", "duplicate"),
+    ),
+    Case(
+        "invalid_json_nan",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake({"alg": "RS256"}, b'{"sub":"a","exp":NaN}')),
+        detail=("payload", "NaN"),
+    ),
+    Case(
+        "invalid_json_infinity",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake({"alg": "RS256"}, b'{"sub":"a","exp":-Infinity}')),
+        detail=("payload",),
+    ),
+    Case(
+        "invalid_json_too_deep",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake({"alg": "RS256"}, {"sub": "a", "x": _deep(17)})),
+        detail=("payload", "nested"),
+    ),
+    Case(
+        "invalid_json_not_json",
+        "invalid_json",
+        lambda c: bearer(c.rsa, fake(b"{alg: RS256}", claims())),
+        detail=("header",),
+    ),
+    # header / algorithm stage
+    Case(
+        "unsigned_alg_none",
+        "unsigned_token",
+        lambda c: bearer(c.rsa, raw_token({"alg": "none"}, claims(), b"")),
+    ),
+    Case(
+        "unsigned_alg_NONE",
+        "unsigned_token",
+        lambda c: bearer(c.rsa, raw_token({"alg": "NONE"}, claims(), b"")),
+    ),
+    Case(
+        "unsigned_alg_nOnE_with_signature",
+        "unsigned_token",
+        lambda c: bearer(c.rsa, fake({"alg": "nOnE"}, claims())),
+    ),
+    Case(
+        "unsigned_empty_signature",
+        "unsigned_token",
+        lambda c: bearer(c.rsa, replace_segment(c.good(), 2, "")),
+    ),
+    Case(
+        "invalid_header_no_alg",
+        "invalid_header",
+        lambda c: bearer(c.rsa, fake({"typ": "JWT"}, claims())),
+        detail=("alg",),
+    ),
+    Case(
+        "invalid_header_alg_number",
+        "invalid_header",
+        lambda c: bearer(c.rsa, fake({"alg": 256}, claims())),
+        detail=("alg",),
+    ),
+    Case(
+        "invalid_header_unknown_crit",
+        "invalid_header",
+        lambda c: bearer(
+            c.rsa,
+            sign(claims(), c.keys.rsa, headers={"crit": ["x-custom"], "x-custom": True}),
+        ),
+        detail=("x-custom",),
+    ),
+    Case(
+        "invalid_header_empty_kid",
+        "invalid_header",
+        lambda c: bearer(c.rsa, sign(claims(), c.keys.rsa, headers={"kid": ""})),
+        detail=("kid",),
+    ),
+    Case(
+        "invalid_header_numeric_kid",
+        "invalid_header",
+        lambda c: bearer(c.rsa, rs_token({"alg": "RS256", "kid": 5}, claims(), c.keys.rsa)),
+        detail=("kid",),
+    ),
+    Case(
+        "algorithm_not_allowed_es256",
+        "algorithm_not_allowed",
+        lambda c: bearer(c.rsa, sign(claims(), c.keys.ec256, "ES256")),
+        detail=("ES256",),
+    ),
+    Case(
+        "algorithm_not_allowed_rs512",
+        "algorithm_not_allowed",
+        lambda c: bearer(c.rsa, sign(claims(), c.keys.rsa, "RS512")),
+        detail=("RS512",),
+    ),
+    Case(
+        "algorithm_confusion_hs_not_allowed",
+        "algorithm_confusion",
+        lambda c: _pem_hs(c, c.rsa),
+    ),
+    Case(
+        "algorithm_confusion_hs_allowed",
+        "algorithm_confusion",
+        lambda c: _pem_hs(
+            c,
+            Settings(
+                public_keys=(public_pem(c.keys.rsa),),
+                algorithms=("RS256", "HS256"),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+        ),
+    ),
+    Case(
+        "algorithm_confusion_kid_names_rsa_key",
+        "algorithm_confusion",
+        lambda c: _pem_hs(c, c.ab, headers={"kid": "a"}),
+    ),
+    Case(
+        "algorithm_key_mismatch_rsa_token_ec_key",
+        "algorithm_key_mismatch",
+        lambda c: bearer(
+            Settings(
+                public_keys=(public_pem(c.keys.ec256),),
+                algorithms=("RS256", "ES256"),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+            c.good(),
+        ),
+        detail=("RS256", "EC"),
+    ),
+    Case(
+        "algorithm_key_mismatch_jwk_alg",
+        "algorithm_key_mismatch",
+        lambda c: bearer(
+            Settings(
+                jwks_file=c.jwks_rs384,
+                algorithms=("RS256", "RS384"),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+            sign(claims(), c.keys.rsa, "RS256", headers={"kid": "k384"}),
+        ),
+        detail=("RS384",),
+    ),
+    # key stage
+    Case(
+        "missing_kid",
+        "missing_kid",
+        lambda c: bearer(
+            Settings(
+                public_keys=(public_pem(c.keys.rsa), public_pem(c.keys.rsa2)),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+            c.good(),
+        ),
+    ),
+    Case(
+        "missing_kid_jwks",
+        "missing_kid",
+        lambda c: bearer(c.ab, c.good()),
+    ),
+    Case(
+        "unknown_kid",
+        "unknown_kid",
+        lambda c: bearer(c.ab, sign(claims(), c.keys.rsa, headers={"kid": "zzz"})),
+        detail=("zzz",),
+    ),
+    # signature stage
+    Case(
+        "signature_invalid_other_key",
+        "signature_invalid",
+        lambda c: bearer(c.rsa, sign(claims(), c.keys.rsa2)),
+    ),
+    Case(
+        "signature_invalid_tampered_payload",
+        "signature_invalid",
+        lambda c: bearer(
+            c.rsa,
+            replace_segment(c.good(), 1, b64url(json.dumps(claims(scope="admin")).encode())),
+        ),
+    ),
+    Case(
+        "signature_invalid_embedded_jwk",
+        "signature_invalid",
+        _embedded_jwk,
+        detail=("jwk",),
+    ),
+    Case(
+        "kid_mismatch",
+        "kid_mismatch",
+        lambda c: bearer(c.ab, sign(claims(), c.keys.rsa2, headers={"kid": "a"})),
+        detail=("'a'",),
+    ),
+    Case(
+        "secret_base64_configured_raw_signed",
+        "secret_encoding_mismatch",
+        lambda c: bearer(c.hs(std_b64(HS_SECRET.encode())), hs_token(claims(), HS_SECRET.encode())),
+        detail=("base64-decoded",),
+    ),
+    Case(
+        "secret_raw_configured_base64_signed",
+        "secret_encoding_mismatch",
+        lambda c: bearer(c.hs(HS_SECRET), hs_token(claims(), std_b64(HS_SECRET.encode()).encode())),
+        detail=("base64-encoded",),
+    ),
+    Case(
+        "secret_signed_with_trailing_newline",
+        "secret_encoding_mismatch",
+        lambda c: bearer(c.hs(HS_SECRET), hs_token(claims(), HS_SECRET.encode() + b"\n")),
+        detail=("newline",),
+    ),
+    Case(
+        "secret_configured_with_trailing_newline",
+        "secret_encoding_mismatch",
+        lambda c: bearer(c.hs(HS_SECRET + "\n"), hs_token(claims(), HS_SECRET.encode())),
+        detail=("whitespace",),
+    ),
+    # claims stage
+    Case(
+        "token_expired",
+        "token_expired",
+        lambda c: bearer(c.rsa, c.good(exp=int(time.time()) - 3 * DAY, iat=None, nbf=None)),
+        detail=("3 days ago",),
+    ),
+    Case(
+        "token_not_yet_valid",
+        "token_not_yet_valid",
+        lambda c: bearer(c.rsa, c.good(nbf=int(time.time()) + 3 * DAY + 60)),
+        detail=("3 days",),
+    ),
+    Case(
+        "token_issued_in_future",
+        "token_issued_in_future",
+        lambda c: bearer(c.rsa, c.good(iat=int(time.time()) + 3 * DAY, nbf=None)),
+    ),
+    Case(
+        "issuer_trailing_slash",
+        "issuer_mismatch",
+        lambda c: bearer(c.rsa, c.good(iss=ISSUER.rstrip("/"))),
+        hint=("trailing slash",),
+    ),
+    Case(
+        "issuer_http_vs_https",
+        "issuer_mismatch",
+        lambda c: bearer(c.rsa, c.good(iss=ISSUER.replace("https://", "http://"))),
+        hint=("http://", "https://"),
+    ),
+    Case(
+        "issuer_letter_case",
+        "issuer_mismatch",
+        lambda c: bearer(c.rsa, c.good(iss=ISSUER.replace("issuer", "Issuer"))),
+        hint=("letter case",),
+    ),
+    Case(
+        "issuer_other_environment",
+        "issuer_mismatch",
+        lambda c: bearer(
+            Settings(
+                public_keys=(public_pem(c.keys.rsa),),
+                issuer="https://auth.prod.example.com/",
+                audience=AUDIENCE,
+            ),
+            c.good(iss="https://auth.dev.example.com/"),
+        ),
+        hint=("environment",),
+    ),
+    Case(
+        "issuer_other",
+        "issuer_mismatch",
+        lambda c: bearer(c.rsa, c.good(iss="https://evil.example.org/")),
+    ),
+    Case(
+        "audience_mismatch_string",
+        "audience_mismatch",
+        lambda c: bearer(c.rsa, c.good(aud="billing-api")),
+    ),
+    Case(
+        "audience_mismatch_array",
+        "audience_mismatch",
+        lambda c: bearer(c.rsa, c.good(aud=["billing-api", "search-api"])),
+        detail=("billing-api",),
+    ),
+    Case(
+        "missing_claim_exp",
+        "missing_claim",
+        lambda c: bearer(c.rsa, c.good(exp=None)),
+        detail=("exp",),
+    ),
+    Case(
+        "missing_claim_iss",
+        "missing_claim",
+        lambda c: bearer(c.rsa, c.good(iss=None)),
+        detail=("iss",),
+    ),
+    Case(
+        "missing_claim_aud",
+        "missing_claim",
+        lambda c: bearer(c.rsa, c.good(aud=None)),
+        detail=("aud",),
+    ),
+    Case(
+        "invalid_claim_exp_string",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(exp="tomorrow")),
+        detail=("exp",),
+    ),
+    Case(
+        "invalid_claim_exp_numeric_string",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(exp=str(int(time.time()) + 600))),
+        detail=("exp", "numeric string"),
+    ),
+    Case(
+        "invalid_claim_exp_bool",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(exp=True)),
+        detail=("exp", "boolean"),
+    ),
+    Case(
+        "invalid_claim_exp_out_of_range",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(exp=10**20)),
+        detail=("exp",),
+    ),
+    Case(
+        "invalid_claim_exp_negative",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(exp=-1)),
+        detail=("exp",),
+    ),
+    Case(
+        "invalid_claim_nbf_bool",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(nbf=False)),
+        detail=("nbf",),
+    ),
+    Case(
+        "invalid_claim_aud_number",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, c.good(aud=5)),
+        detail=("aud",),
+    ),
+    Case(
+        "invalid_claim_iss_number",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, rs_token({"alg": "RS256"}, claims(iss=42), c.keys.rsa)),
+        detail=("iss",),
+    ),
+    # scope stage
+    Case(
+        "insufficient_scope",
+        "insufficient_scope",
+        lambda c: bearer(c.rsa, c.good(), path="/admin"),
+        detail=("admin",),
+        scope="admin",
+    ),
+]
+CASE_IDS = [case.id for case in CASES]
+
+
+async def send(req: Req, **settings_changes: Any) -> tuple[httpx.Response, list[str]]:
+    settings = (
+        dataclasses.replace(req.settings, **settings_changes) if settings_changes else req.settings
+    )
+    harness = build_app(settings)
+    async with harness.client() as client:
+        response = await client.get(req.path, headers=req.headers)
+    return response, harness.calls
+
+
+def assert_rejected(
+    response: httpx.Response, calls: list[str], reason: str, scope: str | None = None
+) -> dict[str, Any]:
+    status, _error = CONTRACT[reason]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body: dict[str, Any] = response.json()
+    assert body["reason"] == reason, body
+    assert body["status"] == status
+    assert response.headers.get_list("www-authenticate") == [expected_challenge(reason, scope)]
+    assert calls == []
+    return body
+
+
+# --- 1. every reason over HTTP ------------------------------------------------
+
+
+def test_table_covers_every_static_key_reason() -> None:
+    assert set(CONTRACT) == {r.value for r in Reason}
+    assert {case.reason for case in CASES} == set(CONTRACT) - NOT_FROM_STATIC_KEYS
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_reason_over_http(case: Case, ctx: Ctx) -> None:
+    response, calls = await send(case.make(ctx))
+    body = assert_rejected(response, calls, case.reason, case.scope)
+    for part in case.detail:
+        assert part in body["detail"], body["detail"]
+    for part in case.hint:
+        assert part in body["hint"], body["hint"]
+    # The default diagnostics level is standard: detail, hint, problems, no expected values.
+    assert set(body) >= STANDARD_KEYS
+    assert "expected" not in body
+
+
+# Controls: each configuration of the table accepts a well-formed token, so the
+# rejections above come from the one thing each case breaks.
+CONTROLS: list[tuple[str, Callable[[Ctx], Req]]] = [
+    ("rsa_pem", lambda c: bearer(c.rsa, c.good())),
+    ("lowercase_scheme", lambda c: header_value(c.rsa, f"bearer {c.good()}")),
+    ("uppercase_scheme", lambda c: header_value(c.rsa, f"BEARER {c.good()}")),
+    ("jwks_kid_a", lambda c: bearer(c.ab, sign(claims(), c.keys.rsa, headers={"kid": "a"}))),
+    ("jwks_kid_b", lambda c: bearer(c.ab, sign(claims(), c.keys.rsa2, headers={"kid": "b"}))),
+    (
+        "jwks_rs384",
+        lambda c: bearer(
+            Settings(
+                jwks_file=c.jwks_rs384,
+                algorithms=("RS256", "RS384"),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+            sign(claims(), c.keys.rsa, "RS384", headers={"kid": "k384"}),
+        ),
+    ),
+    ("hs_raw", lambda c: bearer(c.hs(HS_SECRET), hs_token(claims(), HS_SECRET.encode()))),
+    (
+        "hs_base64_configured_and_signed",
+        lambda c: bearer(
+            c.hs(std_b64(HS_SECRET.encode())),
+            hs_token(claims(), std_b64(HS_SECRET.encode()).encode()),
+        ),
+    ),
+    ("audience_in_array", lambda c: bearer(c.rsa, c.good(aud=["other", AUDIENCE]))),
+    (
+        "expired_within_leeway",
+        lambda c: bearer(c.rsa, c.good(exp=int(time.time()) - 10, iat=None, nbf=None)),
+    ),
+    (
+        "issued_in_future_within_leeway",
+        lambda c: bearer(c.rsa, c.good(iat=int(time.time()) + 10, nbf=None)),
+    ),
+    (
+        "no_issuer_configured_no_iss",
+        lambda c: bearer(
+            Settings(public_keys=(public_pem(c.keys.rsa),), audience=AUDIENCE),
+            c.good(iss=None),
+        ),
+    ),
+    ("admin_scope", lambda c: bearer(c.rsa, c.good(scope="read admin"), path="/admin")),
+    (
+        "ec_key_es256",
+        lambda c: bearer(
+            Settings(
+                public_keys=(public_pem(c.keys.ec256),),
+                algorithms=("RS256", "ES256"),
+                issuer=ISSUER,
+                audience=AUDIENCE,
+            ),
+            sign(claims(), c.keys.ec256, "ES256"),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("make", [m for _, m in CONTROLS], ids=[i for i, _ in CONTROLS])
+async def test_control_tokens_are_accepted(make: Callable[[Ctx], Req], ctx: Ctx) -> None:
+    req = make(ctx)
+    response, calls = await send(req)
+    assert response.status_code == 200, response.text
+    assert response.json()["claims"]["sub"] == "user-1"
+    assert calls == [req.path]
+
+
+async def test_kid_null_is_invalid_header(ctx: Ctx) -> None:
+    """CONTRACT: 'A kid that is not a non-empty string: invalid_header' (null is not one)."""
+    token = rs_token({"alg": "RS256", "kid": None}, claims(), ctx.keys.rsa)
+    response, calls = await send(bearer(ctx.rsa, token))
+    assert_rejected(response, calls, "invalid_header")
+
+
+async def test_embedded_jwk_is_never_used(ctx: Ctx) -> None:
+    """A token signed with the attacker's key and carrying that key in 'jwk' is refused."""
+    response, calls = await send(_embedded_jwk(ctx))
+    body = assert_rejected(response, calls, "signature_invalid")
+    assert "own key" in body["detail"]
+    assert "'jwk'" in body["detail"]
+    assert "embeds a key" in body["hint"]
+
+
+@pytest.mark.parametrize("header", ["jku", "x5u"])
+async def test_other_embedded_key_headers_are_mentioned(ctx: Ctx, header: str) -> None:
+    token = sign(claims(), ctx.keys.rsa2, headers={header: "https://attacker.example/jwks.json"})
+    response, calls = await send(bearer(ctx.rsa, token))
+    body = assert_rejected(response, calls, "signature_invalid")
+    assert f"'{header}'" in body["detail"]
+
+
+async def test_expired_detail_says_by_how_much(ctx: Ctx) -> None:
+    now = int(time.time())
+    response, calls = await send(bearer(ctx.rsa, ctx.good(exp=now - 5000, iat=None, nbf=None)))
+    body = assert_rejected(response, calls, "token_expired")
+    # 5000 s is 83 min 20 s (allow for a second passing).
+    assert "83 min 2" in body["detail"] and "ago" in body["detail"], body["detail"]
+
+
+async def test_zero_leeway_rejects_a_just_expired_token(ctx: Ctx) -> None:
+    token = ctx.good(exp=int(time.time()) - 5, iat=None, nbf=None)
+    response, calls = await send(bearer(ctx.rsa, token), leeway=0)
+    assert_rejected(response, calls, "token_expired")
+    response, calls = await send(bearer(ctx.rsa, token), leeway=60)
+    assert response.status_code == 200
+
+
+async def test_expired_shortly_hints_at_clock_skew(ctx: Ctx) -> None:
+    now = int(time.time())
+    response, calls = await send(bearer(ctx.rsa, ctx.good(exp=now - 90, iat=None, nbf=None)))
+    body = assert_rejected(response, calls, "token_expired")
+    assert "clock" in body["hint"]
+
+
+def _exact_token(c: Ctx, length: int) -> str:
+    """A valid RS256 token of exactly ``length`` characters (pads a claim, varies the kid)."""
+    for kid_len in range(1, 5):
+        headers = {"kid": "k" * kid_len}
+        base = len(sign(claims(pad=""), c.keys.rsa, headers=headers))
+        estimate = int((length - base) * 3 / 4)
+        for n in range(max(0, estimate - 6), estimate + 6):
+            token = sign(claims(pad="x" * n), c.keys.rsa, headers=headers)
+            if len(token) == length:
+                return token
+    raise AssertionError(f"no token of {length} characters")
+
+
+async def test_token_of_exactly_the_limit_is_accepted(ctx: Ctx) -> None:
+    token = _exact_token(ctx, 8192)
+    response, calls = await send(bearer(ctx.rsa, token))
+    assert response.status_code == 200, response.text
+    assert calls == ["/me"]
+
+
+async def test_token_one_byte_over_the_limit_is_too_large(ctx: Ctx) -> None:
+    token = _exact_token(ctx, 8193)
+    response, calls = await send(bearer(ctx.rsa, token))
+    body = assert_rejected(response, calls, "token_too_large")
+    assert "8193" in body["detail"] and "8192" in body["detail"]
+
+
+async def test_configured_token_limit(ctx: Ctx) -> None:
+    token = ctx.good()
+    response, calls = await send(bearer(ctx.rsa, token), max_token_bytes=len(token) - 1)
+    assert_rejected(response, calls, "token_too_large")
+    response, calls = await send(bearer(ctx.rsa, token), max_token_bytes=len(token))
+    assert response.status_code == 200
+
+
+# --- 2. precedence --------------------------------------------------------------
+
+
+async def test_bad_signature_beats_expired_claims(ctx: Ctx) -> None:
+    now = int(time.time())
+    token = sign(claims(exp=now - 3 * DAY, iss="https://wrong.example/", aud="nope"), ctx.keys.rsa2)
+    response, calls = await send(bearer(ctx.rsa, token))
+    body = assert_rejected(response, calls, "signature_invalid")
+    assert [p["reason"] for p in body["problems"]] == ["signature_invalid"]
+
+
+async def test_structure_beats_claims(ctx: Ctx) -> None:
+    now = int(time.time())
+    token = raw_token({"alg": "none"}, claims(exp=now - DAY), b"")
+    response, calls = await send(bearer(ctx.rsa, token))
+    assert_rejected(response, calls, "unsigned_token")
+
+
+async def test_request_stage_beats_everything(ctx: Ctx) -> None:
+    token = raw_token({"alg": "none"}, claims(), b"")
+    response, calls = await send(header_value(ctx.rsa, f"Bearer Bearer {token}", token))
+    assert_rejected(response, calls, "double_bearer")
+
+
+async def test_scope_is_judged_after_claims(ctx: Ctx) -> None:
+    token = ctx.good(exp=int(time.time()) - DAY, iat=None, nbf=None)
+    response, calls = await send(bearer(ctx.rsa, token, path="/admin"))
+    assert_rejected(response, calls, "token_expired")
+
+
+STAGE_PRECEDENCE: list[tuple[str, str, Callable[[Ctx], Req]]] = [
+    (
+        "structure_before_header",
+        "invalid_json",
+        lambda c: bearer(c.rsa, raw_token({"alg": "none"}, b'{"a":1,"a":2}', b"")),
+    ),
+    (
+        "structure_before_header_base64",
+        "invalid_base64",
+        lambda c: bearer(
+            c.rsa, replace_segment(raw_token({"alg": "none"}, claims(), FAKE_SIG), 2, "A+/=")
+        ),
+    ),
+    (
+        "header_before_key",
+        "algorithm_not_allowed",
+        lambda c: bearer(c.ab, sign(claims(), c.keys.ec256, "ES256", headers={"kid": "zzz"})),
+    ),
+    (
+        "key_before_signature",
+        "unknown_kid",
+        lambda c: bearer(
+            c.ab,
+            replace_segment(
+                sign(claims(), c.keys.rsa, headers={"kid": "zzz"}), 2, b64url(FAKE_SIG)
+            ),
+        ),
+    ),
+    (
+        "missing_kid_before_signature",
+        "missing_kid",
+        lambda c: bearer(c.ab, replace_segment(c.good(), 2, b64url(FAKE_SIG))),
+    ),
+    (
+        "signature_before_claims_kid_mismatch",
+        "kid_mismatch",
+        lambda c: bearer(
+            c.ab,
+            sign(claims(exp=int(time.time()) - DAY, aud="x"), c.keys.rsa2, headers={"kid": "a"}),
+        ),
+    ),
+    (
+        "signature_before_claims_secret",
+        "secret_encoding_mismatch",
+        lambda c: bearer(
+            c.hs(HS_SECRET),
+            hs_token(claims(exp=int(time.time()) - DAY, iss=None), HS_SECRET.encode() + b"\n"),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("reason", "make"),
+    [(r, m) for _, r, m in STAGE_PRECEDENCE],
+    ids=[i for i, _, _ in STAGE_PRECEDENCE],
+)
+async def test_earlier_stage_wins(reason: str, make: Callable[[Ctx], Req], ctx: Ctx) -> None:
+    response, calls = await send(make(ctx))
+    body = assert_rejected(response, calls, reason)
+    assert [p["reason"] for p in body["problems"]] == [reason]
+
+
+def _all_claim_problems(now: int) -> dict[str, Any]:
+    """Claims that trip all seven claim reasons at once, keyed by reason."""
+    return {
+        "invalid_claim": {"jti": 12345},
+        "missing_claim": {"sub": None},
+        "issuer_mismatch": {"iss": "https://other.example.net/"},
+        "audience_mismatch": {"aud": "another-api"},
+        "token_expired": {"exp": now - 3 * DAY},
+        "token_not_yet_valid": {"nbf": now + 3 * DAY},
+        "token_issued_in_future": {"iat": now + 3 * DAY},
+    }
+
+
+@pytest.mark.parametrize("start", range(len(CLAIM_ORDER)), ids=CLAIM_ORDER)
+async def test_claim_problems_all_listed_primary_in_contract_order(ctx: Ctx, start: int) -> None:
+    """Trip the claim reasons from ``start`` on: all are listed, the first is primary."""
+    now = int(time.time())
+    settings = Settings(
+        public_keys=(public_pem(ctx.keys.rsa),),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        required_claims=("exp", "sub"),
+    )
+    tripped = CLAIM_ORDER[start:]
+    overrides: dict[str, Any] = {}
+    for reason in tripped:
+        overrides.update(_all_claim_problems(now)[reason])
+    response, calls = await send(bearer(settings, sign(claims(**overrides), ctx.keys.rsa)))
+    body = assert_rejected(response, calls, tripped[0])
+    listed = [p["reason"] for p in body["problems"]]
+    assert sorted(listed, key=CLAIM_ORDER.index) == listed
+    assert set(listed) == set(tripped)
+    assert body["detail"] == body["problems"][0]["detail"]
+    assert all(isinstance(p["detail"], str) and p["detail"] for p in body["problems"])
+
+
+async def test_two_problems_of_one_kind_are_both_listed(ctx: Ctx) -> None:
+    token = sign(claims(exp="soon", aud=7), ctx.keys.rsa)
+    response, calls = await send(bearer(ctx.rsa, token))
+    body = assert_rejected(response, calls, "invalid_claim")
+    details = " ".join(p["detail"] for p in body["problems"])
+    assert [p["reason"] for p in body["problems"]] == ["invalid_claim", "invalid_claim"]
+    assert "exp" in details and "aud" in details
+
+
+# --- 3. diagnostics levels and secrecy -------------------------------------------
+
+_PRIVATE_CHUNKS: list[str] = []
+
+
+def _never_echoed(ctx: Ctx, req: Req) -> list[str]:
+    """Strings no response may contain: the token, its signature, secrets, private keys."""
+    if not _PRIVATE_CHUNKS:
+        for private in (ctx.keys.rsa, ctx.keys.rsa2, ctx.keys.ec256):
+            body = "".join(private_pem(private).splitlines()[1:-1])
+            _PRIVATE_CHUNKS.extend(body[i : i + 40] for i in (40, 400) if len(body) > i + 40)
+    raw = HS_SECRET.encode()
+    forbidden = [
+        HS_SECRET,
+        std_b64(raw),
+        std_b64(raw).rstrip("="),
+        b64url(raw),
+        *_PRIVATE_CHUNKS,
+    ]
+    for token in req.tokens:
+        forbidden.append(token)
+        for part in segments(token)[2:]:
+            if len(part) >= 8:
+                forbidden.append(part)
+    for _name, value in req.headers:
+        if len(value) >= 16:
+            forbidden.append(value)
+    return forbidden
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_diagnostics_level_shape_and_no_secrets(case: Case, level: str, ctx: Ctx) -> None:
+    req = case.make(ctx)
+    response, calls = await send(req, diagnostics=level)
+    body = assert_rejected(response, calls, case.reason, case.scope)
+    keys = set(body)
+    if level == "minimal":
+        assert keys == MINIMAL_KEYS
+    else:
+        extra = {"required_scopes"} if case.reason == "insufficient_scope" else set()
+        allowed = STANDARD_KEYS | extra | ({"expected"} if level == "verbose" else set())
+        assert STANDARD_KEYS <= keys <= allowed, keys
+        assert isinstance(body["detail"], str) and body["detail"]
+        assert isinstance(body["hint"], str) and body["hint"]
+        assert case.reason in [p["reason"] for p in body["problems"]]
+    assert body["type"].split(":", 1)[0] in ("urn", "https", "http")
+    assert case.reason in body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    text = response.text
+    headers = " ".join(f"{k}: {v}" for k, v in response.headers.multi_items())
+    for secret in _never_echoed(ctx, req):
+        assert secret not in text, f"response body echoes {secret[:20]}..."
+        assert secret not in headers, f"response headers echo {secret[:20]}..."
+
+
+async def test_verbose_shows_known_kids_standard_does_not(ctx: Ctx) -> None:
+    req = bearer(ctx.ab, sign(claims(), ctx.keys.rsa, headers={"kid": "zzz"}))
+    response, _ = await send(req, diagnostics="verbose")
+    verbose = response.json()
+    assert verbose["reason"] == "unknown_kid"
+    assert verbose["expected"]["known_kids"] == ["a", "b"]
+    response, _ = await send(req, diagnostics="standard")
+    assert "expected" not in response.json()
+    assert "known_kids" not in response.text
+
+
+async def test_verbose_shows_expected_issuer(ctx: Ctx) -> None:
+    req = bearer(ctx.rsa, ctx.good(iss="https://staging.example.com/"))
+    response, _ = await send(req, diagnostics="verbose")
+    body = response.json()
+    assert body["reason"] == "issuer_mismatch"
+    assert body["expected"]["issuer"] == [ISSUER]
+    response, _ = await send(req, diagnostics="standard")
+    assert ISSUER not in response.text  # the expected issuer is verbose-only
+
+
+async def test_verbose_shows_allowed_algorithms(ctx: Ctx) -> None:
+    req = bearer(ctx.rsa, sign(claims(), ctx.keys.ec256, "ES256"))
+    response, _ = await send(req, diagnostics="verbose")
+    body = response.json()
+    assert body["reason"] == "algorithm_not_allowed"
+    assert body["expected"]["algorithms"] == ["RS256"]
+
+
+async def test_verbose_kid_mismatch_names_verifying_key(ctx: Ctx) -> None:
+    req = bearer(ctx.ab, sign(claims(), ctx.keys.rsa2, headers={"kid": "a"}))
+    response, _ = await send(req, diagnostics="verbose")
+    body = response.json()
+    assert body["reason"] == "kid_mismatch"
+    assert body["expected"]["verifying_kid"] == "b"
+
+
+async def test_minimal_still_sends_the_challenge(ctx: Ctx) -> None:
+    req = bearer(ctx.rsa, ctx.good(aud="other"))
+    response, calls = await send(req, diagnostics="minimal")
+    body = assert_rejected(response, calls, "audience_mismatch")
+    assert body == {
+        "type": body["type"],
+        "title": body["title"],
+        "status": 401,
+        "reason": "audience_mismatch",
+    }
+
+
+async def test_custom_realm_is_used(ctx: Ctx) -> None:
+    response, _ = await send(Req(ctx.rsa, []), realm="orders")
+    assert response.headers["www-authenticate"] == 'Bearer realm="orders"'
+    response, _ = await send(bearer(ctx.rsa, ctx.good(aud="x")), realm="orders")
+    assert response.headers["www-authenticate"] == (
+        'Bearer realm="orders", error="invalid_token", error_description="audience_mismatch"'
+    )

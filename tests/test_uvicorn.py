@@ -1,0 +1,221 @@
+"""The middleware behind a real uvicorn process, configured from the environment.
+
+One uvicorn subprocess per module, bound to 127.0.0.1 on a free port, serving
+tests/uvicorn_app.py (Settings.from_env: JWT_PUBLIC_KEY_FILE, JWT_ISSUER,
+JWT_AUDIENCE, JWT_REALM). Real sockets and a real HTTP parser (h11/httptools)
+sit between httpx and the middleware here, unlike the ASGITransport tests.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
+
+TESTS_DIR = Path(__file__).resolve().parent
+REPO_DIR = TESTS_DIR.parent
+REALM = "orders"
+OTHER_AUDIENCE = "orders-api-v2"
+STARTUP_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def _wait_until_up(server: Server) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"uvicorn exited with {server.process.returncode}:\n{server.log.read_text()}"
+            )
+        try:
+            r = httpx.get(f"{server.base_url}/healthz", timeout=0.5)
+            if r.status_code == 200:
+                return
+        except httpx.TransportError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise RuntimeError(
+        f"uvicorn did not answer within {STARTUP_TIMEOUT} s ({last!r}):\n{server.log.read_text()}"
+    )
+
+
+@pytest.fixture(scope="module")
+def server(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("uvicorn")
+    pem = tmp / "public.pem"
+    pem.write_text(public_pem(keys.rsa))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
+    env.update(
+        JWT_PUBLIC_KEY_FILE=str(pem),
+        JWT_ISSUER=ISSUER,
+        JWT_AUDIENCE=f"{AUDIENCE}, {OTHER_AUDIENCE}",
+        JWT_REALM=REALM,
+        PYTHONUNBUFFERED="1",
+    )
+    port = free_port()
+    log = tmp / "uvicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "uvicorn_app:app",
+                "--app-dir",
+                str(TESTS_DIR),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    srv = Server(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_until_up(srv)
+        yield srv
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as c:
+        yield c
+
+
+def challenge(reason: str | None = None, error: str | None = None) -> str:
+    value = f'Bearer realm="{REALM}"'
+    if reason is not None:
+        value += f', error="{error}", error_description="{reason}"'
+    return value
+
+
+def check(
+    r: httpx.Response, status: int, reason: str, error: str | None, extra: str = ""
+) -> dict[str, object]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = r.json()
+    assert body["reason"] == reason
+    expected = challenge(reason if error else None, error) + extra
+    assert r.headers.get_list("www-authenticate") == [expected]
+    return body
+
+
+def test_valid_token_is_served(client: httpx.Client, keys: Keys) -> None:
+    payload = claims()
+    r = client.get("/me", headers={"Authorization": f"Bearer {sign(payload, keys.rsa)}"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"claims": payload, "scopes": ["authenticated", "read", "write"]}
+
+
+def test_second_configured_audience_is_accepted(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(aud=[OTHER_AUDIENCE]), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+
+
+def test_public_path_needs_no_token(client: httpx.Client) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json() == {"ok": True, "authenticated": False}
+
+
+def test_missing_token(client: httpx.Client) -> None:
+    check(client.get("/me"), 401, "missing_token", None)
+
+
+def test_double_bearer(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer Bearer {token}"})
+    check(r, 400, "double_bearer", "invalid_request")
+
+
+def test_percent_encoded_header(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer%20{token}"})
+    check(r, 400, "url_encoded_token", "invalid_request")
+
+
+def test_percent_encoded_dots(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa).replace(".", "%2E")
+    r = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    check(r, 400, "url_encoded_token", "invalid_request")
+
+
+def test_tab_inside_token(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer {token[:30]}\t{token[30:]}"})
+    check(r, 400, "whitespace_in_token", "invalid_request")
+
+
+def test_two_authorization_headers(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa)
+    headers = [("Authorization", f"Bearer {token}"), ("Authorization", f"Bearer {token}")]
+    check(
+        client.get("/me", headers=headers), 400, "multiple_authorization_headers", "invalid_request"
+    )
+
+
+def test_expired(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(exp=int(time.time()) - 7200, iat=None, nbf=None), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    body = check(r, 401, "token_expired", "invalid_token")
+    assert "ago" in str(body["detail"])
+    assert token not in r.text
+
+
+def test_issuer_from_environment(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(iss=ISSUER.rstrip("/")), keys.rsa)
+    r = client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    body = check(r, 401, "issuer_mismatch", "invalid_token")
+    assert "trailing slash" in str(body["hint"])
+
+
+def test_insufficient_scope(client: httpx.Client, keys: Keys) -> None:
+    token = sign(claims(), keys.rsa)
+    r = client.get("/admin", headers={"Authorization": f"Bearer {token}"})
+    check(r, 403, "insufficient_scope", "insufficient_scope", ', scope="admin"')
+    ok = client.get(
+        "/admin", headers={"Authorization": f"Bearer {sign(claims(scope='admin'), keys.rsa)}"}
+    )
+    assert ok.status_code == 200, ok.text
+
+
+def test_server_is_still_alive(server: Server, client: httpx.Client) -> None:
+    """After every broken request above, the process still serves."""
+    assert server.process.poll() is None
+    assert client.get("/healthz").status_code == 200

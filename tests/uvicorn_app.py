@@ -1,0 +1,30 @@
+"""A tiny app for tests/test_uvicorn.py: the middleware configured from the environment.
+
+Run as ``python -m uvicorn uvicorn_app:app --app-dir tests``; the key, issuer,
+audience and realm come from JWT_* variables via ``Settings.from_env``.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from jwt_middleware import JWTAuthMiddleware, Settings
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True, "authenticated": request.user.is_authenticated})
+
+
+async def me(request: Request) -> JSONResponse:
+    return JSONResponse({"claims": request.state.jwt_claims, "scopes": request.auth.scopes})
+
+
+app = JWTAuthMiddleware(
+    Starlette(routes=[Route("/healthz", healthz), Route("/me", me), Route("/admin", me)]),
+    Settings.from_env(),
+    public_paths=("/healthz",),
+    path_scopes={"/admin": ["admin"]},
+)
