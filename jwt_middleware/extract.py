@@ -15,10 +15,15 @@ from .reasons import Reason
 
 _AUTHORIZATION = b"authorization"
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
-_SCHEME_CHARS = re.compile(r"[A-Za-z0-9!#$&'*+.^_`|~-]{1,32}")
+# Registered and common schemes, safe to name back; anything else may be a credential.
+_KNOWN_SCHEMES = frozenset(
+    {"basic", "digest", "negotiate", "ntlm", "token", "jwt", "dpop", "hoba", "mutual",
+     "oauth", "apikey", "api-key", "key", "aws4-hmac-sha256", "scram-sha-256", "vapid",
+     "privatetoken", "concealed", "gnap", "sharedaccesssignature"}
+)  # fmt: skip
 _WHITESPACE = (" ", "\t", "\r", "\n", "\v", "\f")
 # Slack for the scheme and separators when the raw header is judged by length.
-_HEADER_SLACK = 64
+_HEADER_SLACK = 1024
 
 
 def _looks_like_jwt(value: str) -> bool:
@@ -108,11 +113,21 @@ def _other_scheme(scheme: str, value: str) -> Failure:
             "The header holds a token without the 'Bearer ' scheme in front of it.",
             hint="Prefix the token with 'Bearer ': 'Authorization: Bearer <token>'.",
         )
-    if _SCHEME_CHARS.fullmatch(scheme):
+    if scheme.lower() in _KNOWN_SCHEMES:
         return Failure(
             Reason.invalid_scheme, f"The Authorization scheme is '{scheme}', not Bearer."
         )
-    return Failure(Reason.invalid_scheme, "The Authorization header does not start with 'Bearer'.")
+    if scheme == value:
+        # One word and no scheme: probably a bare credential. Never echo it.
+        return Failure(
+            Reason.invalid_scheme,
+            "The Authorization header holds a single value with no scheme.",
+            hint="Send 'Authorization: Bearer <token>'.",
+        )
+    return Failure(
+        Reason.invalid_scheme,
+        "The Authorization header uses a scheme other than Bearer (not shown).",
+    )
 
 
 def _describe_whitespace(token: str) -> str:

@@ -261,9 +261,10 @@ class PemRepair:
 def normalize_pem(text: str) -> PemRepair:
     """Repair what is unambiguous in a pasted PEM.
 
-    Literal ``\\n`` escapes, lost line breaks (the body on one line or split
-    by spaces), CRLF and surrounding quotes are fixed; the body is re-wrapped
-    at 64 columns. Anything else is left for the loader to reject.
+    Literal ``\\n`` escapes, lost line breaks (the PEM on one line, or its
+    body split by spaces) and surrounding quotes are fixed and reported; the
+    body is re-wrapped at 64 columns. CRLF line ends are valid PEM and pass
+    silently. Anything else is left for the loader to reject.
     """
     original = text
     fixes: list[str] = []
@@ -278,12 +279,14 @@ def normalize_pem(text: str) -> PemRepair:
         return PemRepair(original, None)
     label, body = match.group(1), match.group(2)
     compact = "".join(body.split())
-    lines = body.strip().splitlines()
+    lines = [line.strip() for line in body.strip().splitlines()]
     rewrapped = "\n".join(compact[i : i + 64] for i in range(0, len(compact), 64))
-    if len(lines) <= 1 and len(compact) > 64:
-        fixes.append("restored the line breaks of the base64 body")
-    elif any(" " in line.strip() or "\t" in line for line in lines):
+    if "\n" not in match.group(0):
+        fixes.append("restored the line breaks (the PEM was on one line)")
+    elif any(" " in line or "\t" in line for line in lines):
         fixes.append("removed spaces inside the base64 body")
+    elif any(len(line) > 76 for line in lines):
+        fixes.append("re-wrapped the base64 body at 64 columns")
     result = f"-----BEGIN {label}-----\n{rewrapped}\n-----END {label}-----\n"
     return PemRepair(result, "; ".join(fixes) if fixes else None)
 

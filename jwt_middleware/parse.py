@@ -115,6 +115,19 @@ class ParsedToken:
     signature: bytes
 
 
+_B64_INDEX: Final = {c: i for i, c in enumerate(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)}  # fmt: skip
+_SPARE_BITS: Final = {0: 0, 2: 0x0F, 3: 0x03}
+
+
+def _canonical(segment: str) -> bool:
+    """True unless the last character sets bits that encode nothing (several strings
+    would then decode to the same bytes)."""
+    mask = _SPARE_BITS.get(len(segment) % 4, 0)
+    return not mask or not (_B64_INDEX[segment[-1]] & mask)
+
+
 def b64url_decode(segment: str) -> bytes:
     """Decode unpadded base64url already checked against the alphabet."""
     raw = segment.encode("ascii")
@@ -167,6 +180,12 @@ def parse_compact(token: str) -> ParsedToken | Failure:
                 Reason.invalid_json,
                 f"The {_SEGMENT_NAMES[index]} is not a valid JSON object: {exc}.",
             )
+    if not _canonical(s64):
+        return Failure(
+            Reason.invalid_base64,
+            "The signature segment (segment 3) is not canonical base64url: its last character "
+            "carries bits beyond the signature.",
+        )
     return ParsedToken(
         header=parsed[0],
         claims=parsed[1],

@@ -68,7 +68,7 @@ def check_url(url: str, *, allow_http: bool, what: str) -> None:
     if parts.scheme == "http" and not (allow_http or is_loopback(parts.hostname)):
         raise ConfigurationError(
             f"{what}: {url!r} uses plain http; keys must come over https (http is accepted "
-            "for loopback hosts, or set allow_http=True for a trusted network)"
+            "for loopback hosts, or set jwks_allow_http=True for a trusted network)"
         )
 
 
@@ -205,6 +205,8 @@ class RemoteKeySource:
         self.last_attempt = float("-inf")
         self.last_error: str | None = None
         self.last_cause: str | None = None
+        #: The ``issuer`` of the discovery document, once fetched.
+        self.discovered_issuer: str | None = None
         #: A configuration problem found by a fetch (discovery issuer mismatch); start() raises it.
         self.fatal: ConfigurationError | None = None
         self.fetch_count = 0
@@ -271,12 +273,15 @@ class RemoteKeySource:
         assert self.discovery_url is not None
         document, _ = await self._get_json(self.discovery_url)
         issuer = document.get("issuer")
+        if not isinstance(issuer, str) or not issuer:
+            raise FetchError("not_discovery", "the discovery document has no issuer")
         if self.expected_issuer is not None and issuer != self.expected_issuer:
             raise FetchError(
                 "issuer_mismatch",
                 f"the discovery document's issuer {json.dumps(issuer)} differs from the "
                 f"expected {json.dumps(self.expected_issuer)}",
             )
+        self.discovered_issuer = issuer
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str):
             raise FetchError("not_jwks", "the discovery document has no jwks_uri")

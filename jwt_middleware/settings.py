@@ -165,8 +165,16 @@ class Settings:
             raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
         if self.diagnostic_keys_per_request < 0 or self.diagnostic_verifications_per_second < 0:
             raise ConfigurationError("diagnostic budgets must not be negative")
-        if not self.realm or '"' in self.realm or "\\" in self.realm:
-            raise ConfigurationError("realm: must be non-empty and contain no quote or backslash")
+        realm = self.realm
+        if (
+            not realm
+            or not realm.isascii()
+            or not realm.isprintable()
+            or any(c in realm for c in '"\\')
+        ):
+            raise ConfigurationError(
+                "realm: must be non-empty printable ASCII without quotes or backslashes"
+            )
         if any(not iss for iss in self.issuers):
             raise ConfigurationError("issuer: empty issuer value")
         if not any(

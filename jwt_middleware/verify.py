@@ -26,6 +26,7 @@ from .settings import Settings
 
 _MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
 _EMBEDDED_KEY_HEADERS: Final = ("jwk", "jku", "x5u", "x5c")
+_REGISTERED: Final = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")
 _UNDERSTOOD_CRIT: Final[frozenset[str]] = frozenset()
 _CLOCK_SKEW_WINDOW: Final = 300
 _ENV_WORDS: Final = frozenset(
@@ -107,7 +108,10 @@ def issuer_near_miss(actual: str, expected: str) -> str | None:
         return "differs only by a trailing slash"
     if actual.lower() == expected.lower():
         return "differs only in letter case"
-    a, e = urlsplit(actual), urlsplit(expected)
+    try:
+        a, e = urlsplit(actual), urlsplit(expected)
+    except ValueError:  # not a URL at all (unbalanced brackets, odd characters)
+        return None
     if {a.scheme, e.scheme} == {"http", "https"} and (a.netloc, a.path.rstrip("/")) == (
         e.netloc,
         e.path.rstrip("/"),
@@ -213,6 +217,8 @@ class Verifier:
         if self._audiences and "aud" not in required:
             required.append("aud")
         self._required = tuple(required)
+        # With discovery and no configured issuer, the document's issuer is expected.
+        self._follow_discovery = not self._issuers and source is not None
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
         self._budget = DiagnosticBudget(settings.diagnostic_verifications_per_second)
@@ -301,6 +307,8 @@ class Verifier:
         if not selected.verifiers[alg](parsed.signing_input, parsed.signature):
             return self._signature_failure(parsed, alg, kid, selected)
         claims = parsed.claims
+        if self._follow_discovery:
+            self._adopt_discovered_issuer()
         problems = self._check_claims(claims, self.clock() if now is None else now)
         if problems:
             return self._claims_failure(problems, alg, kid, selected)
@@ -366,7 +374,7 @@ class Verifier:
                 alg=alg,
                 kid=kid,
             )
-        if kid is not None:
+        if kid is not None and keys.by_kid:
             key = keys.by_kid.get(kid)
             if key is None:
                 unnamed = [k for k in keys.by_alg.get(alg, ()) if k.kid is None]
@@ -384,6 +392,7 @@ class Verifier:
                     key_fingerprint=key.fingerprint,
                 )
             return key
+        # No kid, or a kid while no configured key has one (PEM keys, secrets).
         candidates = keys.by_alg.get(alg, ())
         if len(candidates) == 1:
             return candidates[0]
@@ -391,11 +400,13 @@ class Verifier:
             kinds = ", ".join(sorted({k.description for k in keys.keys}))
             return Failure(
                 Reason.algorithm_key_mismatch,
-                f"The token is {alg} and has no kid; no configured key can verify {alg} "
-                f"(the keys are: {kinds}).",
+                f"The token is {alg}; no configured key can verify {alg} (the keys are: {kinds}).",
                 expected=self._known(),
                 alg=alg,
+                kid=kid,
             )
+        if kid is not None:
+            return self._unknown_kid(alg, kid)
         return Failure(
             Reason.missing_kid,
             f"The token has no kid and {len(candidates)} configured keys can verify {alg}.",
@@ -412,13 +423,22 @@ class Verifier:
                 f"The key set loaded at {_utc(keys.loaded_at)} holds {len(keys)} key(s) and none "
                 "has this kid. If the issuer rotated its keys, this service has not loaded the "
                 "new one yet; otherwise the token comes from another issuer or environment. "
-                "Compare fingerprints with 'jwt-middleware fingerprint'."
+                "Compare the issuer's JWKS with the kids and fingerprints this service logs "
+                "(jwt_auth.keys_loaded / jwt_auth.keys_changed)."
             ),
             verbose_hint=f"Known kids: {', '.join(keys.kids) or '(none)'}.",
             expected=self._known(),
             alg=alg,
             kid=kid,
         )
+
+    def _adopt_discovered_issuer(self) -> None:
+        issuer = getattr(self.source, "discovered_issuer", None)
+        if issuer:
+            self._issuers = frozenset((issuer,))
+            if "iss" not in self._required:
+                self._required = (*self._required, "iss")
+            self._follow_discovery = False
 
     def _retired(self, parsed: ParsedToken, alg: str, unknown: Failure) -> Failure:
         """A kid absent from the current set: retired_key if a dropped key verifies it."""
@@ -509,11 +529,18 @@ class Verifier:
         for name in self._required:
             if name not in claims:
                 problems.append(Problem(Reason.missing_claim, f"The '{name}' claim is absent."))
+        for name in _REGISTERED:
+            if name in claims and claims[name] is None:
+                problems.append(
+                    Problem(
+                        Reason.invalid_claim, f"'{name}' is null; a registered claim cannot be."
+                    )
+                )
         exp = claims.get("exp")
         if exp is not None:
             if not _is_time(exp):
                 problems.append(self._bad_time("exp", exp))
-            elif now > exp + leeway:
+            elif now >= exp + leeway:
                 problems.append(
                     Problem(
                         Reason.token_expired,

@@ -405,3 +405,23 @@ async def test_two_issuers_side_by_side_each_with_its_own_keys(keys: Keys) -> No
             assert h.calls == ["/me", "/me"]
         finally:
             await h.app.shutdown()
+
+
+async def test_discovery_issuer_is_expected_when_none_is_configured(
+    keys: Keys, server: JWKSServer
+) -> None:
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    server.state.issuer = ISSUER
+    settings = remote_settings(server, jwks_url=None, discovery_url=server.discovery_url)
+    settings = Settings(
+        discovery_url=settings.discovery_url, audience=AUDIENCE, key_wait_timeout=2.0
+    )
+    h = build_app(settings)
+    try:
+        assert (await get(h, sign(claims(), keys.rsa, headers={"kid": "k1"}))).status_code == 200
+        other = sign(claims(iss="https://evil.example/"), keys.rsa, headers={"kid": "k1"})
+        assert (await get(h, other)).json()["reason"] == "issuer_mismatch"
+        missing = sign(claims(iss=None), keys.rsa, headers={"kid": "k1"})
+        assert (await get(h, missing)).json()["reason"] == "missing_claim"
+    finally:
+        await h.app.shutdown()
