@@ -307,7 +307,12 @@ class RemoteKeySource:
                 )
             if not keys:
                 raise FetchError("no_usable_keys", f"{url} holds no usable signing key")
-        except FetchError as exc:
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # any failure is a failed fetch, never a failed request
+            if not isinstance(exc, FetchError):
+                self.log.exception("jwt_auth.jwks_fetch_error", source=self.name)
+                exc = FetchError("error", f"{type(exc).__name__} while fetching")
             self.failure_count += 1
             self.last_error = f"{exc.cause}: {exc}"
             self.last_cause = exc.cause

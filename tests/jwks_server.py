@@ -37,6 +37,7 @@ class JWKSState:
     delay: float = 0.0
     cache_control: str | None = "max-age=300"
     raw_body: bytes | None = None  # overrides the JSON document when set
+    redirect_to: str | None = None  # answer /jwks.json with a 302 to this location
     issuer: str = ""
     fetches: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -66,6 +67,12 @@ class JWKSServer:
                     body = json.dumps(
                         {"issuer": state.issuer, "jwks_uri": f"{server.url}/jwks.json"}
                     ).encode()
+                elif self.path == "/jwks.json" and state.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", state.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 elif self.path == "/jwks.json":
                     body = (
                         state.raw_body

@@ -425,3 +425,67 @@ async def test_discovery_issuer_is_expected_when_none_is_configured(
         assert (await get(h, missing)).json()["reason"] == "missing_claim"
     finally:
         await h.app.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("location", "cause"),
+    [
+        ("http://jwks.invalid/jwks.json", "insecure_redirect"),  # refused before connecting
+        ("/jwks.json", "redirects"),  # a loop: stopped by the redirect limit
+    ],
+)
+async def test_redirects_are_checked_and_limited(
+    keys: Keys, server: JWKSServer, location: str, cause: str
+) -> None:
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    server.state.redirect_to = location
+    source = RemoteKeySource(jwks_url=server.jwks_url)
+    try:
+        assert await source.refresh() is False
+        assert source.last_cause == cause
+        assert source.keyset is None
+    finally:
+        await source.aclose()
+
+
+async def test_unexpected_errors_are_failed_fetches_not_failed_requests(
+    keys: Keys, server: JWKSServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jwt_middleware.remote as remote_module
+
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    h = build_app(remote_settings(server))
+    token = sign(claims(), keys.rsa, headers={"kid": "k1"})
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(remote_module, "import_jwks", broken)
+    try:
+        r = await get(h, token)
+        assert r.status_code == 503
+        assert r.json()["reason"] == "key_source_unavailable"
+    finally:
+        await h.app.shutdown()
+
+
+async def test_key_changes_are_logged_with_kids_and_fingerprints(
+    keys: Keys, server: JWKSServer
+) -> None:
+    from structlog.testing import capture_logs
+
+    server.state.keys = [public_jwk(keys.rsa, "old")]
+    source = RemoteKeySource(jwks_url=server.jwks_url)
+    try:
+        with capture_logs() as logs:
+            assert await source.refresh()
+            server.state.keys = [public_jwk(keys.rsa2, "new"), {"kty": "XYZ", "kid": "odd"}]
+            assert await source.refresh()
+        changes = [e for e in logs if e["event"] == "jwt_auth.keys_changed"]
+        assert [[k["kid"] for k in e["added"]] for e in changes] == [["old"], ["new"]]
+        assert [[k["kid"] for k in e["removed"]] for e in changes] == [[], ["old"]]
+        assert all(len(k["fingerprint"]) == 43 for e in changes for k in e["added"])
+        skipped = [e for e in logs if e["event"] == "jwt_auth.jwks_key_skipped"]
+        assert skipped and skipped[0]["kid"] == "odd" and "kty" in skipped[0]["why"]
+    finally:
+        await source.aclose()
