@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from .outcome import Failure
+from .parse import too_large
 from .reasons import Reason
 
 _AUTHORIZATION = b"authorization"
@@ -51,12 +52,7 @@ def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int)
 def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:
     """Diagnose one Authorization header value; return the token or a Failure."""
     if len(header) > max_token_bytes + _HEADER_SLACK:
-        return Failure(
-            Reason.token_too_large,
-            f"The Authorization header is {len(header)} bytes long; the token limit is "
-            f"{max_token_bytes} bytes.",
-            expected={"max_token_bytes": max_token_bytes},
-        )
+        return too_large(len(header), max_token_bytes, "Authorization header")
     value = header.strip(" \t")
     if not value:
         return Failure(Reason.invalid_scheme, "The Authorization header is empty.")
@@ -78,7 +74,7 @@ def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:
     if token[0] in "\"'" or token[-1] in "\"'":
         return Failure(Reason.quoted_token, "The token is wrapped in quotes.")
     if len(token) > max_token_bytes:
-        return _too_large(len(token), max_token_bytes)
+        return too_large(len(token), max_token_bytes)
     for ch in _WHITESPACE:
         if ch in token:
             return Failure(
@@ -141,11 +137,3 @@ def _describe_whitespace(token: str) -> str:
     if "\v" in token or "\f" in token:
         kinds.append("a form feed or vertical tab")
     return " and ".join(kinds)
-
-
-def _too_large(size: int, limit: int) -> Failure:
-    return Failure(
-        Reason.token_too_large,
-        f"The token is {size} bytes long; the limit is {limit} bytes.",
-        expected={"max_token_bytes": limit},
-    )

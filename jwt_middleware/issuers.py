@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ConfigurationError
 from .outcome import Failure, Problem, VerifiedToken
-from .parse import parse_compact
+from .parse import parse_token
 from .reasons import Reason
 from .settings import Settings
 from .verify import Verifier, check_header, clip, issuer_near_miss
@@ -55,12 +55,7 @@ class MultiIssuerVerifier:
 
     def route(self, token: str) -> Verifier | Failure:
         """The verifier for the token's issuer, or the Failure that precedes routing."""
-        if len(token) > self._max_bytes:
-            return Failure(
-                Reason.token_too_large,
-                f"The token is {len(token)} bytes long; the limit is {self._max_bytes} bytes.",
-            )
-        parsed = parse_compact(token)
+        parsed = parse_token(token, self._max_bytes)
         if isinstance(parsed, Failure):
             return parsed
         header = parsed.header

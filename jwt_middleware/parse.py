@@ -192,3 +192,19 @@ def parse_compact(token: str) -> ParsedToken | Failure:
         signing_input=token[: len(h64) + 1 + len(p64)].encode("ascii"),
         signature=decoded[2],
     )
+
+
+def too_large(size: int, limit: int, what: str = "token") -> Failure:
+    """The token_too_large failure (sizes only; never the token)."""
+    return Failure(
+        Reason.token_too_large,
+        f"The {what} is {size} bytes long; the token limit is {limit} bytes.",
+        expected={"max_token_bytes": limit},
+    )
+
+
+def parse_token(token: str, max_bytes: int) -> ParsedToken | Failure:
+    """:func:`parse_compact` after the size bound: never decode more than ``max_bytes``."""
+    if len(token) > max_bytes:
+        return too_large(len(token), max_bytes)
+    return parse_compact(token)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
 from .outcome import Failure, Problem, VerifiedToken
-from .parse import ParsedToken, parse_compact
+from .parse import ParsedToken, parse_token
 from .reasons import CLAIM_ORDER, Reason
 from .settings import Settings
 
@@ -279,12 +279,7 @@ class Verifier:
 
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
         """Verify a raw compact token (already extracted from its header)."""
-        if len(token) > self._max_bytes:
-            return Failure(
-                Reason.token_too_large,
-                f"The token is {len(token)} bytes long; the limit is {self._max_bytes} bytes.",
-            )
-        parsed = parse_compact(token)
+        parsed = parse_token(token, self._max_bytes)
         if isinstance(parsed, Failure):
             return parsed
         return self.verify_parsed(parsed, now=now)
@@ -694,4 +689,4 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-__all__ = ["DiagnosticBudget", "Verifier", "issuer_near_miss", "parse_compact", "scopes_of"]
+__all__ = ["DiagnosticBudget", "Verifier", "check_header", "issuer_near_miss", "scopes_of"]
