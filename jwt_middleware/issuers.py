@@ -16,7 +16,7 @@ from .outcome import Failure, Problem, VerifiedToken
 from .parse import parse_token
 from .reasons import Reason
 from .settings import Settings
-from .verify import Verifier, check_header, clip, issuer_near_miss
+from .verify import Verifier, attach_claims, check_header, clip, issuer_near_miss
 
 
 class MultiIssuerVerifier:
@@ -67,7 +67,9 @@ class MultiIssuerVerifier:
             verifier = self.by_issuer.get(iss)
             if verifier is not None:
                 return verifier
-            return self._unknown_issuer(iss)
+            unknown = self._unknown_issuer(iss)
+            attach_claims(unknown, parsed.claims)
+            return unknown
         if iss is None:
             return Failure(
                 Reason.missing_claim,

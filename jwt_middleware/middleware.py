@@ -11,20 +11,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
+from time import perf_counter
 from typing import Any
 
 import structlog
+from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .extract import extract_bearer
 from .issuers import MultiIssuerVerifier
+from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .responses import render
 from .settings import Settings
 from .sources import build_verifier
-from .verify import REFRESH_REASONS, Verifier, clip
+from .verify import REFRESH_REASONS, Verifier
 
 WS_POLICY_VIOLATION = 1008
 
@@ -119,6 +122,7 @@ class JWTAuthMiddleware:
         path_scopes: Mapping[str, Iterable[str]] | None = None,
         allow_cors_preflight: bool = True,
         logger: Any = None,
+        registry: CollectorRegistry | None = REGISTRY,
         **options: Any,
     ) -> None:
         self.app = app
@@ -133,6 +137,14 @@ class JWTAuthMiddleware:
             raise TypeError("pass either a verifier or settings, not both")
         self.verifier = verifier
         self.settings = verifier.settings
+        self.observer = Observer(
+            registry=registry,
+            logger=self.log,
+            log_subject=self.settings.log_subject,
+            log_accepted=self.settings.log_accepted,
+            request_id_header=self.settings.request_id_header,
+        )
+        self._watch_keys()
         self._remote = verifier.remote
         self._start_lock: asyncio.Lock | None = None
         self._started = False
@@ -142,6 +154,22 @@ class JWTAuthMiddleware:
         self._level = self.settings.diagnostics
         self._realm = self.settings.realm
         self._key_wait = self.settings.key_wait_timeout
+
+    def _watch_keys(self) -> None:
+        verifiers = (
+            self.verifier.verifiers
+            if isinstance(self.verifier, MultiIssuerVerifier)
+            else (self.verifier,)
+        )
+        observer = self.observer
+        for verifier in verifiers:
+            label = verifier.source_label
+            source: Any = verifier.source
+            if source is None:
+                observer.keys_loaded(label, verifier.keyset)
+                continue
+            source.on_change(lambda keyset, label=label: observer.keys_loaded(label, keyset))
+            source.on_fetch(lambda result, label=label: observer.fetch(label, result))
 
     # -- remote key source lifecycle ------------------------------------------------
 
@@ -197,20 +225,25 @@ class JWTAuthMiddleware:
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
-        token = extract_bearer(scope["headers"], self._max_bytes)
-        if isinstance(token, Failure):
-            outcome: VerifiedToken | Failure = token
+        if self._remote and not self._started:
+            await self.startup()
+        started = perf_counter()
+        extracted = extract_bearer(scope["headers"], self._max_bytes)
+        token: str | None = None
+        if isinstance(extracted, Failure):
+            outcome: VerifiedToken | Failure = extracted
         else:
-            if self._remote and not self._started:
-                await self.startup()
+            token = extracted
             outcome = self.verifier.verify(token)
             if isinstance(outcome, Failure) and self._remote and outcome.reason in REFRESH_REASONS:
                 outcome = await self.verifier.refresh_and_verify(token, wait=self._key_wait)
             if not isinstance(outcome, Failure):
                 outcome = self._check_scopes(outcome, path)
         if isinstance(outcome, Failure):
+            self.observer.rejected(outcome, perf_counter() - started, scope, token)
             await self._reject(outcome, scope, receive, send)
             return
+        self.observer.accepted(outcome, perf_counter() - started, scope)
         scope["user"] = JWTUser(outcome)
         scope["auth"] = AuthCredentials(["authenticated", *sorted(outcome.scopes)])
         state = scope.get("state")
@@ -242,16 +275,6 @@ class JWTAuthMiddleware:
         return any(name == b"access-control-request-method" for name, _ in scope["headers"])
 
     async def _reject(self, failure: Failure, scope: Scope, receive: Receive, send: Send) -> None:
-        self.log.warning(
-            "jwt_auth.denied",
-            reason=failure.reason.value,
-            status=failure.status,
-            alg=clip(failure.alg, 16) if failure.alg is not None else None,
-            kid=clip(failure.kid, 64) if failure.kid is not None else None,
-            key_fingerprint=failure.key_fingerprint,
-            path=scope.get("path"),
-            method=scope.get("method", "WEBSOCKET"),
-        )
         if scope["type"] == "websocket":
             await send(
                 {

@@ -46,6 +46,10 @@ class Failure:
     key_fingerprint: str | None = None
     required_scopes: tuple[str, ...] = ()
     retry_after: int | None = None
+    #: Unverified claims, for log events only (never rendered in responses).
+    iss: Any = None
+    aud: Any = None
+    sub: Any = None
 
     def __post_init__(self) -> None:
         if not self.problems:

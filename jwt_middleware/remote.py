@@ -214,6 +214,7 @@ class RemoteKeySource:
         self._inflight: asyncio.Task[bool] | None = None
         self._background: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[KeySet], None]] = []
+        self._fetch_listeners: list[Callable[[str], None]] = []
 
     # -- what the verifier reads ---------------------------------------------
 
@@ -228,8 +229,18 @@ class RemoteKeySource:
         return keyset
 
     def on_change(self, listener: Callable[[KeySet], None]) -> None:
-        """Call ``listener(new_keyset)`` after each refresh that changed the keys."""
+        """Call ``listener(keyset)`` now if keys are held, then after each successful fetch."""
         self._listeners.append(listener)
+        if self._keyset is not None:
+            listener(self._keyset)
+
+    def on_fetch(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(result)`` after each fetch: ``success`` or the failure cause."""
+        self._fetch_listeners.append(listener)
+
+    def _fetched(self, result: str) -> None:
+        for listener in self._fetch_listeners:
+            listener(result)
 
     # -- fetching ----------------------------------------------------------------
 
@@ -325,15 +336,20 @@ class RemoteKeySource:
                 error=str(exc),
                 serving_cached=self._keyset is not None,
             )
+            self._fetched(exc.cause)
             return False
         now = self.clock()
-        self._install(KeySet(keys, loaded_at=now), now)
+        keyset = KeySet(keys, loaded_at=now)
+        self._install(keyset, now)
         self.expires_at = now + ttl_from_headers(
             headers, self.default_ttl, self.min_ttl, self.max_ttl
         )
         self.last_success = now
         self.last_error = self.last_cause = None
         self.fatal = None
+        self._fetched("success")
+        for listener in self._listeners:
+            listener(keyset)  # refreshes the success time even when keys are unchanged
         return True
 
     def _install(self, new: KeySet, now: float) -> None:
@@ -353,8 +369,6 @@ class RemoteKeySource:
                 removed=[k.public_summary() for k in dropped],
                 keys=len(new),
             )
-            for listener in self._listeners:
-                listener(new)
 
     async def refresh(self) -> bool:
         """Fetch now, sharing one in-flight fetch among all callers. True on success."""

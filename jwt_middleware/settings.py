@@ -87,6 +87,12 @@ class Settings:
     #: Dropped keys remembered for retired_key: how many, and for how long.
     key_history_size: int = 32
     key_history_max_age: float = 7 * 86400.0
+    #: Header whose value is logged as request_id with each event.
+    request_id_header: str = "x-request-id"
+    #: Log the token's subject (personal data) with each event.
+    log_subject: bool = False
+    #: Log a debug event for every accepted request (costs on the success path).
+    log_accepted: bool = False
     #: Extra keys tried per rejected token to diagnose it (kid_mismatch, ...).
     diagnostic_keys_per_request: int = 3
     #: Global budget of such extra verifications per second, across requests.

@@ -159,6 +159,18 @@ def check_header(parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
     return None
 
 
+def attach_claims(failure: Failure, claims: dict[str, Any]) -> None:
+    """Copy the (unverified) iss/aud/sub onto a failure for its log event."""
+    failure.iss = claims.get("iss")
+    aud = claims.get("aud")
+    if isinstance(aud, list):
+        aud = [clip(a, 64) for a in aud[:5]]
+    elif aud is not None:
+        aud = clip(aud, 64)
+    failure.aud = aud
+    failure.sub = claims.get("sub")
+
+
 EMPTY_KEYSET: Final = KeySet(())
 #: Reasons after which a refreshable key source is asked for new keys.
 REFRESH_REASONS: Final = frozenset({Reason.unknown_kid, Reason.key_source_unavailable})
@@ -234,6 +246,12 @@ class Verifier:
     # -- key source lifecycle (remote sources only) --------------------------------
 
     @property
+    def source_label(self) -> str:
+        """The ``source`` label of this verifier's keys in metrics and logs."""
+        name = getattr(self.source, "name", None)
+        return name if isinstance(name, str) else "static"
+
+    @property
     def remote(self) -> bool:
         """True when keys come from a source that can be refreshed."""
         return self.source is not None and hasattr(self.source, "refresh_for_unknown_kid")
@@ -282,7 +300,10 @@ class Verifier:
         parsed = parse_token(token, self._max_bytes)
         if isinstance(parsed, Failure):
             return parsed
-        return self.verify_parsed(parsed, now=now)
+        outcome = self.verify_parsed(parsed, now=now)
+        if isinstance(outcome, Failure):
+            attach_claims(outcome, parsed.claims)
+        return outcome
 
     def verify_parsed(
         self, parsed: ParsedToken, *, now: float | None = None

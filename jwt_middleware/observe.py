@@ -1,0 +1,242 @@
+"""Observation: one log event and a few metric updates per request, from the outcome.
+
+The library only obtains a structlog logger and registers metrics in the
+registry it is given (default: prometheus-client's global one); it configures
+no logging and mounts no endpoint: the application does both.
+
+Label values are bounded whatever a client sends: ``reason`` is the
+contract's enum, ``outcome`` is accepted/rejected, and key labels (kid, alg,
+fingerprint) come only from loaded keys. Token-supplied values appear in log
+events only, clipped, and never the token, its signature or a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any, Final
+from weakref import WeakKeyDictionary
+
+import structlog
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from .keys import KeySet, VerificationKey
+from .outcome import Failure, VerifiedToken
+from .reasons import Reason
+from .verify import clip
+
+OUTCOMES: Final = ("accepted", "rejected")
+_DURATION_BUCKETS: Final = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The metric families, registered once per registry."""
+
+    requests: Counter
+    failures: Counter
+    duration: Histogram
+    fetches: Counter
+    last_success: Gauge
+    keys: Gauge
+    key_info: Gauge
+
+
+_BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, Metrics] = WeakKeyDictionary()
+
+
+def metrics_for(registry: CollectorRegistry) -> Metrics:
+    """The package's metrics in ``registry``, created on first use (idempotent)."""
+    found = _BY_REGISTRY.get(registry)
+    if found is not None:
+        return found
+    r = registry
+    metrics = Metrics(
+        requests=Counter(
+            "jwt_auth_requests",
+            "Requests that needed authentication, by outcome (accepted or rejected).",
+            ["outcome"],
+            registry=r,
+        ),
+        failures=Counter(
+            "jwt_auth_failures",
+            "Rejected requests by contract reason code.",
+            ["reason"],
+            registry=r,
+        ),
+        duration=Histogram(
+            "jwt_auth_verify_duration_seconds",
+            "Time to extract and verify a token (no key fetch), by outcome.",
+            ["outcome"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        ),
+        fetches=Counter(
+            "jwt_jwks_fetch",
+            "Key source fetches by source and result (success or the failure cause).",
+            ["source", "result"],
+            registry=r,
+        ),
+        last_success=Gauge(
+            "jwt_jwks_last_success_timestamp_seconds",
+            "Unix time of the last successful key fetch (or static load).",
+            ["source"],
+            multiprocess_mode="livemax",
+            registry=r,
+        ),
+        keys=Gauge(
+            "jwt_jwks_keys",
+            "Keys in the current key set of each source.",
+            ["source"],
+            multiprocess_mode="livemax",
+            registry=r,
+        ),
+        key_info=Gauge(
+            "jwt_key_info",
+            "1 for each key this instance holds (kid, alg or kty, RFC 7638 fingerprint).",
+            ["source", "kid", "alg", "fingerprint"],
+            multiprocess_mode="livemax",
+            registry=r,
+        ),
+    )
+    for outcome in OUTCOMES:
+        metrics.requests.labels(outcome)
+        metrics.duration.labels(outcome)
+    for reason in Reason:
+        metrics.failures.labels(reason.value)
+    _BY_REGISTRY[registry] = metrics
+    return metrics
+
+
+def token_fingerprint(token: str) -> str:
+    """A short one-way hash of the token, to correlate repeated attempts in logs."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def _key_labels(source: str, key: VerificationKey) -> tuple[str, str, str, str]:
+    return (source, key.kid or "", key.declared_alg or key.kty, key.fingerprint)
+
+
+def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return clip(value.decode("latin-1"), 128)
+    return None
+
+
+class Observer:
+    """Logs and counts outcomes and key-set changes.
+
+    ``registry`` defaults to prometheus-client's global registry (pass your
+    own, or ``None`` for no metrics). ``log_subject`` adds ``sub`` to log
+    events (off: it is personal data). ``log_accepted`` emits a debug event
+    per accepted request (off: it costs on the success path).
+    """
+
+    def __init__(
+        self,
+        *,
+        registry: CollectorRegistry | None = REGISTRY,
+        logger: Any = None,
+        log_subject: bool = False,
+        log_accepted: bool = False,
+        request_id_header: str = "x-request-id",
+    ) -> None:
+        self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+        self.metrics = metrics_for(registry) if registry is not None else None
+        self.log_subject = log_subject
+        self.log_accepted = log_accepted
+        self.request_id_header = request_id_header.lower().encode("latin-1")
+        self.multiprocess = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+        self._held: dict[str, set[tuple[str, str, str, str]]] = {}
+        if self.metrics is not None:
+            m = self.metrics
+            self._accepted = m.requests.labels("accepted")
+            self._rejected = m.requests.labels("rejected")
+            self._accepted_time = m.duration.labels("accepted")
+            self._rejected_time = m.duration.labels("rejected")
+
+    # -- per request ---------------------------------------------------------------
+
+    def accepted(
+        self, token: VerifiedToken, seconds: float, scope: MutableMapping[str, Any]
+    ) -> None:
+        if self.metrics is not None:
+            self._accepted.inc()
+            self._accepted_time.observe(seconds)
+        if self.log_accepted:
+            event = {
+                "alg": token.alg,
+                "kid": clip(token.kid, 64) if token.kid is not None else None,
+                "key_fingerprint": token.key_fingerprint,
+                "iss": clip(token.claims.get("iss"), 128),
+                "path": scope.get("path"),
+                "method": scope.get("method", "WEBSOCKET"),
+                "request_id": _header(scope, self.request_id_header),
+                "duration_ms": round(seconds * 1000, 3),
+            }
+            if self.log_subject:
+                event["sub"] = clip(token.claims.get("sub"), 128)
+            self.log.debug("jwt_auth.accepted", **event)
+
+    def rejected(
+        self,
+        failure: Failure,
+        seconds: float,
+        scope: MutableMapping[str, Any],
+        token: str | None,
+    ) -> None:
+        if self.metrics is not None:
+            self._rejected.inc()
+            self._rejected_time.observe(seconds)
+            self.metrics.failures.labels(failure.reason.value).inc()
+        event: dict[str, Any] = {
+            "reason": failure.reason.value,
+            "status": failure.status,
+            "alg": clip(failure.alg, 16) if failure.alg is not None else None,
+            "kid": clip(failure.kid, 64) if failure.kid is not None else None,
+            "key_fingerprint": failure.key_fingerprint,
+            "token_fingerprint": token_fingerprint(token) if token else None,
+            "iss": clip(failure.iss, 128) if failure.iss is not None else None,
+            "aud": failure.aud,
+            "path": scope.get("path"),
+            "method": scope.get("method", "WEBSOCKET"),
+            "request_id": _header(scope, self.request_id_header),
+            "duration_ms": round(seconds * 1000, 3),
+        }
+        if self.log_subject and failure.sub is not None:
+            event["sub"] = clip(failure.sub, 128)
+        self.log.warning("jwt_auth.denied", **event)
+
+    # -- key sets ------------------------------------------------------------------
+
+    def keys_loaded(self, source: str, keyset: KeySet, *, fetched: bool = True) -> None:
+        """A source's key set changed (or was first loaded): update the key gauges."""
+        if self.metrics is None:
+            return
+        m = self.metrics
+        new = {_key_labels(source, k) for k in keyset.keys}
+        for labels in self._held.get(source, set()) - new:
+            m.key_info.labels(*labels).set(0)  # multiprocess files keep removed series
+            m.key_info.remove(*labels)
+        for labels in new:
+            m.key_info.labels(*labels).set(1)
+        self._held[source] = new
+        m.keys.labels(source).set(len(keyset))
+        if fetched:
+            m.last_success.labels(source).set(keyset.loaded_at or time.time())
+
+    def fetch(self, source: str, result: str) -> None:
+        """One fetch of a remote source ended: ``success`` or its failure cause."""
+        if self.metrics is not None:
+            self.metrics.fetches.labels(source, result).inc()
+
+    def held_keys(self) -> Iterable[tuple[str, str, str, str]]:
+        """(source, kid, alg, fingerprint) of every key currently exported."""
+        for held in self._held.values():
+            yield from held
