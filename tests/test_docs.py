@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import jwt as pyjwt
 import pytest
-from conftest import Keys, private_pem, public_pem
+from conftest import AUDIENCE, ISSUER, Keys, private_pem, public_pem, sign
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
 from jwt_middleware.reasons import REASONS
@@ -346,3 +346,34 @@ async def test_readme_rejection_examples_are_real(keys: Keys, key_files: Path, l
         body = json.loads(block)
         assert response.status_code == 401
     assert normalized(response.json()) == normalized(body)
+
+
+async def test_readme_json_logging_config_prints_the_documented_denied_line(
+    keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's structlog JSON config renders jwt_auth.denied with the documented keys."""
+    import structlog
+
+    documented = json.loads(fenced_block('"event": "jwt_auth.denied"'))
+    try:
+        run_readme_code("json-logging")
+        settings = Settings(public_keys=(public_pem(keys.rsa),), issuer=ISSUER, audience=AUDIENCE)
+
+        async def ok(scope: Any, receive: Any, send: Any) -> None:
+            raise AssertionError("the handler must not run")
+
+        app = JWTAuthMiddleware(ok, settings, registry=None)
+        capsys.readouterr()
+        token = sign(claims(exp=1_700_000_000), keys.rsa, headers={"kid": "k"})
+        async with client(app) as c:
+            r = await c.get("/orders", headers={**bearer(token), "X-Request-ID": "req-7f3a"})
+        assert r.status_code == 401
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    finally:
+        structlog.reset_defaults()
+    denied = [line for line in lines if line["event"] == "jwt_auth.denied"]
+    assert len(denied) == 1
+    assert set(denied[0]) == set(documented)
+    assert denied[0]["reason"] == "token_expired"
+    assert denied[0]["request_id"] == "req-7f3a"
+    assert token.split(".")[2] not in json.dumps(lines)
