@@ -2,8 +2,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
+RUN_STAMP := $(VENV)/.installed-example
 
-.PHONY: test lint types unit venv clean
+.PHONY: test lint types unit venv run clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,12 +16,21 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[example]'
+	touch $(RUN_STAMP)
+
+# The example app with its embedded development issuer on 127.0.0.1:8000
+# (HOST and PORT from the environment win).
+run: $(RUN_STAMP)
+	$(BIN)/python -m example_app
+
 lint: $(STAMP)
-	$(BIN)/ruff check jwt_middleware tests
-	$(BIN)/ruff format --check jwt_middleware tests
+	$(BIN)/ruff check jwt_middleware example_app tests
+	$(BIN)/ruff format --check jwt_middleware example_app tests
 
 types: $(STAMP)
-	$(BIN)/mypy --strict jwt_middleware
+	$(BIN)/mypy --strict jwt_middleware example_app tests/typing_usage.py
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -98,9 +98,9 @@ class _PathRules:
 class JWTAuthMiddleware:
     """Verify bearer tokens on every HTTP and WebSocket request.
 
-    ``app.add_middleware(JWTAuthMiddleware, settings=Settings(...))``, or pass
-    settings as keywords (``issuer=..., jwks_file=...``), or nothing to read
-    the environment (CONTRACT section 3). ``public_paths`` skip
+    ``app.add_middleware(JWTAuthMiddleware, settings=Settings(...))``, or no
+    settings to read the environment (CONTRACT section 3), or ``verifier=``
+    (a :class:`Verifier` or :class:`MultiIssuerVerifier`). ``public_paths`` skip
     authentication (the path and everything under it); ``path_scopes`` maps
     a path prefix to the scopes it requires (403 insufficient_scope).
 
@@ -123,17 +123,14 @@ class JWTAuthMiddleware:
         allow_cors_preflight: bool = True,
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
-        **options: Any,
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
         if verifier is None:
-            if settings is None:
-                settings = Settings(**options) if options else Settings.from_env()
-            elif options:
-                raise TypeError(f"pass either settings or keyword options, not both: {options}")
-            verifier = build_verifier(settings, logger=self.log)
-        elif settings is not None or options:
+            verifier = build_verifier(
+                settings if settings is not None else Settings.from_env(), logger=self.log
+            )
+        elif settings is not None:
             raise TypeError("pass either a verifier or settings, not both")
         self.verifier = verifier
         self.settings = verifier.settings
@@ -165,7 +162,8 @@ class JWTAuthMiddleware:
         for verifier in verifiers:
             label = verifier.source_label
             source: Any = verifier.source
-            if source is None:
+            if not hasattr(source, "on_change"):
+                # Static keys, or a provider without change notifications: export once.
                 observer.keys_loaded(label, verifier.keyset)
                 continue
             source.on_change(lambda keyset, label=label: observer.keys_loaded(label, keyset))
@@ -251,6 +249,8 @@ class JWTAuthMiddleware:
             state = scope["state"] = {}
         state["jwt_claims"] = outcome.claims
         state["jwt"] = outcome
+        state["jwt_settings"] = self.settings
+        state["jwt_observer"] = self.observer
         await self.app(scope, receive, send)
 
     def _check_scopes(self, token: VerifiedToken, path: str) -> VerifiedToken | Failure:

@@ -213,6 +213,23 @@ class Observer:
             event["sub"] = clip(failure.sub, 128)
         self.log.warning("jwt_auth.denied", **event)
 
+    def denied_after_auth(self, failure: Failure, scope: MutableMapping[str, Any]) -> None:
+        """A request the middleware accepted, then refused by the app (a scope
+        dependency): counted by reason and logged, not counted again as a request."""
+        if self.metrics is not None:
+            self.metrics.failures.labels(failure.reason.value).inc()
+        self.log.warning(
+            "jwt_auth.denied",
+            reason=failure.reason.value,
+            status=failure.status,
+            alg=failure.alg,
+            kid=clip(failure.kid, 64) if failure.kid is not None else None,
+            key_fingerprint=failure.key_fingerprint,
+            path=scope.get("path"),
+            method=scope.get("method", "WEBSOCKET"),
+            request_id=_header(scope, self.request_id_header),
+        )
+
     # -- key sets ------------------------------------------------------------------
 
     def keys_loaded(self, source: str, keyset: KeySet, *, fetched: bool = True) -> None:

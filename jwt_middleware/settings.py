@@ -87,6 +87,9 @@ class Settings:
     #: Dropped keys remembered for retired_key: how many, and for how long.
     key_history_size: int = 32
     key_history_max_age: float = 7 * 86400.0
+    #: Keys come from a key provider given to ``Verifier(settings, source=...)``
+    #: (an embedded development issuer, say), not from these settings.
+    external_keys: bool = False
     #: Header whose value is logged as request_id with each event.
     request_id_header: str = "x-request-id"
     #: Log the token's subject (personal data) with each event.
@@ -183,7 +186,7 @@ class Settings:
             )
         if any(not iss for iss in self.issuers):
             raise ConfigurationError("issuer: empty issuer value")
-        if not any(
+        if not self.external_keys and not any(
             (
                 self.jwks_url,
                 self.discovery_url,

@@ -132,6 +132,10 @@ def build_verifier(settings: Settings, *, logger: Any = None) -> Verifier:
     Configuration warnings and the loaded keys are logged (never key material).
     """
     log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+    if settings.external_keys:
+        raise ConfigurationError(
+            "external_keys=True: pass verifier=Verifier(settings, source=<key provider>)"
+        )
     if settings.jwks_url or settings.discovery_url:
         for warning in settings_warnings(settings):
             log.warning("jwt_auth.config_warning", message=warning)

@@ -1,0 +1,192 @@
+"""An embedded DEVELOPMENT-ONLY token issuer: its own keys, JWKS, discovery, minting.
+
+It exists so the example app runs with no outside service and every
+diagnosis can be seen in a terminal. It mints tokens for anyone who asks:
+never enable it where real keys are configured (the app turns it off
+whenever a key setting is present).
+
+It is also the verifier's key provider (the ``KeyProvider`` protocol of
+``jwt_middleware.verify``): the current RSA and EC keys, plus a key it
+"retired" at startup, held in a key-set history so its tokens get
+``retired_key`` exactly as after a real rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from joserfc import jwk
+
+from jwt_middleware.keys import KeySet, import_jwk
+from jwt_middleware.remote import KeyHistory
+
+RSA_KID = "dev-rsa-2"
+EC_KID = "dev-ec-1"
+RETIRED_KID = "dev-rsa-1"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _jwk(private: Any, kid: str, alg: str) -> dict[str, Any]:
+    public = private.public_key()
+    key_cls = jwk.RSAKey if isinstance(private, rsa.RSAPrivateKey) else jwk.ECKey
+    data = dict(key_cls.import_key(public).as_dict(private=False))
+    data.update(kid=kid, alg=alg, use="sig")
+    return data
+
+
+def _rs256(private: rsa.RSAPrivateKey) -> Callable[[bytes], bytes]:
+    return lambda msg: private.sign(msg, padding.PKCS1v15(), hashes.SHA256())
+
+
+def _es256(private: ec.EllipticCurvePrivateKey) -> Callable[[bytes], bytes]:
+    def sign(msg: bytes) -> bytes:
+        r, s = decode_dss_signature(private.sign(msg, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    return sign
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    expected_reason: str | None
+    description: str
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("valid", None, "RS256, scope 'read': accepted by /me"),
+    Scenario("valid_ec", None, "ES256 with the EC key: accepted by /me"),
+    Scenario("admin", None, "scope 'read admin': accepted by /admin"),
+    Scenario("expired", "token_expired", "exp ten minutes ago"),
+    Scenario("not_yet_valid", "token_not_yet_valid", "nbf ten minutes ahead"),
+    Scenario("wrong_audience", "audience_mismatch", "aud is another API"),
+    Scenario("issuer_trailing_slash", "issuer_mismatch", "iss with a trailing slash"),
+    Scenario("retired", "retired_key", "signed by a key no longer published"),
+    Scenario("unknown_kid", "unknown_kid", "a kid the key set does not hold"),
+    Scenario("confusion", "algorithm_confusion", "HS256 signed with the RSA public key"),
+    Scenario("alg_none", "unsigned_token", "alg none, no signature"),
+)
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+
+
+class DevIssuer:
+    """Keys, JWKS, discovery document and a token minter for development."""
+
+    def __init__(self, issuer: str, audience: str) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.rsa = rsa.generate_private_key(65537, 2048)
+        self.ec = ec.generate_private_key(ec.SECP256R1())
+        self.retired_rsa = rsa.generate_private_key(65537, 2048)
+        self._jwks = {"keys": [_jwk(self.rsa, RSA_KID, "RS256"), _jwk(self.ec, EC_KID, "ES256")]}
+        source = "dev-issuer"
+        now = time.time()
+        self._keyset = KeySet(
+            (import_jwk(entry, source=source) for entry in self._jwks["keys"]), loaded_at=now
+        )
+        retired = import_jwk(_jwk(self.retired_rsa, RETIRED_KID, "RS256"), source=source)
+        self._history = KeyHistory()
+        self._history.record([retired], now)
+        self.name = source
+
+    # -- the KeyProvider protocol (what the verifier reads) --------------------------
+
+    @property
+    def keyset(self) -> KeySet:
+        return self._keyset
+
+    @property
+    def history(self) -> KeyHistory:
+        return self._history
+
+    # -- documents --------------------------------------------------------------------
+
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+    def discovery(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer,
+            "jwks_uri": f"{self.issuer}/.well-known/jwks.json",
+            "token_endpoint": f"{self.issuer}/dev/token",
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
+        }
+
+    # -- minting ----------------------------------------------------------------------
+
+    def _claims(self, **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": "dev-user",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 900,
+            "scope": "read",
+        }
+        claims.update(overrides)
+        return claims
+
+    @staticmethod
+    def _encode(
+        header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]
+    ) -> str:
+        signing_input = (
+            _b64(json.dumps(header, separators=(",", ":")).encode())
+            + "."
+            + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        )
+        return signing_input + "." + _b64(sign(signing_input.encode("ascii")))
+
+    def mint(self, scenario: str) -> str:
+        """A token for one of :data:`SCENARIO_NAMES`."""
+        now = int(time.time())
+        rs = {"alg": "RS256", "typ": "JWT", "kid": RSA_KID}
+        if scenario == "valid":
+            return self._encode(rs, self._claims(), _rs256(self.rsa))
+        if scenario == "valid_ec":
+            header = {"alg": "ES256", "typ": "JWT", "kid": EC_KID}
+            return self._encode(header, self._claims(), _es256(self.ec))
+        if scenario == "admin":
+            return self._encode(rs, self._claims(scope="read admin"), _rs256(self.rsa))
+        if scenario == "expired":
+            claims = self._claims(iat=now - 1500, nbf=now - 1500, exp=now - 600)
+            return self._encode(rs, claims, _rs256(self.rsa))
+        if scenario == "not_yet_valid":
+            return self._encode(rs, self._claims(nbf=now + 600), _rs256(self.rsa))
+        if scenario == "wrong_audience":
+            return self._encode(rs, self._claims(aud="another-api"), _rs256(self.rsa))
+        if scenario == "issuer_trailing_slash":
+            claims = self._claims(iss=self.issuer + "/")
+            return self._encode(rs, claims, _rs256(self.rsa))
+        if scenario == "retired":
+            header = {**rs, "kid": RETIRED_KID}
+            return self._encode(header, self._claims(), _rs256(self.retired_rsa))
+        if scenario == "unknown_kid":
+            header = {**rs, "kid": "dev-rsa-99"}
+            return self._encode(header, self._claims(), _rs256(self.rsa))
+        if scenario == "confusion":
+            pem = self.rsa.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            header = {"alg": "HS256", "typ": "JWT", "kid": RSA_KID}
+            return self._encode(header, self._claims(), lambda m: hmac.new(pem, m, sha256).digest())
+        if scenario == "alg_none":
+            return self._encode({"alg": "none", "typ": "JWT"}, self._claims(), lambda m: b"")
+        raise KeyError(scenario)

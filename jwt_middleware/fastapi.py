@@ -1,0 +1,129 @@
+"""FastAPI integration: dependencies for verified claims and required scopes.
+
+The middleware does the verification; these dependencies read its result and
+register the Bearer security scheme in the OpenAPI document, so the Swagger
+UI's Authorize button sends the token the middleware checks::
+
+    from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
+
+    install_problem_handler(app)
+
+    @app.get("/me")
+    async def me(claims: dict = Depends(verified_claims)): ...
+
+    @app.get("/admin", dependencies=[Depends(require_scopes("admin"))])
+    async def admin(): ...
+
+A missing scope gives the same ``403 insufficient_scope`` response as the
+middleware's ``path_scopes``: RFC 6750 challenge and problem+json body.
+Requires the ``fastapi`` extra (``pip install 'jwt-middleware[fastapi]'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
+
+from .outcome import Failure, VerifiedToken
+from .reasons import Reason
+from .responses import render
+from .settings import DiagnosticsLevel
+
+#: The OpenAPI security scheme ("bearerAuth", HTTP bearer, JWT). It does not
+#: verify anything itself (auto_error=False): the middleware has done that.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearerAuth",
+    bearerFormat="JWT",
+    description="A JWT access token, verified by JWTAuthMiddleware.",
+    auto_error=False,
+)
+
+
+class ProblemError(Exception):
+    """Raised by the dependencies; rendered by :func:`install_problem_handler`."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.reason.value)
+        self.failure = failure
+
+
+def _verified(request: Request) -> VerifiedToken:
+    token = getattr(request.state, "jwt", None)
+    if not isinstance(token, VerifiedToken):
+        # A route on a public path, or an app without the middleware.
+        raise ProblemError(
+            Failure(Reason.missing_token, "This route needs a verified bearer token.")
+        )
+    return token
+
+
+async def verified_token(
+    request: Request,
+    _credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
+) -> VerifiedToken:
+    """The :class:`VerifiedToken` of the request (claims, header, scopes, key)."""
+    return _verified(request)
+
+
+async def verified_claims(
+    request: Request,
+    _credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
+) -> dict[str, Any]:
+    """The verified claims of the request's token."""
+    return _verified(request).claims
+
+
+def require_scopes(*scopes: str) -> Callable[..., Coroutine[Any, Any, VerifiedToken]]:
+    """A dependency that returns the VerifiedToken if it holds every scope, else 403."""
+    required = tuple(scopes)
+
+    async def dependency(
+        request: Request,
+        _credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
+    ) -> VerifiedToken:
+        token = _verified(request)
+        missing = [s for s in required if s not in token.scopes]
+        if missing:
+            raise ProblemError(
+                Failure(
+                    Reason.insufficient_scope,
+                    f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
+                    required_scopes=required,
+                    alg=token.alg,
+                    kid=token.kid,
+                    key_fingerprint=token.key_fingerprint,
+                )
+            )
+        return token
+
+    dependency.__name__ = f"require_scopes_{'_'.join(required) or 'none'}"
+    return dependency
+
+
+def install_problem_handler(
+    app: FastAPI, *, diagnostics: DiagnosticsLevel | None = None, realm: str | None = None
+) -> None:
+    """Render :class:`ProblemError` like the middleware renders its rejections.
+
+    The diagnostics level and realm default to the middleware's settings of
+    the request (set on ``request.state`` by the middleware), else standard/api.
+    """
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        settings = getattr(request.state, "jwt_settings", None)
+        level = diagnostics or (settings.diagnostics if settings else "standard")
+        use_realm = realm or (settings.realm if settings else "api")
+        observer = getattr(request.state, "jwt_observer", None)
+        if observer is not None:
+            observer.denied_after_auth(exc.failure, request.scope)
+        status, headers, body = render(exc.failure, level, use_realm)
+        response = Response(body, status_code=status)
+        response.raw_headers = headers
+        return response
+
+    app.add_exception_handler(ProblemError, handler)

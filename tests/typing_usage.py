@@ -1,0 +1,40 @@
+"""Checked by ``mypy --strict`` in ``make test``: the public API as users type it.
+
+Starlette's ``add_middleware`` is typed with a ParamSpec over the middleware's
+``__init__``; this file fails type checking if that signature drifts out of it.
+"""
+
+from __future__ import annotations
+
+from fastapi import Depends, FastAPI
+from starlette.applications import Starlette
+
+from jwt_middleware import JWTAuthMiddleware, Settings, VerifiedToken
+from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
+
+
+def build() -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(
+        JWTAuthMiddleware,
+        settings=Settings(public_key_file="public.pem", issuer="https://i/", audience="api"),
+        public_paths=["/healthz"],
+        path_scopes={"/admin": ["admin"]},
+    )
+    install_problem_handler(app)
+
+    @app.get("/me")
+    async def me(claims: dict[str, object] = Depends(verified_claims)) -> dict[str, object]:  # noqa: B008
+        return claims
+
+    @app.get("/admin")
+    async def admin(token: VerifiedToken = Depends(require_scopes("admin"))) -> str:  # noqa: B008
+        return token.subject or ""
+
+    return app
+
+
+def build_starlette() -> Starlette:
+    app = Starlette()
+    app.add_middleware(JWTAuthMiddleware)
+    return app
