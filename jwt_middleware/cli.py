@@ -1,0 +1,496 @@
+"""``jwt-middleware``: decode, diagnose, fingerprint, probe — with the middleware's own code.
+
+- ``decode [TOKEN|-]``: header and claims, unverified; never the signature.
+- ``diagnose [TOKEN|-]``: CONTRACT section 5; the same verifier and hints as
+  the middleware. Exit 0 valid, 1 rejected, 2 usage error.
+- ``fingerprint``: the RFC 7638 fingerprint of every key of a source, the
+  value the middleware logs and exports.
+- ``probe URL... --token T``: send a known-good token to every instance;
+  exit 1 if any rejects it.
+
+A token is read from stdin when none is given (or ``-``), so it stays out of
+shell history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+
+from .errors import ConfigurationError
+from .extract import parse_authorization
+from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
+from .outcome import Failure, VerifiedToken
+from .parse import parse_compact
+from .reasons import REASONS, Reason
+from .remote import RemoteKeySource
+from .responses import problem_body
+from .settings import Settings
+from .sources import load_static_keys
+from .verify import Verifier, clip
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+class Style:
+    """ANSI colour only when writing to a terminal (and NO_COLOR is unset)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.on = stream.isatty() and "NO_COLOR" not in os.environ
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def good(self, text: str) -> str:
+        return self._wrap("32;1", text)
+
+    def bad(self, text: str) -> str:
+        return self._wrap("31;1", text)
+
+    def dim(self, text: str) -> str:
+        return self._wrap("2", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
+
+
+class UsageError(Exception):
+    """A problem with the options: printed with the usage, exit 2."""
+
+
+# -- shared helpers -----------------------------------------------------------------
+
+
+def read_token(value: str | None) -> str:
+    if value is None or value == "-":
+        if sys.stdin.isatty():
+            raise UsageError("no token given: pass TOKEN, or pipe it on standard input")
+        value = sys.stdin.read()
+    value = value.strip()
+    if not value:
+        raise UsageError("the token is empty")
+    return value
+
+
+def _when(ts: Any, now: float) -> str:
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        return f"{clip(ts, 40)} (not a NumericDate)"
+    try:
+        stamp = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{ts} (out of range)"
+    delta = ts - now
+    span = _span(abs(delta))
+    return f"{stamp} ({'in ' + span if delta >= 0 else span + ' ago'})"
+
+
+def _span(seconds: float) -> str:
+    s = int(seconds)
+    if s >= 86400:
+        return f"{s // 86400} d {(s % 86400) // 3600} h"
+    if s >= 3600:
+        return f"{s // 3600} h {(s % 3600) // 60} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s} s"
+
+
+def _json_out(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+# -- decode -------------------------------------------------------------------------
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    raw = read_token(args.token)
+    token = _strip_scheme(raw)
+    if isinstance(token, Failure):
+        return _print_failure(token, args.json, Style(sys.stdout), decoded=None)
+    parsed = parse_compact(token)
+    if isinstance(parsed, Failure):
+        return _print_failure(parsed, args.json, Style(sys.stdout), decoded=None)
+    now = time.time()
+    times = {
+        name: _when(parsed.claims[name], now)
+        for name in ("iat", "nbf", "exp")
+        if name in parsed.claims
+    }
+    if args.json:
+        _json_out(
+            {
+                "header": parsed.header,
+                "claims": parsed.claims,
+                "times": times,
+                "signature_bytes": len(parsed.signature),
+            }
+        )
+        return EXIT_OK
+    style = Style(sys.stdout)
+    print(style.bold("header"))
+    print(_indent(json.dumps(parsed.header, indent=2)))
+    print(style.bold("claims"))
+    print(_indent(json.dumps(parsed.claims, indent=2)))
+    if times:
+        print(style.bold("times"))
+        width = max(len(k) for k in times)
+        for name, text in times.items():
+            print(f"  {name.ljust(width)}  {text}")
+    print(style.dim(f"signature: {len(parsed.signature)} bytes (not shown, not verified)"))
+    return EXIT_OK
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _strip_scheme(raw: str) -> str | Failure:
+    """Accept a bare token or a whole header value ('Bearer ...', 'Authorization: ...')."""
+    value = raw
+    if value.lower().startswith("authorization:"):
+        value = value.split(":", 1)[1].strip()
+    first = value[:16].lower()
+    if first.startswith(("bearer", "basic ", "digest ")) or " " in value or "\t" in value:
+        return parse_authorization(value, 1 << 20)
+    if value[:1] in "\"'" or "%" in value:
+        return parse_authorization("Bearer " + value, 1 << 20)
+    return value
+
+
+# -- diagnose -----------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    values: dict[str, Any] = {
+        "issuer": args.issuer,
+        "audience": args.audience or (),
+        "algorithms": args.algorithms or "RS256",
+        "leeway": args.leeway,
+        "diagnostics": "verbose",
+    }
+    if args.jwks_url:
+        values.update(jwks_url=args.jwks_url, jwks_allow_http=True)
+    if args.jwks_file:
+        values["jwks_file"] = args.jwks_file
+    if args.key_file:
+        values["public_key_file"] = args.key_file
+    if args.secret is not None:
+        values["secret"] = args.secret
+    return Settings(**values)
+
+
+def _fetch_remote(url: str) -> KeySet:
+    async def fetch() -> KeySet:
+        source = RemoteKeySource(jwks_url=url, allow_http=True, logger=_QuietLog())
+        try:
+            if not await source.refresh() or source.keyset is None:
+                raise UsageError(f"cannot fetch keys from {url}: {source.last_error}")
+            return source.keyset
+        finally:
+            await source.aclose()
+
+    return asyncio.run(fetch())
+
+
+class _QuietLog:
+    """The CLI prints its own findings; library log events are dropped."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def build_cli_verifier(args: argparse.Namespace) -> Verifier:
+    if not (args.jwks_url or args.jwks_file or args.key_file or args.secret is not None):
+        raise UsageError("give a key source: --jwks-url, --jwks-file, --key-file or --secret")
+    settings = _settings(args)
+    if args.jwks_url:
+        keyset = _fetch_remote(args.jwks_url)
+        static = Settings(**{**_plain(settings), "jwks_url": None, "external_keys": True})
+        return Verifier(static, keyset)
+    return Verifier(settings, load_static_keys(settings).keyset)
+
+
+def _plain(settings: Settings) -> dict[str, Any]:
+    from dataclasses import fields
+
+    return {f.name: getattr(settings, f.name) for f in fields(settings)}
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    raw = read_token(args.token)
+    verifier = build_cli_verifier(args)
+    token = _strip_scheme(raw)
+    outcome: VerifiedToken | Failure
+    outcome = token if isinstance(token, Failure) else verifier.verify(token)
+    if isinstance(outcome, VerifiedToken) and args.require_scope:
+        missing = [s for s in args.require_scope if s not in outcome.scopes]
+        if missing:
+            outcome = Failure(
+                Reason.insufficient_scope,
+                f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
+                required_scopes=tuple(args.require_scope),
+                alg=outcome.alg,
+                kid=outcome.kid,
+                key_fingerprint=outcome.key_fingerprint,
+            )
+    style = Style(sys.stdout)
+    if isinstance(outcome, Failure):
+        return _print_failure(outcome, args.json, style, decoded=None)
+    if args.json:
+        _json_out(
+            {
+                "valid": True,
+                "reason": None,
+                "problems": [],
+                "alg": outcome.alg,
+                "kid": outcome.kid,
+                "key_fingerprint": outcome.key_fingerprint,
+                "scopes": sorted(outcome.scopes),
+                "claims": outcome.claims,
+            }
+        )
+        return EXIT_OK
+    print(f"{style.good('VALID')}  {outcome.alg}, kid {outcome.kid or '(none)'}")
+    rows = [
+        ("key", outcome.key_fingerprint),
+        ("subject", outcome.subject or "(none)"),
+        ("scopes", " ".join(sorted(outcome.scopes)) or "(none)"),
+        ("expires", _when(outcome.expires_at, time.time()) if outcome.expires_at else "never"),
+    ]
+    for name, value in rows:
+        print(f"  {name.ljust(8)} {value}")
+    return EXIT_OK
+
+
+def _print_failure(
+    failure: Failure, as_json: bool, style: Style, decoded: dict[str, Any] | None
+) -> int:
+    body = problem_body(failure, "verbose")
+    info = REASONS[failure.reason]
+    if as_json:
+        _json_out({"valid": False, **body})
+        return EXIT_REJECTED
+    error = f", {info.error}" if info.error else ""
+    print(f"{style.bad('REJECTED')}  {style.bold(failure.reason.value)} ({info.status}{error})")
+    print(f"  {info.title}")
+    print(f"  {style.bold('detail')}  {body['detail']}")
+    print(f"  {style.bold('hint')}    {body['hint']}")
+    if len(failure.problems) > 1:
+        print(f"  {style.bold('problems')}")
+        for problem in failure.problems:
+            print(f"    - {problem.reason.value}: {problem.detail}")
+    expected = body.get("expected")
+    if expected:
+        print(f"  {style.bold('expected')}")
+        for name, value in expected.items():
+            print(f"    {name}: {json.dumps(value, default=str)}")
+    return EXIT_REJECTED
+
+
+# -- fingerprint --------------------------------------------------------------------
+
+
+def _keys_for_fingerprint(args: argparse.Namespace) -> list[VerificationKey]:
+    keys: list[VerificationKey] = []
+    if args.jwks_url:
+        keys.extend(_fetch_remote(args.jwks_url).keys)
+    if args.jwks_file:
+        try:
+            document = json.loads(Path(args.jwks_file).read_text())
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--jwks-file {args.jwks_file}: {exc}") from None
+        loaded, skipped = import_jwks(document, source=f"jwks-file:{args.jwks_file}")
+        keys.extend(loaded)
+        for s in skipped:
+            print(f"skipped {s.kid or '(no kid)'}: {s.why}", file=sys.stderr)
+    for path in args.key_file or ():
+        keys.append(_pem_key(path))
+    if args.secret is not None:
+        keys.append(secret_ring([args.secret], source="secret"))
+    if not keys and not (args.jwks_url or args.jwks_file or args.key_file or args.secret):
+        raise UsageError("give --jwks-url, --jwks-file, --key-file or --secret")
+    return keys
+
+
+def _pem_key(path: str) -> VerificationKey:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--key-file {path}: {exc.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        try:
+            private: Any = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"--key-file {path}: cannot read the private key ({exc})") from None
+        data = private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    key, _repaired = load_pem_public_key(data, source=f"pem:{path}")
+    return key
+
+
+def cmd_fingerprint(args: argparse.Namespace) -> int:
+    keys = _keys_for_fingerprint(args)
+    rows = [
+        {
+            "kid": k.kid,
+            "kty": k.kty,
+            "alg": k.declared_alg,
+            "fingerprint": k.fingerprint,
+            "source": k.source,
+            "description": k.description,
+        }
+        for k in keys
+    ]
+    if args.json:
+        _json_out(rows)
+        return EXIT_OK
+    table = [(k.kid or "-", k.description, k.fingerprint) for k in keys]
+    kid_w = max([3, *(len(kid) for kid, _, _ in table)])
+    key_w = max([3, *(len(desc) for _, desc, _ in table)])
+    print(f"{'kid'.ljust(kid_w)}  {'key'.ljust(key_w)}  fingerprint (RFC 7638)")
+    for kid, desc, fp in table:
+        print(f"{kid.ljust(kid_w)}  {desc.ljust(key_w)}  {fp}")
+    return EXIT_OK
+
+
+# -- probe --------------------------------------------------------------------------
+
+
+async def _probe_one(client: httpx.AsyncClient, url: str, token: str) -> dict[str, Any]:
+    try:
+        response = await client.get(url, headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError as exc:
+        return {"url": url, "ok": False, "status": None, "reason": "unreachable",
+                "hint": f"{type(exc).__name__}: {exc}"}  # fmt: skip
+    result: dict[str, Any] = {"url": url, "status": response.status_code}
+    result["ok"] = 200 <= response.status_code < 300
+    if not result["ok"]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        result["reason"] = body.get("reason") if isinstance(body, dict) else None
+        result["hint"] = body.get("hint") if isinstance(body, dict) else None
+        result["detail"] = body.get("detail") if isinstance(body, dict) else None
+    return result
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    token = _strip_scheme(read_token(args.token))
+    if isinstance(token, Failure):
+        raise UsageError(f"the token itself is malformed: {token.reason.value}: {token.detail}")
+
+    async def run() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=args.timeout) as client:
+            return list(await asyncio.gather(*(_probe_one(client, u, token) for u in args.urls)))
+
+    results = asyncio.run(run())
+    failed = [r for r in results if not r["ok"]]
+    if args.json:
+        _json_out({"ok": not failed, "results": results})
+        return EXIT_REJECTED if failed else EXIT_OK
+    style = Style(sys.stdout)
+    width = max(len(r["url"]) for r in results)
+    for r in results:
+        mark = style.good("ok  ") if r["ok"] else style.bad("FAIL")
+        status = str(r["status"]) if r["status"] is not None else "---"
+        line = f"{mark} {r['url'].ljust(width)}  {status}"
+        if not r["ok"]:
+            line += f"  {r.get('reason') or '(no reason)'}"
+        print(line)
+        if not r["ok"] and r.get("hint"):
+            print(f"     {style.dim(str(r['hint']))}")
+    print(f"{len(results) - len(failed)}/{len(results)} instances accept the token")
+    return EXIT_REJECTED if failed else EXIT_OK
+
+
+# -- argument parsing -----------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _key_options(parser: argparse.ArgumentParser, *, many_pem: bool = False) -> None:
+    parser.add_argument("--jwks-url", help="URL of a JWKS document")
+    parser.add_argument("--jwks-file", help="a local JWKS file")
+    if many_pem:
+        parser.add_argument("--key-file", action="append", help="a PEM key (repeatable)")
+    else:
+        parser.add_argument("--key-file", help="a PEM public key or certificate")
+    parser.add_argument("--secret", help="an HMAC secret (prefer JWT_SECRET in the environment)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="jwt-middleware",
+        description="Decode, diagnose and fingerprint JWTs with jwt_middleware's own verifier.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    decode = sub.add_parser("decode", help="show header and claims, unverified")
+    decode.add_argument("token", nargs="?", help="the token, or - / nothing for stdin")
+    decode.add_argument("--json", action="store_true")
+    decode.set_defaults(func=cmd_decode)
+
+    diagnose = sub.add_parser("diagnose", help="verify like the middleware and say why")
+    diagnose.add_argument("token", nargs="?", help="the token, or - / nothing for stdin")
+    _key_options(diagnose)
+    diagnose.add_argument("--issuer", help="expected iss")
+    diagnose.add_argument("--audience", help="expected audience(s), comma-separated")
+    diagnose.add_argument("--algorithms", help="allowed algorithms, comma-separated (RS256)")
+    diagnose.add_argument("--leeway", type=float, default=30.0, help="seconds (30)")
+    diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
+    diagnose.add_argument("--json", action="store_true")
+    diagnose.set_defaults(func=cmd_diagnose)
+
+    fingerprint = sub.add_parser("fingerprint", help="RFC 7638 fingerprints of keys")
+    _key_options(fingerprint, many_pem=True)
+    fingerprint.add_argument("--json", action="store_true")
+    fingerprint.set_defaults(func=cmd_fingerprint)
+
+    probe = sub.add_parser("probe", help="send a known-good token to each instance")
+    probe.add_argument("urls", nargs="+", metavar="URL")
+    probe.add_argument("--token", help="the token (default: stdin)")
+    probe.add_argument("--timeout", type=float, default=5.0, help="seconds per request (5)")
+    probe.add_argument("--json", action="store_true")
+    probe.set_defaults(func=cmd_probe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (
+        hasattr(args, "secret")
+        and args.secret is None
+        and not (args.jwks_url or args.jwks_file or args.key_file)
+        and os.environ.get("JWT_SECRET")
+    ):
+        args.secret = os.environ["JWT_SECRET"]  # keeps the secret out of argv and history
+    try:
+        result: int = args.func(args)
+    except (UsageError, ConfigurationError) as exc:
+        parser.print_usage(sys.stderr)
+        print(f"jwt-middleware: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+__all__ = ["build_parser", "main"]
