@@ -28,6 +28,7 @@ run: $(RUN_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check jwt_middleware example_app tests
 	$(BIN)/ruff format --check jwt_middleware example_app tests
+	$(BIN)/hadolint Dockerfile
 
 types: $(STAMP)
 	$(BIN)/mypy --strict jwt_middleware example_app tests/typing_usage.py

@@ -79,7 +79,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
     else:
         host = env.get("HOST", "127.0.0.1")
         port = env.get("PORT", "8000")
-        issuer = env.get("JWT_ISSUER") or f"http://{host}:{port}"
+        public_host = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+        issuer = env.get("JWT_ISSUER") or f"http://{public_host}:{port}"
         audience = env.get("JWT_AUDIENCE") or DEFAULT_AUDIENCE
         dev = DevIssuer(issuer, audience.split(",")[0].strip())
         settings = Settings.from_env(

@@ -33,12 +33,12 @@ from .extract import parse_authorization
 from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
 from .outcome import Failure, VerifiedToken
 from .parse import parse_compact
-from .reasons import REASONS, Reason
+from .reasons import REASONS
 from .remote import RemoteKeySource
 from .responses import problem_body
 from .settings import Settings
 from .sources import load_static_keys
-from .verify import Verifier, clip
+from .verify import Verifier, clip, insufficient_scope
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -236,14 +236,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if isinstance(outcome, VerifiedToken) and args.require_scope:
         missing = [s for s in args.require_scope if s not in outcome.scopes]
         if missing:
-            outcome = Failure(
-                Reason.insufficient_scope,
-                f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
-                required_scopes=tuple(args.require_scope),
-                alg=outcome.alg,
-                kid=outcome.kid,
-                key_fingerprint=outcome.key_fingerprint,
-            )
+            outcome = insufficient_scope(outcome, tuple(args.require_scope), missing)
     style = Style(sys.stdout)
     if isinstance(outcome, Failure):
         return _print_failure(outcome, args.json, style, decoded=None)

@@ -32,6 +32,7 @@ from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .responses import render
 from .settings import DiagnosticsLevel
+from .verify import insufficient_scope
 
 #: The OpenAPI security scheme ("bearerAuth", HTTP bearer, JWT). It does not
 #: verify anything itself (auto_error=False): the middleware has done that.
@@ -88,16 +89,7 @@ def require_scopes(*scopes: str) -> Callable[..., Coroutine[Any, Any, VerifiedTo
         token = _verified(request)
         missing = [s for s in required if s not in token.scopes]
         if missing:
-            raise ProblemError(
-                Failure(
-                    Reason.insufficient_scope,
-                    f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
-                    required_scopes=required,
-                    alg=token.alg,
-                    kid=token.kid,
-                    key_fingerprint=token.key_fingerprint,
-                )
-            )
+            raise ProblemError(insufficient_scope(token, required, missing))
         return token
 
     dependency.__name__ = f"require_scopes_{'_'.join(required) or 'none'}"

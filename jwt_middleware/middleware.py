@@ -23,11 +23,10 @@ from .extract import extract_bearer
 from .issuers import MultiIssuerVerifier
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
-from .reasons import Reason
 from .responses import render
 from .settings import Settings
 from .sources import build_verifier
-from .verify import REFRESH_REASONS, Verifier
+from .verify import REFRESH_REASONS, Verifier, insufficient_scope
 
 WS_POLICY_VIOLATION = 1008
 
@@ -258,14 +257,7 @@ class JWTAuthMiddleware:
         if required:
             missing = [s for s in required if s not in token.scopes]
             if missing:
-                return Failure(
-                    Reason.insufficient_scope,
-                    f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
-                    required_scopes=required,
-                    alg=token.alg,
-                    kid=token.kid,
-                    key_fingerprint=token.key_fingerprint,
-                )
+                return insufficient_scope(token, required, missing)
         return token
 
     @staticmethod

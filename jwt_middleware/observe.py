@@ -122,6 +122,10 @@ def _key_labels(source: str, key: VerificationKey) -> tuple[str, str, str, str]:
     return (source, key.kid or "", key.declared_alg or key.kty, key.fingerprint)
 
 
+def _clip_or_none(value: Any, limit: int) -> str | None:
+    return None if value is None else clip(value, limit)
+
+
 def _header(scope: MutableMapping[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -174,14 +178,14 @@ class Observer:
                 "alg": token.alg,
                 "kid": clip(token.kid, 64) if token.kid is not None else None,
                 "key_fingerprint": token.key_fingerprint,
-                "iss": clip(token.claims.get("iss"), 128),
+                "iss": _clip_or_none(token.claims.get("iss"), 128),
                 "path": scope.get("path"),
                 "method": scope.get("method", "WEBSOCKET"),
                 "request_id": _header(scope, self.request_id_header),
                 "duration_ms": round(seconds * 1000, 3),
             }
             if self.log_subject:
-                event["sub"] = clip(token.claims.get("sub"), 128)
+                event["sub"] = _clip_or_none(token.claims.get("sub"), 128)
             self.log.debug("jwt_auth.accepted", **event)
 
     def rejected(
@@ -195,6 +199,15 @@ class Observer:
             self._rejected.inc()
             self._rejected_time.observe(seconds)
             self.metrics.failures.labels(failure.reason.value).inc()
+        self._log_denied(failure, seconds, scope, token)
+
+    def _log_denied(
+        self,
+        failure: Failure,
+        seconds: float | None,
+        scope: MutableMapping[str, Any],
+        token: str | None,
+    ) -> None:
         event: dict[str, Any] = {
             "reason": failure.reason.value,
             "status": failure.status,
@@ -202,12 +215,12 @@ class Observer:
             "kid": clip(failure.kid, 64) if failure.kid is not None else None,
             "key_fingerprint": failure.key_fingerprint,
             "token_fingerprint": token_fingerprint(token) if token else None,
-            "iss": clip(failure.iss, 128) if failure.iss is not None else None,
+            "iss": _clip_or_none(failure.iss, 128),
             "aud": failure.aud,
             "path": scope.get("path"),
             "method": scope.get("method", "WEBSOCKET"),
             "request_id": _header(scope, self.request_id_header),
-            "duration_ms": round(seconds * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3) if seconds is not None else None,
         }
         if self.log_subject and failure.sub is not None:
             event["sub"] = clip(failure.sub, 128)
@@ -218,17 +231,7 @@ class Observer:
         dependency): counted by reason and logged, not counted again as a request."""
         if self.metrics is not None:
             self.metrics.failures.labels(failure.reason.value).inc()
-        self.log.warning(
-            "jwt_auth.denied",
-            reason=failure.reason.value,
-            status=failure.status,
-            alg=failure.alg,
-            kid=clip(failure.kid, 64) if failure.kid is not None else None,
-            key_fingerprint=failure.key_fingerprint,
-            path=scope.get("path"),
-            method=scope.get("method", "WEBSOCKET"),
-            request_id=_header(scope, self.request_id_header),
-        )
+        self._log_denied(failure, None, scope, None)
 
     # -- key sets ------------------------------------------------------------------
 

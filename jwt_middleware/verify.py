@@ -171,6 +171,22 @@ def attach_claims(failure: Failure, claims: dict[str, Any]) -> None:
     failure.sub = claims.get("sub")
 
 
+def insufficient_scope(
+    token: VerifiedToken, required: tuple[str, ...], missing: list[str]
+) -> Failure:
+    """The scope-stage failure for a verified token (its claims kept for the log)."""
+    failure = Failure(
+        Reason.insufficient_scope,
+        f"The token lacks the scope(s) {', '.join(missing)} this route requires.",
+        required_scopes=required,
+        alg=token.alg,
+        kid=token.kid,
+        key_fingerprint=token.key_fingerprint,
+    )
+    attach_claims(failure, token.claims)
+    return failure
+
+
 EMPTY_KEYSET: Final = KeySet(())
 #: Reasons after which a refreshable key source is asked for new keys.
 REFRESH_REASONS: Final = frozenset({Reason.unknown_kid, Reason.key_source_unavailable})
