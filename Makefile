@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-example
 
-.PHONY: test lint types unit venv run clean
+.PHONY: test lint types unit venv run clean promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict jwt_middleware example_app tests/typing_usage.py
 
-unit: $(STAMP)
+# promtool (Debian's prometheus package) checks the exposition and the alert rules.
+promtool:
+	@bash scripts/ensure_promtool.sh >/dev/null
+
+unit: $(STAMP) promtool
 	$(BIN)/python -m pytest -q
 
 test: lint types unit

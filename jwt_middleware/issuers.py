@@ -110,11 +110,20 @@ class MultiIssuerVerifier:
             return routed
         return routed.verify(token, now=now)
 
-    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
+    async def refresh_keys(self, token: str, *, wait: float) -> None:
+        routed = self.route(token)
+        if not isinstance(routed, Failure):
+            await routed.refresh_keys(token, wait=wait)
+
+    def verify_after_refresh(self, token: str) -> VerifiedToken | Failure:
         routed = self.route(token)
         if isinstance(routed, Failure):
             return routed
-        return await routed.refresh_and_verify(token, wait=wait)
+        return routed.verify_after_refresh(token)
+
+    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
+        await self.refresh_keys(token, wait=wait)
+        return self.verify_after_refresh(token)
 
 
 def describe(verifier: Verifier | MultiIssuerVerifier) -> list[dict[str, Any]]:

@@ -90,6 +90,10 @@ class Settings:
     #: Keys come from a key provider given to ``Verifier(settings, source=...)``
     #: (an embedded development issuer, say), not from these settings.
     external_keys: bool = False
+    #: Verified-token cache: at most this many entries (0 turns it off) ...
+    token_cache_entries: int = 10000
+    #: ... and at most about this many bytes.
+    token_cache_bytes: int = 32 * 1024 * 1024
     #: Header whose value is logged as request_id with each event.
     request_id_header: str = "x-request-id"
     #: Log the token's subject (personal data) with each event.
@@ -172,6 +176,8 @@ class Settings:
             raise ConfigurationError("JWKS timeouts must be positive")
         if self.jwks_refresh_cooldown < 0 or self.jwks_max_stale < 0:
             raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
+        if self.token_cache_entries < 0 or self.token_cache_bytes < 0:
+            raise ConfigurationError("token cache bounds must not be negative")
         if self.diagnostic_keys_per_request < 0 or self.diagnostic_verifications_per_second < 0:
             raise ConfigurationError("diagnostic budgets must not be negative")
         realm = self.realm

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
+from .cache import TokenCache
 from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
 from .outcome import Failure, Problem, VerifiedToken
 from .parse import ParsedToken, parse_token
@@ -135,7 +136,9 @@ def check_header(parsed: ParsedToken, alg: Any, kid: Any) -> Failure | None:
         what = "has no 'alg'" if alg is None else f"has a non-string 'alg' ({clip(alg, 20)})"
         return Failure(Reason.invalid_header, f"The header {what}.")
     if alg.lower() == "none":
-        return Failure(Reason.unsigned_token, f"The header declares alg '{clip(alg, 10)}'.")
+        return Failure(
+            Reason.unsigned_token, f"The header declares alg '{clip(alg, 10)}'.", alg=alg
+        )
     if not parsed.signature:
         return Failure(Reason.unsigned_token, "The signature segment is empty.", alg=alg)
     if "crit" in header:
@@ -250,6 +253,13 @@ class Verifier:
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
         self._budget = DiagnosticBudget(settings.diagnostic_verifications_per_second)
+        self.cache: TokenCache | None = None
+        if settings.token_cache_entries > 0 and settings.token_cache_bytes > 0:
+            self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_bytes)
+            on_change = getattr(source, "on_change", None)
+            if on_change is not None:
+                cache = self.cache
+                on_change(lambda keyset: cache.retain_keys(k.fingerprint for k in keyset.keys))
 
     @property
     def keyset(self) -> KeySet:
@@ -283,18 +293,21 @@ class Verifier:
         if close is not None:
             await close()
 
-    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
-        """After unknown_kid or key_source_unavailable: one rate-limited, shared refresh
-        (waiting at most ``wait`` seconds), then verify again."""
+    async def refresh_keys(self, token: str, *, wait: float) -> None:
+        """After unknown_kid or key_source_unavailable: one rate-limited, shared refresh,
+        waiting at most ``wait`` seconds (``token`` routes it; unused here)."""
         refresh = getattr(self.source, "refresh_for_unknown_kid", None)
         if refresh is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(refresh()), wait)
+
+    def verify_after_refresh(self, token: str) -> VerifiedToken | Failure:
+        """Verify again; a still missing key set says what the source last reported."""
         outcome = self.verify(token)
         if isinstance(outcome, Failure) and outcome.reason is Reason.key_source_unavailable:
             source: Any = self.source
             cause = getattr(source, "last_cause", None)
-            return Failure(
+            failure = Failure(
                 Reason.key_source_unavailable,
                 f"No usable keys: the last fetch of the key source failed ({cause})."
                 if cause
@@ -307,18 +320,40 @@ class Verifier:
                 alg=outcome.alg,
                 kid=outcome.kid,
             )
+            failure.iss, failure.aud, failure.sub = outcome.iss, outcome.aud, outcome.sub
+            return failure
         return outcome
+
+    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
+        """:meth:`refresh_keys` then :meth:`verify_after_refresh`."""
+        await self.refresh_keys(token, wait=wait)
+        return self.verify_after_refresh(token)
 
     # -- entry points ---------------------------------------------------------
 
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
-        """Verify a raw compact token (already extracted from its header)."""
+        """Verify a raw compact token (already extracted from its header).
+
+        A token verified before and not yet expired comes from the cache.
+        """
+        cache = self.cache
+        if cache is not None:
+            if now is None:
+                now = self.clock()
+            # No hit outlives the key set: a source too stale to trust serves no cache.
+            if self.source is None or self.source.keyset is not None:
+                hit = cache.get(token, now)
+                if hit is not None:
+                    return hit
         parsed = parse_token(token, self._max_bytes)
         if isinstance(parsed, Failure):
             return parsed
         outcome = self.verify_parsed(parsed, now=now)
         if isinstance(outcome, Failure):
             attach_claims(outcome, parsed.claims)
+        elif cache is not None:
+            assert now is not None
+            cache.put(token, outcome, now)
         return outcome
 
     def verify_parsed(

@@ -1,0 +1,578 @@
+"""Prometheus metrics, read back from a fresh CollectorRegistry per test.
+
+Counters and the latency histogram are checked against the requests sent
+(every failure case of test_reasons_http's table, accepted requests, public
+paths that must not count); key gauges against the keys loaded, also across
+a rotation on a real JWKS server; label cardinality against a flood of
+random kids, algorithms, issuers, paths and request ids; and the exposition
+against ``promtool check metrics``.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import random
+import shutil
+import string
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import test_reasons_http
+from conftest import AUDIENCE, HS_SECRET, ISSUER, Keys, claims, public_pem, raw_token, sign
+from jwks_server import JWKSServer, public_jwk
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from test_logging import JsonLog, client, make_app, rfc7638
+from test_reasons_http import CASE_IDS, CASES, Ctx, fake, hs_token
+
+from jwt_middleware import JWTAuthMiddleware, Reason, Settings
+
+ctx = test_reasons_http.ctx  # the session fixture the table's cases are built from
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+FAMILIES = {
+    "jwt_auth_requests": "counter",
+    "jwt_auth_failures": "counter",
+    "jwt_auth_verify_duration_seconds": "histogram",
+    "jwt_jwks_fetch": "counter",
+    "jwt_jwks_last_success_timestamp_seconds": "gauge",
+    "jwt_jwks_keys": "gauge",
+    "jwt_key_info": "gauge",
+}
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+@pytest.fixture
+def server() -> Iterator[JWKSServer]:
+    with JWKSServer() as srv:
+        yield srv
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
+    return registry.get_sample_value(name, labels)
+
+
+def series_count(registry: CollectorRegistry) -> int:
+    return sum(len(metric.samples) for metric in registry.collect())
+
+
+def samples(registry: CollectorRegistry, name: str) -> list[tuple[dict[str, str], float]]:
+    return [
+        (dict(s.labels), s.value)
+        for metric in registry.collect()
+        for s in metric.samples
+        if s.name == name
+    ]
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "jwks_url": server.jwks_url,
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "jwks_refresh_cooldown": 0.0,
+        "key_wait_timeout": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+# --- families and counters -------------------------------------------------------------
+
+
+def test_families_and_zero_series_exist_from_the_start(
+    ctx: Ctx, registry: CollectorRegistry
+) -> None:
+    make_app(ctx.rsa, registry=registry)
+    kinds = {m.name: m.type for m in registry.collect()}
+    assert kinds == FAMILIES
+    for reason in Reason:
+        assert value(registry, "jwt_auth_failures_total", reason=reason.value) == 0.0
+    for outcome in ("accepted", "rejected"):
+        assert value(registry, "jwt_auth_requests_total", outcome=outcome) == 0.0
+        assert value(registry, "jwt_auth_verify_duration_seconds_count", outcome=outcome) == 0.0
+    reasons = {labels["reason"] for labels, _ in samples(registry, "jwt_auth_failures_total")}
+    assert reasons == {r.value for r in Reason}
+
+
+async def test_counters_match_the_requests_sent(ctx: Ctx, registry: CollectorRegistry) -> None:
+    """Every table case once (one app per case, all on one registry), accepted requests,
+    and public-path requests that are not counted."""
+    sent: collections.Counter[str] = collections.Counter()
+    for case in CASES:
+        req = case.make(ctx)
+        app = make_app(req.settings, registry=registry)
+        async with client(app) as c:
+            r = await c.get(req.path, headers=req.headers)
+        assert r.json()["reason"] == case.reason
+        sent[case.reason] += 1
+    accepted = 7
+    app = make_app(ctx.rsa, registry=registry)
+    async with client(app) as c:
+        for _ in range(accepted):
+            assert (await c.get("/me", headers=auth(ctx.good()))).status_code == 200
+        for _ in range(5):  # public paths are not counted, with or without a token
+            assert (await c.get("/public", headers=auth(ctx.good()))).status_code == 200
+            assert (await c.get("/public/x")).status_code == 404
+        # A CORS preflight is not counted either.
+        preflight = {"Origin": "https://a.example", "Access-Control-Request-Method": "GET"}
+        await c.options("/me", headers=preflight)
+    rejected = len(CASES)
+    assert value(registry, "jwt_auth_requests_total", outcome="rejected") == rejected
+    assert value(registry, "jwt_auth_requests_total", outcome="accepted") == accepted
+    for reason in Reason:
+        got = value(registry, "jwt_auth_failures_total", reason=reason.value)
+        assert got == sent[reason.value], reason
+    for outcome, count in (("accepted", accepted), ("rejected", rejected)):
+        h = "jwt_auth_verify_duration_seconds"
+        assert value(registry, f"{h}_count", outcome=outcome) == count
+        assert value(registry, f"{h}_bucket", outcome=outcome, le="+Inf") == count
+        total = value(registry, f"{h}_sum", outcome=outcome)
+        assert total is not None and 0 < total < 5.0 * count
+        buckets = [
+            v for labels, v in samples(registry, f"{h}_bucket") if labels["outcome"] == outcome
+        ]
+        assert buckets == sorted(buckets)  # cumulative
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+async def test_each_reason_counts_once(case: test_reasons_http.Case, ctx: Ctx) -> None:
+    registry = CollectorRegistry()
+    req = case.make(ctx)
+    app = make_app(req.settings, registry=registry)
+    async with client(app) as c:
+        for _ in range(3):
+            await c.get(req.path, headers=req.headers)
+    counted = {
+        labels["reason"]: v for labels, v in samples(registry, "jwt_auth_failures_total") if v
+    }
+    assert counted == {case.reason: 3.0}
+    assert value(registry, "jwt_auth_requests_total", outcome="rejected") == 3.0
+    assert value(registry, "jwt_auth_requests_total", outcome="accepted") == 0.0
+
+
+# --- key gauges ------------------------------------------------------------------------
+
+
+def key_info(registry: CollectorRegistry) -> dict[tuple[str, str, str, str], float]:
+    return {
+        (labels["source"], labels["kid"], labels["alg"], labels["fingerprint"]): v
+        for labels, v in samples(registry, "jwt_key_info")
+    }
+
+
+def test_key_info_for_static_keys(ctx: Ctx, registry: CollectorRegistry) -> None:
+    before = time.time()
+    make_app(ctx.ab, registry=registry)
+    assert key_info(registry) == {
+        ("static", "a", "RSA", rfc7638(ctx.keys.rsa)): 1.0,
+        ("static", "b", "RSA", rfc7638(ctx.keys.rsa2)): 1.0,
+    }
+    assert value(registry, "jwt_jwks_keys", source="static") == 2.0
+    loaded = value(registry, "jwt_jwks_last_success_timestamp_seconds", source="static")
+    assert loaded is not None and before - 1 <= loaded <= time.time() + 1
+    assert samples(registry, "jwt_jwks_fetch_total") == []  # static keys are not fetched
+
+
+def test_key_info_alg_label_is_declared_alg_or_kty(ctx: Ctx, registry: CollectorRegistry) -> None:
+    make_app(
+        Settings(
+            jwks_file=ctx.jwks_rs384,
+            public_keys=(public_pem(ctx.keys.ec256),),
+            secret=HS_SECRET,
+            algorithms=("RS384", "ES256", "HS256"),
+            issuer=ISSUER,
+            audience=AUDIENCE,
+        ),
+        registry=registry,
+    )
+    assert key_info(registry) == {
+        ("static", "k384", "RS384", rfc7638(ctx.keys.rsa)): 1.0,
+        ("static", "", "EC", rfc7638(ctx.keys.ec256)): 1.0,
+        ("static", "", "oct", rfc7638(HS_SECRET)): 1.0,
+    }
+    assert value(registry, "jwt_jwks_keys", source="static") == 3.0
+
+
+async def test_rotation_on_a_jwks_server(
+    keys: Keys, server: JWKSServer, registry: CollectorRegistry
+) -> None:
+    source = server.jwks_url
+    server.state.keys = [public_jwk(keys.rsa, "old")]
+    app = make_app(remote_settings(server), registry=registry)
+    old_fp, new_fp = rfc7638(keys.rsa), rfc7638(keys.rsa2)
+    try:
+        async with client(app) as c:
+            before = time.time()
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "old"})))
+            assert r.status_code == 200
+            assert key_info(registry) == {(source, "old", "RSA", old_fp): 1.0}
+            assert value(registry, "jwt_jwks_keys", source=source) == 1.0
+            assert value(registry, "jwt_jwks_fetch_total", source=source, result="success") == 1.0
+            first = value(registry, "jwt_jwks_last_success_timestamp_seconds", source=source)
+            assert first is not None and before - 1 <= first <= time.time() + 1
+
+            # Rotate: the old key leaves, a new one arrives; an unknown kid triggers the refresh.
+            server.state.keys = [public_jwk(keys.rsa2, "new")]
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa2, headers={"kid": "new"})))
+            assert r.status_code == 200
+            assert key_info(registry) == {(source, "new", "RSA", new_fp): 1.0}
+            assert (
+                value(
+                    registry,
+                    "jwt_key_info",
+                    source=source,
+                    kid="old",
+                    alg="RSA",
+                    fingerprint=old_fp,
+                )
+                is None
+            )
+            assert value(registry, "jwt_jwks_keys", source=source) == 1.0
+            assert value(registry, "jwt_jwks_fetch_total", source=source, result="success") == 2.0
+            second = value(registry, "jwt_jwks_last_success_timestamp_seconds", source=source)
+            assert second is not None and second >= first
+
+            # Two keys at once.
+            server.state.keys = [
+                public_jwk(keys.rsa2, "new"),
+                public_jwk(keys.ec256, "ec", "ES256"),
+            ]
+            await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "zzz"})))
+            assert key_info(registry) == {
+                (source, "new", "RSA", new_fp): 1.0,
+                (source, "ec", "ES256", rfc7638(keys.ec256)): 1.0,
+            }
+            assert value(registry, "jwt_jwks_keys", source=source) == 2.0
+
+            # The source fails: counted by cause, the last success and the keys stay.
+            server.state.status = 500
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "yyy"})))
+            assert r.json()["reason"] == "unknown_kid"  # cached keys still served
+            assert (
+                value(registry, "jwt_jwks_fetch_total", source=source, result="http_status") == 1.0
+            )
+            assert value(registry, "jwt_jwks_fetch_total", source=source, result="success") == 3.0
+            third = value(registry, "jwt_jwks_last_success_timestamp_seconds", source=source)
+            assert third is not None and third >= second
+            assert len(key_info(registry)) == 2
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa2, headers={"kid": "new"})))
+            assert r.status_code == 200
+        fetches = samples(registry, "jwt_jwks_fetch_total")
+        assert sum(v for _, v in fetches) == server.jwks_fetches() == 4
+    finally:
+        await app.shutdown()
+
+
+async def test_source_down_from_the_start(
+    keys: Keys, server: JWKSServer, registry: CollectorRegistry
+) -> None:
+    source = server.jwks_url
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    server.state.status = 500
+    app = make_app(remote_settings(server, jwks_refresh_cooldown=30.0), registry=registry)
+    try:
+        async with client(app) as c:
+            token = sign(claims(), keys.rsa, headers={"kid": "k1"})
+            for _ in range(3):
+                assert (await c.get("/me", headers=auth(token))).status_code == 503
+        failures = value(registry, "jwt_jwks_fetch_total", source=source, result="http_status")
+        assert failures == server.jwks_fetches() >= 1
+        assert value(registry, "jwt_jwks_fetch_total", source=source, result="success") is None
+        assert value(registry, "jwt_jwks_last_success_timestamp_seconds", source=source) is None
+        assert key_info(registry) == {}
+        assert value(registry, "jwt_auth_failures_total", reason="key_source_unavailable") == 3.0
+        assert value(registry, "jwt_auth_requests_total", outcome="rejected") == 3.0
+    finally:
+        await app.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("setup", "cause"),
+    [
+        ({"raw_body": b"<html>not json</html>"}, "not_json"),
+        ({"raw_body": b'{"keys": "nope"}'}, "not_jwks"),
+        ({"raw_body": b'{"keys": [{"kty": "XYZ", "kid": "odd"}]}'}, "no_usable_keys"),
+        ({"redirect_to": "/jwks.json"}, "redirects"),
+    ],
+    ids=["not_json", "not_jwks", "no_usable_keys", "redirects"],
+)
+async def test_fetch_failure_causes_are_counted(
+    keys: Keys, server: JWKSServer, registry: CollectorRegistry, setup: dict[str, Any], cause: str
+) -> None:
+    for name, v in setup.items():
+        setattr(server.state, name, v)
+    app = make_app(remote_settings(server, jwks_refresh_cooldown=30.0), registry=registry)
+    try:
+        async with client(app) as c:
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "k1"})))
+            assert r.status_code == 503
+        results = {labels["result"]: v for labels, v in samples(registry, "jwt_jwks_fetch_total")}
+        assert results == {cause: 1.0}
+    finally:
+        await app.shutdown()
+
+
+# --- bounded labels ----------------------------------------------------------------------
+
+
+def _random_text(rng: random.Random, n: int) -> str:
+    alphabet = string.ascii_letters + string.digits + string.punctuation + "äß€漢\u200b "
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(1, n)))
+
+
+async def test_label_cardinality_is_bounded_under_a_flood(
+    ctx: Ctx, keys: Keys, server: JWKSServer, registry: CollectorRegistry
+) -> None:
+    rng = random.Random(7638)
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    static_rs = make_app(ctx.ab, registry=registry)
+    static_hs = make_app(ctx.hs(HS_SECRET), registry=registry)
+    remote = make_app(remote_settings(server, jwks_refresh_cooldown=60.0), registry=registry)
+    good_rs = sign(claims(), keys.rsa, headers={"kid": "a"})
+    good_remote = sign(claims(), keys.rsa, headers={"kid": "k1"})
+
+    def random_kid() -> tuple[JWTAuthMiddleware, str]:
+        app = rng.choice([static_rs, remote])
+        return app, fake({"alg": "RS256", "kid": _random_text(rng, 60)}, claims())
+
+    def random_alg() -> tuple[JWTAuthMiddleware, str]:
+        app = rng.choice([static_rs, static_hs, remote])
+        return app, fake({"alg": _random_text(rng, 40), "kid": "a"}, claims())
+
+    def random_iss() -> tuple[JWTAuthMiddleware, str]:
+        token = hs_token(
+            claims(iss=_random_text(rng, 80), aud=_random_text(rng, 20)), HS_SECRET.encode()
+        )
+        return static_hs, token
+
+    def random_garbage() -> tuple[JWTAuthMiddleware, str]:
+        return rng.choice([static_rs, static_hs]), _random_text(rng, 100).replace(" ", "")
+
+    def accepted() -> tuple[JWTAuthMiddleware, str]:
+        return rng.choice([(static_rs, good_rs), (remote, good_remote)])
+
+    kinds = [random_kid, random_alg, random_iss, random_garbage, accepted]
+
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(remote.shutdown)
+        clients = {
+            app: await stack.enter_async_context(client(app))
+            for app in (static_rs, static_hs, remote)
+        }
+
+        async def fire(app: JWTAuthMiddleware, token: str) -> int:
+            segments = (quote(_random_text(rng, 12), safe="") for _ in range(rng.randint(1, 3)))
+            path = "/" + "/".join(segments)
+            headers = [
+                (b"Authorization", f"Bearer {token}".encode()),
+                (b"X-Request-ID", _random_text(rng, 200).encode()),
+            ]
+            return (await clients[app].get(path, headers=headers)).status_code
+
+        # Warm-up: one request of each kind (and the remote source's first fetch).
+        for kind in kinds:
+            await fire(*kind())
+        await fire(remote, good_remote)
+        await fire(remote, fake({"alg": "RS256", "kid": "nope"}, claims()))
+        before = series_count(registry)
+        requests_before = sum(
+            value(registry, "jwt_auth_requests_total", outcome=o) or 0
+            for o in ("accepted", "rejected")
+        )
+        flood = 3000
+        for _ in range(flood):
+            await fire(*rng.choice(kinds)())
+        after = series_count(registry)
+        requests_after = sum(
+            value(registry, "jwt_auth_requests_total", outcome=o) or 0
+            for o in ("accepted", "rejected")
+        )
+    assert requests_after - requests_before == flood  # every request was counted...
+    assert after == before  # ...and none of them made a new series
+    hit = {labels["reason"] for labels, v in samples(registry, "jwt_auth_failures_total") if v}
+    assert {"unknown_kid", "algorithm_not_allowed", "issuer_mismatch"} <= hit, hit
+    assert (value(registry, "jwt_auth_requests_total", outcome="accepted") or 0) > 100
+    labels = {
+        (name, value_)
+        for metric in registry.collect()
+        for s in metric.samples
+        for name, value_ in s.labels.items()
+    }
+    allowed_values = (
+        {r.value for r in Reason}
+        | {"accepted", "rejected", "static", server.jwks_url, "success", "RSA"}
+        | {"a", "b", "k1", "", "oct", rfc7638(keys.rsa), rfc7638(keys.rsa2), rfc7638(HS_SECRET)}
+    )
+    for name, v in labels:
+        if name == "le":
+            continue
+        assert v in allowed_values, (name, v)
+
+
+# --- registries ----------------------------------------------------------------------------
+
+
+async def test_registry_none_gives_no_metrics_and_still_works(ctx: Ctx) -> None:
+    def global_values() -> list[float | None]:
+        return [
+            REGISTRY.get_sample_value("jwt_auth_requests_total", {"outcome": o})
+            for o in ("accepted", "rejected")
+        ] + [REGISTRY.get_sample_value("jwt_auth_failures_total", {"reason": "token_expired"})]
+
+    before = global_values()
+    log = JsonLog()
+    app = make_app(ctx.rsa, log, registry=None)
+    async with client(app) as c:
+        assert (await c.get("/me", headers=auth(ctx.good()))).status_code == 200
+        expired = ctx.good(exp=int(time.time()) - 3600, iat=None, nbf=None)
+        r = await c.get("/me", headers=auth(expired))
+        assert r.json()["reason"] == "token_expired"
+        assert (await c.get("/me")).status_code == 401
+    assert global_values() == before  # the global registry was not touched either
+    assert len(log.events("jwt_auth.denied")) == 2  # logging is unaffected
+
+
+async def test_registry_none_with_a_remote_source(keys: Keys, server: JWKSServer) -> None:
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    app = make_app(remote_settings(server), registry=None)
+    try:
+        async with client(app) as c:
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "k1"})))
+            assert r.status_code == 200
+            server.state.keys = [public_jwk(keys.rsa2, "k2")]
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa2, headers={"kid": "k2"})))
+            assert r.status_code == 200
+            server.state.status = 500
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa2, headers={"kid": "k3"})))
+            assert r.json()["reason"] == "unknown_kid"
+    finally:
+        await app.shutdown()
+
+
+async def test_middlewares_share_one_registry(
+    ctx: Ctx, keys: Keys, server: JWKSServer, registry: CollectorRegistry
+) -> None:
+    server.state.keys = [public_jwk(keys.rsa2, "r1")]
+    apps = [
+        make_app(ctx.rsa, registry=registry),
+        make_app(ctx.ab, registry=registry),
+        make_app(ctx.rsa, registry=registry),  # the same settings twice
+        make_app(remote_settings(server), registry=registry),
+    ]
+    tokens = [
+        ctx.good(),
+        sign(claims(), ctx.keys.rsa2, headers={"kid": "b"}),
+        ctx.good(),
+        sign(claims(), keys.rsa2, headers={"kid": "r1"}),
+    ]
+    try:
+        for app, token in zip(apps, tokens, strict=True):
+            async with client(app) as c:
+                assert (await c.get("/me", headers=auth(token))).status_code == 200
+                assert (await c.get("/me")).status_code == 401
+        assert value(registry, "jwt_auth_requests_total", outcome="accepted") == 4.0
+        assert value(registry, "jwt_auth_requests_total", outcome="rejected") == 4.0
+        assert value(registry, "jwt_auth_failures_total", reason="missing_token") == 4.0
+        assert value(registry, "jwt_auth_verify_duration_seconds_count", outcome="accepted") == 4.0
+        assert key_info(registry) == {
+            ("static", "", "RSA", rfc7638(ctx.keys.rsa)): 1.0,
+            ("static", "a", "RSA", rfc7638(ctx.keys.rsa)): 1.0,
+            ("static", "b", "RSA", rfc7638(ctx.keys.rsa2)): 1.0,
+            (server.jwks_url, "r1", "RSA", rfc7638(keys.rsa2)): 1.0,
+        }
+        assert [m.name for m in registry.collect()].count("jwt_auth_requests") == 1
+        generate_latest(registry)  # exposes without a duplicated-timeseries error
+    finally:
+        await apps[-1].shutdown()
+
+
+# --- promtool -------------------------------------------------------------------------------
+
+
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
+        pytest.skip(
+            "promtool not installed: bash scripts/ensure_promtool.sh "
+            "(or apt-get install prometheus)"
+        )
+    return found
+
+
+async def exposition_after_a_varied_run(ctx: Ctx, keys: Keys, server: JWKSServer) -> bytes:
+    registry = CollectorRegistry()
+    for case in CASES:
+        req = case.make(ctx)
+        async with client(make_app(req.settings, registry=registry)) as c:
+            await c.get(req.path, headers=req.headers)
+    async with client(make_app(ctx.ab, registry=registry)) as c:
+        await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "a"})))
+    server.state.keys = [public_jwk(keys.rsa, "old")]
+    remote = make_app(remote_settings(server), registry=registry)
+    try:
+        async with client(remote) as c:
+            await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "old"})))
+            server.state.keys = [public_jwk(keys.rsa2, "new")]
+            await c.get("/me", headers=auth(sign(claims(), keys.rsa2, headers={"kid": "new"})))
+            server.state.status = 500
+            await c.get("/me", headers=auth(raw_token({"alg": "RS256", "kid": "x"}, claims())))
+    finally:
+        await remote.shutdown()
+    return generate_latest(registry)
+
+
+async def test_promtool_check_metrics(ctx: Ctx, keys: Keys, server: JWKSServer) -> None:
+    binary = promtool()
+    exposition = await exposition_after_a_varied_run(ctx, keys, server)
+    text = exposition.decode()
+    for family, kind in FAMILIES.items():
+        exposed = f"{family}_total" if kind == "counter" else family
+        assert f"# TYPE {exposed} {kind}" in text
+    assert 'result="http_status"' in text and 'result="success"' in text
+    result = subprocess.run(
+        [binary, "check", "metrics"], input=exposition, capture_output=True, timeout=30, check=False
+    )
+    output = (result.stdout + result.stderr).decode()
+    print(f"promtool check metrics: exit {result.returncode}\n{output}")
+    assert result.returncode == 0, output
+    assert output.strip() == "", f"promtool lint complaints:\n{output}"
+
+
+async def test_verify_duration_excludes_the_key_fetch_wait(
+    keys: Keys, server: JWKSServer, registry: CollectorRegistry
+) -> None:
+    """README: jwt_auth_verify_duration_seconds is the time to extract and verify a token,
+    "without any key fetch wait" (HELP: "no key fetch"). An unknown kid waits for a slow
+    refresh; that wait must not show up in the histogram."""
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    app = make_app(remote_settings(server), registry=registry)
+    try:
+        async with client(app) as c:
+            await app.startup()  # the first fetch, fast
+            server.state.delay = 0.5  # every later fetch takes half a second
+            token = sign(claims(), keys.rsa, headers={"kid": "unknown"})
+            started = time.monotonic()
+            r = await c.get("/me", headers=auth(token))
+            assert time.monotonic() - started >= 0.5  # the request did wait for the refresh
+            assert r.json()["reason"] == "unknown_kid"
+        assert server.jwks_fetches() == 2
+        h = "jwt_auth_verify_duration_seconds"
+        assert value(registry, f"{h}_count", outcome="rejected") == 1.0
+        waited = value(registry, f"{h}_sum", outcome="rejected")
+        assert waited is not None and waited < 0.25, f"{waited:.3f} s counted as verify time"
+    finally:
+        await app.shutdown()
