@@ -68,12 +68,14 @@ class Failure:
         return self.hint if self.hint is not None else REASONS[self.reason].hint
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VerifiedToken:
     """A token whose signature and claims verified.
 
     ``claims`` and ``header`` are the decoded JSON objects; ``scopes`` are
-    taken from the ``scope`` (space-separated) or ``scp`` claim.
+    taken from the ``scope`` (space-separated) or ``scp`` claim. Treat it as
+    read-only: the verified-token cache hands the same object to every
+    request that carries the same token.
     """
 
     claims: dict[str, Any]

@@ -105,9 +105,9 @@ def _clip(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[:limit] + "..."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedToken:
-    """A structurally valid compact JWS (not yet verified)."""
+    """A structurally valid compact JWS (not yet verified); treat as read-only."""
 
     header: dict[str, Any]
     claims: dict[str, Any]
@@ -149,8 +149,64 @@ def _base64_failure(index: int, segment: str) -> Failure:
     return Failure(Reason.invalid_base64, detail)
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# Parsed headers by their segment: a service sees a handful of distinct headers (alg,
+# typ, kid), so most tokens skip decoding theirs. Bounded; cleared when full.
+_HEADER_CACHE: dict[str, dict[str, Any]] = {}
+_HEADER_CACHE_MAX: Final = 256
+
+
+def _decode_header(h64: str) -> dict[str, Any] | Failure:
+    header = _HEADER_CACHE.get(h64)
+    if header is not None:
+        return header
+    try:
+        header = loads_object(b64url_decode(h64))
+    except (binascii.Error, ValueError) as exc:
+        if isinstance(exc, _JSONError):
+            return Failure(Reason.invalid_json, f"The header is not a valid JSON object: {exc}.")
+        return _base64_failure(0, h64)
+    if len(_HEADER_CACHE) >= _HEADER_CACHE_MAX:
+        _HEADER_CACHE.clear()
+    _HEADER_CACHE[h64] = header
+    return header
+
+
 def parse_compact(token: str) -> ParsedToken | Failure:
-    """Split and decode ``token``; the caller bounds its size beforehand."""
+    """Split and decode ``token``; the caller bounds its size beforehand.
+
+    The parsed header is shared between tokens with the same header segment:
+    treat it as read-only.
+    """
+    if _TOKEN.fullmatch(token) is None:
+        return _structure_failure(token)
+    h64, p64, s64 = token.split(".")
+    header = _decode_header(h64)
+    if isinstance(header, Failure):
+        return header
+    try:
+        payload = b64url_decode(p64)
+    except (binascii.Error, ValueError):
+        return _base64_failure(1, p64)
+    try:
+        signature = b64url_decode(s64)
+    except (binascii.Error, ValueError):
+        return _base64_failure(2, s64)
+    if not _canonical(s64):
+        return Failure(
+            Reason.invalid_base64,
+            "The signature segment (segment 3) is not canonical base64url: its last character "
+            "carries bits beyond the signature.",
+        )
+    try:
+        claims = loads_object(payload)
+    except ValueError as exc:
+        return Failure(Reason.invalid_json, f"The payload is not a valid JSON object: {exc}.")
+    return ParsedToken(header, claims, token[: len(h64) + 1 + len(p64)].encode("ascii"), signature)
+
+
+def _structure_failure(token: str) -> Failure:
+    """Why ``token`` is not three base64url segments (the failure path only)."""
     dots = token.count(".")
     if dots != 2:
         if dots == 4:
@@ -162,36 +218,10 @@ def parse_compact(token: str) -> ParsedToken | Failure:
             Reason.malformed_token,
             f"The token has {dots + 1} segment{'s' if dots else ''}; a signed JWT has three.",
         )
-    h64, p64, s64 = token.split(".")
-    decoded: list[bytes] = []
-    for index, segment in enumerate((h64, p64, s64)):
+    for index, segment in enumerate(token.split(".")):
         if not _B64URL.fullmatch(segment):
             return _base64_failure(index, segment)
-        try:
-            decoded.append(b64url_decode(segment))
-        except (binascii.Error, ValueError):
-            return _base64_failure(index, segment)
-    parsed: list[dict[str, Any]] = []
-    for index in (0, 1):
-        try:
-            parsed.append(loads_object(decoded[index]))
-        except ValueError as exc:
-            return Failure(
-                Reason.invalid_json,
-                f"The {_SEGMENT_NAMES[index]} is not a valid JSON object: {exc}.",
-            )
-    if not _canonical(s64):
-        return Failure(
-            Reason.invalid_base64,
-            "The signature segment (segment 3) is not canonical base64url: its last character "
-            "carries bits beyond the signature.",
-        )
-    return ParsedToken(
-        header=parsed[0],
-        claims=parsed[1],
-        signing_input=token[: len(h64) + 1 + len(p64)].encode("ascii"),
-        signature=decoded[2],
-    )
+    raise AssertionError("unreachable: the token matched no failure")  # pragma: no cover
 
 
 def too_large(size: int, limit: int, what: str = "token") -> Failure:
