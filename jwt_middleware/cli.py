@@ -158,10 +158,16 @@ def _indent(text: str) -> str:
 def _strip_scheme(raw: str) -> str | Failure:
     """Accept a bare token or a whole header value ('Bearer ...', 'Authorization: ...')."""
     value = raw
-    if value.lower().startswith("authorization:"):
+    header_line = value.lower().startswith("authorization:")
+    if header_line:
         value = value.split(":", 1)[1].strip()
     first = value[:16].lower()
-    if first.startswith(("bearer", "basic ", "digest ")) or " " in value or "\t" in value:
+    if (
+        header_line
+        or first.startswith(("bearer", "basic ", "digest "))
+        or " " in value
+        or "\t" in value
+    ):
         return parse_authorization(value, 1 << 20)
     if value[:1] in "\"'" or "%" in value:
         return parse_authorization("Bearer " + value, 1 << 20)
