@@ -444,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode = sub.add_parser("decode", help="show header and claims, unverified")
     decode.add_argument("token", nargs="?", help="the token, or - / nothing for stdin")
     decode.add_argument("--json", action="store_true")
-    decode.set_defaults(func=cmd_decode)
+    decode.set_defaults(func=cmd_decode, usage_of=decode)
 
     diagnose = sub.add_parser("diagnose", help="verify like the middleware and say why")
     diagnose.add_argument("token", nargs="?", help="the token, or - / nothing for stdin")
@@ -455,19 +455,19 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--leeway", type=float, default=30.0, help="seconds (30)")
     diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
     diagnose.add_argument("--json", action="store_true")
-    diagnose.set_defaults(func=cmd_diagnose)
+    diagnose.set_defaults(func=cmd_diagnose, usage_of=diagnose)
 
     fingerprint = sub.add_parser("fingerprint", help="RFC 7638 fingerprints of keys")
     _key_options(fingerprint, many_pem=True)
     fingerprint.add_argument("--json", action="store_true")
-    fingerprint.set_defaults(func=cmd_fingerprint)
+    fingerprint.set_defaults(func=cmd_fingerprint, usage_of=fingerprint)
 
     probe = sub.add_parser("probe", help="send a known-good token to each instance")
     probe.add_argument("urls", nargs="+", metavar="URL")
     probe.add_argument("--token", help="the token (default: stdin)")
     probe.add_argument("--timeout", type=float, default=5.0, help="seconds per request (5)")
     probe.add_argument("--json", action="store_true")
-    probe.set_defaults(func=cmd_probe)
+    probe.set_defaults(func=cmd_probe, usage_of=probe)
     return parser
 
 
@@ -484,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.func(args)
     except (UsageError, ConfigurationError) as exc:
-        parser.print_usage(sys.stderr)
+        getattr(args, "usage_of", parser).print_usage(sys.stderr)
         print(f"jwt-middleware: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -58,7 +58,9 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
 
     pems: list[tuple[str, str]] = []
     if settings.public_key_file:
-        text = _read(settings.public_key_file, "JWT_PUBLIC_KEY_FILE").decode("utf-8", "replace")
+        text = _read(settings.public_key_file, "the public key file (JWT_PUBLIC_KEY_FILE)").decode(
+            "utf-8", "replace"
+        )
         pems.append((f"pem:{settings.public_key_file}", text))
     pems.extend((f"pem:#{i + 1}", text) for i, text in enumerate(settings.public_keys))
     for source, text in pems:
@@ -68,7 +70,7 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
         keys.append(key)
 
     if settings.jwks_file:
-        raw = _read(settings.jwks_file, "JWT_JWKS_FILE")
+        raw = _read(settings.jwks_file, "the JWKS file (JWT_JWKS_FILE)")
         try:
             document = loads_object(raw)
         except ValueError as exc:
