@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +14,7 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from jwks_server import JWKSServer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -175,3 +176,52 @@ def rsa_settings(keys: Keys) -> Settings:
 @pytest.fixture
 def harness_factory() -> Callable[..., Harness]:
     return build_app
+
+
+async def asgi_get(
+    app: Any, headers: list[tuple[bytes, bytes]], path: str = "/me"
+) -> list[dict[str, Any]]:
+    """A GET of ``path`` straight into an ASGI app, no HTTP in between: the messages it sent."""
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+    }
+    await app(scope, receive, send)
+    return messages
+
+
+@pytest.fixture
+def server() -> Iterator[JWKSServer]:
+    """A real JWKS / discovery server on 127.0.0.1 (tests/jwks_server.py), for one test."""
+    with JWKSServer() as srv:
+        yield srv
+
+
+def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
+    """Settings taking keys from ``server``'s JWKS: no refresh cooldown, a 2 s key wait."""
+    values: dict[str, Any] = {
+        "jwks_url": server.jwks_url,
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "jwks_refresh_cooldown": 0.0,
+        "key_wait_timeout": 2.0,
+    }
+    values.update(overrides)
+    return Settings(**values)

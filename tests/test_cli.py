@@ -18,13 +18,13 @@ some runs.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import pty
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +40,7 @@ import structlog
 from conftest import AUDIENCE, HS_SECRET, ISSUER, Keys, claims, private_pem, public_pem, sign
 from joserfc.jwk import JWKRegistry, OctKey, RSAKey
 from jwks_server import JWKSServer, public_jwk
+from procs import ServerProcess, child_env, example_app_argv, free_port
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -779,67 +780,24 @@ async def test_fingerprint_secret_never_printed() -> None:
 # --- probe --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Instance:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _start(name: str, jwks: list[dict[str, Any]], tmp: Path) -> Instance:
+def _start(name: str, jwks: list[dict[str, Any]], tmp: Path) -> ServerProcess:
     jwks_file = tmp / f"{name}.jwks.json"
     jwks_file.write_text(json.dumps({"keys": jwks}))
     port = free_port()
-    log = tmp / f"{name}.log"
-    env = clean_env(
-        {
-            "JWT_JWKS_FILE": str(jwks_file),
-            "JWT_ISSUER": ISSUER,
-            "JWT_AUDIENCE": AUDIENCE,
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = child_env(
+        drop=("NO_COLOR",),
+        JWT_JWKS_FILE=str(jwks_file),
+        JWT_ISSUER=ISSUER,
+        JWT_AUDIENCE=AUDIENCE,
     )
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "example_app", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"],
-            cwd=REPO_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    return Instance(f"http://127.0.0.1:{port}", process, log)
-
-
-def _wait_up(instance: Instance, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if instance.process.poll() is not None:
-            raise RuntimeError(f"example app exited:\n{instance.log.read_text()}")
-        try:
-            if httpx.get(f"{instance.url}/healthz", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"example app not up in {timeout} s:\n{instance.log.read_text()}")
-
-
-def _stop(instance: Instance) -> None:
-    process = instance.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    return ServerProcess.start(
+        example_app_argv(port, "--log-level", "warning"),
+        port=port,
+        env=env,
+        cwd=REPO_DIR,
+        log_path=tmp / f"{name}.log",
+        name="example app",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -847,14 +805,12 @@ def instances(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A: the issuer's keys after rotation (k1 old, k2 current); B: only the old k1."""
     tmp = tmp_path_factory.mktemp("cli-probe")
     old, current = public_jwk(keys.rsa2, "k1", "RS256"), public_jwk(keys.rsa, "k2", "RS256")
-    started = [_start("a", [old, current], tmp), _start("b", [old], tmp)]
-    try:
-        for instance in started:
-            _wait_up(instance)
-        yield {"A": f"{started[0].url}/me", "B": f"{started[1].url}/me"}
-    finally:
-        for instance in started:
-            _stop(instance)
+    with contextlib.ExitStack() as started:
+        a = started.enter_context(_start("a", [old, current], tmp))
+        b = started.enter_context(_start("b", [old], tmp))
+        for instance in (a, b):
+            instance.wait_healthy("/healthz", 20.0, probe_timeout=0.5)
+        yield {"A": f"{a.base_url}/me", "B": f"{b.base_url}/me"}
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,11 @@ Every process binds 127.0.0.1 only and is stopped by its PID when the module end
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +33,7 @@ import httpx
 import pytest
 from conftest import Keys, sign
 from jwks_server import JWKSServer, public_jwk
+from procs import ServerProcess, child_env, example_app_argv, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from example_app.issuer import SCENARIOS, Scenario
@@ -42,7 +43,6 @@ from jwt_middleware.reasons import REASONS
 REPO_DIR = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO_DIR / "Dockerfile"
 STARTUP_TIMEOUT = 20.0
-STOP_TIMEOUT = 10.0
 PROBLEM_JSON = "application/problem+json"
 DEV_AUDIENCE = "example-api"
 EXT_KID = "ext-rsa-1"
@@ -54,104 +54,46 @@ _SCRUB = ("HOST", "PORT", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR")
 # --- processes -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     """The caller's environment without any JWT_* (or HOST/PORT/...) variable."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_") and k not in _SCRUB}
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
-    return env
+    return child_env(drop=_SCRUB, **extra)
 
 
-@dataclass
-class App:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10.0)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_healthy(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        last: object = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the app exited with {self.process.returncode}:\n{self.output()}"
-                )
-            try:
-                r = httpx.get(f"{self.base_url}/healthz", timeout=1.0)
-                if r.status_code == 200:
-                    return
-                last = r.status_code
-            except httpx.TransportError as exc:
-                last = exc
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"no 200 from /healthz within {STARTUP_TIMEOUT} s ({last!r}):\n{self.output()}"
-        )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
-
-
-Launch = Callable[[list[str], dict[str, str], int], App]
+Launch = Callable[[list[str], dict[str, str], int], ServerProcess]
 
 
 @pytest.fixture(scope="module")
 def launch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Launch]:
     """Start a process (argv, env, port) in the repo, wait for /healthz; all stopped at the end."""
-    started: list[subprocess.Popen[bytes]] = []
     logs = tmp_path_factory.mktemp("example_app")
+    with contextlib.ExitStack() as started:
 
-    def start(argv: list[str], env: dict[str, str], port: int) -> App:
-        log = logs / f"app-{port}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                argv, cwd=REPO_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
+        def start(argv: list[str], env: dict[str, str], port: int) -> ServerProcess:
+            app = started.enter_context(
+                ServerProcess.start(
+                    argv,
+                    port=port,
+                    env=env,
+                    cwd=REPO_DIR,
+                    log_path=logs / f"app-{port}.log",
+                    name="the app",
+                )
             )
-        started.append(process)
-        app = App(f"http://127.0.0.1:{port}", process, log)
-        app.wait_healthy()
-        return app
+            app.wait_healthy("/healthz", STARTUP_TIMEOUT)
+            return app
 
-    try:
         yield start
-    finally:
-        for process in reversed(started):
-            stop(process)
-
-
-def example_app_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "example_app", "--host", "127.0.0.1", "--port", str(port)]
 
 
 @pytest.fixture(scope="module")
-def dev_app(launch: Launch) -> App:
+def dev_app(launch: Launch) -> ServerProcess:
     """The example app with no key variable: its development issuer is on."""
     port = free_port()
     return launch(example_app_argv(port), clean_env(), port)
 
 
 @pytest.fixture
-def dev(dev_app: App) -> Iterator[httpx.Client]:
+def dev(dev_app: ServerProcess) -> Iterator[httpx.Client]:
     with dev_app.client() as c:
         yield c
 
@@ -207,7 +149,7 @@ def test_healthz_reports_the_development_issuer(dev: httpx.Client) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
 def test_every_scenario_gets_its_expected_reason(
-    dev: httpx.Client, dev_app: App, scenario: Scenario
+    dev: httpx.Client, dev_app: ServerProcess, scenario: Scenario
 ) -> None:
     r = dev.get("/dev/token", params={"scenario": scenario.name})
     assert r.status_code == 200, r.text
@@ -302,7 +244,7 @@ def test_metrics_count_the_failures_by_reason(dev: httpx.Client) -> None:
     assert requests["accepted"] - requests_before["accepted"] == accepted
 
 
-def test_issuer_documents_are_served(dev: httpx.Client, dev_app: App) -> None:
+def test_issuer_documents_are_served(dev: httpx.Client, dev_app: ServerProcess) -> None:
     discovery = dev.get("/.well-known/openid-configuration")
     assert discovery.status_code == 200
     assert discovery.json()["issuer"] == dev_app.base_url
@@ -345,7 +287,7 @@ def jwks_server(keys: Keys) -> Iterator[JWKSServer]:
 
 
 @pytest.fixture(scope="module")
-def ext_app(launch: Launch, jwks_server: JWKSServer) -> App:
+def ext_app(launch: Launch, jwks_server: JWKSServer) -> ServerProcess:
     port = free_port()
     env = clean_env(
         JWT_JWKS_URL=jwks_server.jwks_url,
@@ -356,7 +298,7 @@ def ext_app(launch: Launch, jwks_server: JWKSServer) -> App:
 
 
 @pytest.fixture
-def ext(ext_app: App) -> Iterator[httpx.Client]:
+def ext(ext_app: ServerProcess) -> Iterator[httpx.Client]:
     with ext_app.client() as c:
         yield c
 

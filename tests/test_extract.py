@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import raw_token
+from conftest import asgi_get, raw_token
 
 from jwt_middleware import REASONS, Failure, JWTAuthMiddleware, Reason, Settings
 from jwt_middleware.extract import extract_bearer, parse_authorization
@@ -286,22 +286,7 @@ def test_bare_credential_without_scheme_is_not_echoed() -> None:
 
 
 async def _call(app: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, dict[str, str], Any]:
-    messages: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/me",
-        "headers": headers,
-        "query_string": b"",
-    }
-    await app(scope, receive, send)
+    messages = await asgi_get(app, headers)
     start = messages[0]
     assert start["type"] == "http.response.start"
     hdrs = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}

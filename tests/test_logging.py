@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -37,6 +36,7 @@ from conftest import (
     claims,
     private_pem,
     public_pem,
+    remote_settings,
     sign,
 )
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -346,24 +346,6 @@ async def test_token_supplied_values_are_clipped_in_the_log(ctx: Ctx) -> None:
 
 
 # --- remote key sources ----------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as srv:
-        yield srv
-
-
-def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "jwks_url": server.jwks_url,
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "jwks_refresh_cooldown": 0.0,
-        "key_wait_timeout": 2.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 def public_material(keys: Keys) -> list[str]:

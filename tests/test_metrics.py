@@ -17,14 +17,23 @@ import shutil
 import string
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import test_reasons_http
-from conftest import AUDIENCE, HS_SECRET, ISSUER, Keys, claims, public_pem, raw_token, sign
+from conftest import (
+    AUDIENCE,
+    HS_SECRET,
+    ISSUER,
+    Keys,
+    claims,
+    public_pem,
+    raw_token,
+    remote_settings,
+    sign,
+)
 from jwks_server import JWKSServer, public_jwk
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from test_logging import JsonLog, client, make_app, rfc7638
@@ -51,12 +60,6 @@ def registry() -> CollectorRegistry:
     return CollectorRegistry()
 
 
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as srv:
-        yield srv
-
-
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
 
@@ -76,18 +79,6 @@ def samples(registry: CollectorRegistry, name: str) -> list[tuple[dict[str, str]
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "jwks_url": server.jwks_url,
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "jwks_refresh_cooldown": 0.0,
-        "key_wait_timeout": 2.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
 
 
 # --- families and counters -------------------------------------------------------------

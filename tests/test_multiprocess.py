@@ -10,11 +10,7 @@ reason, and the key gauge. The process group is stopped by PID at the end.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +20,10 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
+from procs import ServerProcess, child_env, free_port, uvicorn_argv
 from prometheus_client.parser import text_string_to_metric_families
 from test_logging import rfc7638
 from test_metrics import promtool
-from test_uvicorn import free_port
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
@@ -63,39 +59,6 @@ class Scraped:
 
     def series(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
         return {labels: v for (n, labels), v in self.values.items() if n == name}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate uvicorn's process group (supervisor and workers), wait, then kill."""
-    pgid = process.pid  # start_new_session=True: the supervisor leads its own group
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-        process.wait(timeout=5)
-    # Any worker still in the group after the supervisor is gone.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/metrics/", timeout=0.5).status_code == 200:
-                return
-        except httpx.TransportError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"uvicorn did not answer within {STARTUP_TIMEOUT} s ({last!r}):\n{log.read_text()}"
-    )
 
 
 def _parse(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -157,60 +120,34 @@ def scraped(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sc
     prom_dir.mkdir()
     pem = tmp / "public.pem"
     pem.write_text(public_pem(keys.rsa))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("JWT_")
-        and k not in ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
-    }
-    env.update(
+    env = child_env(
+        drop=("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"),
         JWT_PUBLIC_KEY_FILE=str(pem),
         JWT_ISSUER=ISSUER,
         JWT_AUDIENCE=AUDIENCE,
         PROMETHEUS_MULTIPROC_DIR=str(prom_dir),
-        PYTHONUNBUFFERED="1",
     )
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = tmp / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "multiproc_app:app",
-                "--app-dir",
-                str(TESTS_DIR),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(WORKERS),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     result = Scraped()
-    try:
-        _wait_until_up(base_url, process, log)
-        _traffic(base_url, keys, result)
+    with ServerProcess.start(
+        uvicorn_argv("multiproc_app:app", TESTS_DIR, port, "--workers", str(WORKERS)),
+        port=port,
+        env=env,
+        cwd=REPO_DIR,
+        log_path=tmp / "uvicorn.log",
+        name="uvicorn",
+        group=True,  # stopped as a group: the supervisor and its workers
+    ) as srv:
+        srv.wait_healthy("/metrics/", STARTUP_TIMEOUT, probe_timeout=0.5)
+        _traffic(srv.base_url, keys, result)
         # Several scrapes over fresh connections: whichever worker answers, the same sums.
         for _ in range(4):
-            r = httpx.get(f"{base_url}/metrics/", timeout=5)
+            r = httpx.get(f"{srv.base_url}/metrics/", timeout=5)
             assert r.status_code == 200, r.text
             result.expositions.append(r.text)
         result.values = _parse(result.expositions[0])
         result.db_files = sorted(p.name for p in prom_dir.iterdir())
-        assert process.poll() is None, log.read_text()
-    finally:
-        _stop(process)
+        assert srv.process.poll() is None, srv.output()
     yield result
 
 

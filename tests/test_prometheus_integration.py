@@ -20,10 +20,10 @@ processes are stopped by PID when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +36,8 @@ import pytest
 from conftest import Keys
 from joserfc import jwk
 from jwks_server import public_jwk
-from test_example_app import App, clean_env, example_app_argv, free_port, stop
+from procs import ServerProcess, example_app_argv, free_port
+from test_example_app import STARTUP_TIMEOUT, clean_env
 from test_prometheus_rules import RULES, rule_exprs
 
 REPO_DIR = Path(__file__).resolve().parents[1]
@@ -82,19 +83,17 @@ def drift_expr() -> str:
 
 @dataclass
 class Prometheus:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
+    server: ServerProcess
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+        return self.server.output(tail=4000)
 
     def api(self, path: str, **params: str) -> Any:
-        if self.process.poll() is not None:
+        if self.server.process.poll() is not None:
             raise AssertionError(
-                f"prometheus exited with {self.process.returncode}:\n{self.output()}"
+                f"prometheus exited with {self.server.process.returncode}:\n{self.output()}"
             )
-        r = httpx.get(f"{self.base_url}/api/v1/{path}", params=params, timeout=5.0)
+        r = httpx.get(f"{self.server.base_url}/api/v1/{path}", params=params, timeout=5.0)
         assert r.status_code == 200, f"{path} {params}: {r.status_code} {r.text}"
         body = r.json()
         assert body["status"] == "success", body
@@ -118,7 +117,7 @@ class Prometheus:
             try:
                 found = check()
             except (httpx.TransportError, AssertionError) as exc:
-                if self.process.poll() is not None:
+                if self.server.process.poll() is not None:
                     raise
                 last, found = exc, None
             if found is not None:
@@ -128,7 +127,7 @@ class Prometheus:
             f"prometheus: {what} not seen within {WAIT} s (last: {last!r})\n{self.output()}"
         )
 
-    def wait_scraping(self, apps: list[App], keys_each: int) -> None:
+    def wait_scraping(self, apps: list[ServerProcess], keys_each: int) -> None:
         """Until every app's target is up and its ``keys_each`` jwt_key_info series
         are in the TSDB."""
         instances = {instance(app): keys_each for app in apps}
@@ -174,7 +173,7 @@ def evaluated_at(rule: dict[str, Any]) -> float:
     return datetime.fromisoformat(rule["lastEvaluation"]).timestamp()
 
 
-def instance(app: App) -> str:
+def instance(app: ServerProcess) -> str:
     """The ``instance`` label Prometheus gives the app's target."""
     return app.base_url.removeprefix("http://")
 
@@ -187,30 +186,28 @@ class Launcher:
     """Starts the example apps and Prometheus of one test; the fixture stops them."""
 
     tmp: Path
-    started: list[subprocess.Popen[bytes]]
+    started: contextlib.ExitStack
 
-    def _popen(
-        self, argv: list[str], env: dict[str, str] | None, cwd: Path, log: Path
-    ) -> subprocess.Popen[bytes]:
-        with log.open("wb") as out:
-            process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        self.started.append(process)
-        return process
-
-    def apps(self, *envs: dict[str, str]) -> list[App]:
+    def apps(self, *envs: dict[str, str]) -> list[ServerProcess]:
         """One example app per environment (run from the repo), started together; each
         answers /healthz when this returns."""
         apps = []
         for index, env in enumerate(envs):
             port = free_port()
-            log = self.tmp / f"app-{index}-{port}.log"
-            process = self._popen(example_app_argv(port), env, REPO_DIR, log)
-            apps.append(App(f"http://127.0.0.1:{port}", process, log))
+            app = ServerProcess.start(
+                example_app_argv(port),
+                port=port,
+                env=env,
+                cwd=REPO_DIR,
+                log_path=self.tmp / f"app-{index}-{port}.log",
+                name="the app",
+            )
+            apps.append(self.started.enter_context(app))
         for app in apps:
-            app.wait_healthy()
+            app.wait_healthy("/healthz", STARTUP_TIMEOUT)
         return apps
 
-    def prometheus(self, apps: list[App]) -> Prometheus:
+    def prometheus(self, apps: list[ServerProcess]) -> Prometheus:
         """A Prometheus server scraping the apps every second, with alerts.yml loaded."""
         binary = prometheus_binary()
         config = {
@@ -237,27 +234,23 @@ class Launcher:
             f"--storage.tsdb.path={self.tmp / 'tsdb'}",
             f"--web.listen-address=127.0.0.1:{port}",
         ]
-        log = self.tmp / "prometheus.log"
-        prom = Prometheus(f"http://127.0.0.1:{port}", self._popen(argv, None, self.tmp, log), log)
-
-        def ready() -> bool | None:
-            if prom.process.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{prom.output()}")
-            r = httpx.get(f"{prom.base_url}/-/ready", timeout=1.0)
-            return True if r.status_code == 200 else None
-
-        prom.wait("/-/ready", ready)
-        return prom
+        server = ServerProcess.start(
+            argv,
+            port=port,
+            env=None,
+            cwd=self.tmp,
+            log_path=self.tmp / "prometheus.log",
+            name="prometheus",
+        )
+        self.started.enter_context(server)
+        server.wait_healthy("/-/ready", WAIT, interval=POLL)
+        return Prometheus(server)
 
 
 @pytest.fixture
 def launcher(tmp_path: Path) -> Iterator[Launcher]:
-    launched = Launcher(tmp_path, [])
-    try:
-        yield launched
-    finally:
-        for process in reversed(launched.started):
-            stop(process)  # terminate, wait up to 10 s, then kill
+    with contextlib.ExitStack() as started:  # each stopped by PID: terminate, wait, kill
+        yield Launcher(tmp_path, started)
 
 
 # --- key sets ---------------------------------------------------------------------

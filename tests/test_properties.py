@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER, b64url, raw_token, sign
+from conftest import AUDIENCE, ISSUER, asgi_get, b64url, raw_token, sign
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -115,29 +115,8 @@ class Driver:
         self.loop = loop
 
     def request(self, headers: list[tuple[bytes, bytes]], path: str = "/me") -> Response:
-        messages: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            messages.append(message)
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": headers,
-            "server": ("testserver", 80),
-            "client": ("127.0.0.1", 1234),
-        }
         before = len(self.calls)
-        self.loop.run_until_complete(self.app(scope, receive, send))
+        messages = self.loop.run_until_complete(asgi_get(self.app, headers, path))
         reached = len(self.calls) > before
         assert messages and messages[0]["type"] == "http.response.start", messages
         body = b"".join(m.get("body", b"") for m in messages[1:])

@@ -7,34 +7,21 @@ import asyncio
 import json
 import secrets
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from conftest import AUDIENCE, ISSUER, Harness, Keys, build_app, claims, sign
+from conftest import remote_settings as jwks_settings
 from jwks_server import JWKSServer, public_jwk
 
 from jwt_middleware import ConfigurationError, Settings, Verifier
 from jwt_middleware.remote import KeyHistory, RemoteKeySource, ttl_from_headers
 
 
-@pytest.fixture
-def server() -> Iterator[JWKSServer]:
-    with JWKSServer() as srv:
-        yield srv
-
-
 def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "jwks_url": server.jwks_url,
-        "issuer": ISSUER,
-        "audience": AUDIENCE,
-        "jwks_refresh_cooldown": 30.0,
-        "key_wait_timeout": 2.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    """conftest's, with a 30 s refresh cooldown unless ``overrides`` say otherwise."""
+    return jwks_settings(server, **{"jwks_refresh_cooldown": 30.0, **overrides})
 
 
 async def get(h: Harness, token: str | None, path: str = "/me") -> httpx.Response:

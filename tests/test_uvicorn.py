@@ -8,18 +8,14 @@ sit between httpx and the middleware here, unlike the ASGITransport tests.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
+from procs import ServerProcess, child_env, free_port, uvicorn_argv
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_DIR = TESTS_DIR.parent
@@ -28,90 +24,32 @@ OTHER_AUDIENCE = "orders-api-v2"
 STARTUP_TIMEOUT = 15.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-
-def _wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(
-                f"uvicorn exited with {server.process.returncode}:\n{server.log.read_text()}"
-            )
-        try:
-            r = httpx.get(f"{server.base_url}/healthz", timeout=0.5)
-            if r.status_code == 200:
-                return
-        except httpx.TransportError as exc:
-            last = exc
-        time.sleep(0.1)
-    raise RuntimeError(
-        f"uvicorn did not answer within {STARTUP_TIMEOUT} s ({last!r}):\n{server.log.read_text()}"
-    )
-
-
 @pytest.fixture(scope="module")
-def server(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("uvicorn")
     pem = tmp / "public.pem"
     pem.write_text(public_pem(keys.rsa))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JWT_")}
-    env.update(
+    env = child_env(
         JWT_PUBLIC_KEY_FILE=str(pem),
         JWT_ISSUER=ISSUER,
         JWT_AUDIENCE=f"{AUDIENCE}, {OTHER_AUDIENCE}",
         JWT_REALM=REALM,
-        PYTHONUNBUFFERED="1",
     )
     port = free_port()
-    log = tmp / "uvicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "uvicorn_app:app",
-                "--app-dir",
-                str(TESTS_DIR),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    srv = Server(f"http://127.0.0.1:{port}", process, log)
-    try:
-        _wait_until_up(srv)
+    with ServerProcess.start(
+        uvicorn_argv("uvicorn_app:app", TESTS_DIR, port),
+        port=port,
+        env=env,
+        cwd=REPO_DIR,
+        log_path=tmp / "uvicorn.log",
+        name="uvicorn",
+    ) as srv:
+        srv.wait_healthy("/healthz", STARTUP_TIMEOUT, probe_timeout=0.5)
         yield srv
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[httpx.Client]:
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=5.0) as c:
         yield c
 
@@ -215,7 +153,7 @@ def test_insufficient_scope(client: httpx.Client, keys: Keys) -> None:
     assert ok.status_code == 200, ok.text
 
 
-def test_server_is_still_alive(server: Server, client: httpx.Client) -> None:
+def test_server_is_still_alive(server: ServerProcess, client: httpx.Client) -> None:
     """After every broken request above, the process still serves."""
     assert server.process.poll() is None
     assert client.get("/healthz").status_code == 200
