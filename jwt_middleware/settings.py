@@ -101,7 +101,7 @@ class Settings:
     #: Log a debug event for every accepted request (costs on the success path).
     log_accepted: bool = False
     #: Extra keys tried per rejected token to diagnose it (kid_mismatch, ...).
-    diagnostic_keys_per_request: int = 3
+    diagnostic_keys_per_request: int = 2
     #: Global budget of such extra verifications per second, across requests.
     diagnostic_verifications_per_second: float = 200.0
 
