@@ -3,8 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-example
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint types unit venv run clean promtool
+.PHONY: test lint types unit venv run clean promtool bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,17 @@ venv: $(STAMP)
 $(RUN_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[example]'
 	touch $(RUN_STAMP)
+
+$(BENCH_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+# Benchmarks (never part of make test): micro, end-to-end through uvicorn and wrk
+# on 127.0.0.1 only, memory, profiles; about 6 minutes on 2 cores. Prints the results
+# and writes benchmarks/RESULTS.md (knobs: BENCH_* variables, see benchmarks/run.py).
+bench: $(BENCH_STAMP)
+	@sh benchmarks/ensure_wrk.sh >/dev/null
+	$(BIN)/python -m benchmarks.run
 
 # The example app with its embedded development issuer on 127.0.0.1:8000
 # (HOST and PORT from the environment win).

@@ -1,0 +1,138 @@
+"""The apps benchmarks/e2e.py serves with uvicorn, one variant per process.
+
+``uvicorn --factory benchmarks.e2e_app:create_app`` with ``BENCH_VARIANT`` and
+``BENCH_JWKS_FILE`` (a JWKS of RS256 keys with kids) in the environment. Every
+variant serves the same tiny route, ``GET /`` returning ``ok`` as text/plain:
+
+- ``bare``: the Starlette route alone;
+- ``jwt`` / ``jwt-nocache``: behind JWTAuthMiddleware (defaults: the global
+  Prometheus registry, i.e. metrics on; structlog unconfigured, so rejections
+  are printed by structlog's default logger to stdout, which the benchmark
+  discards); ``jwt-nocache`` with ``token_cache_entries=0``;
+- ``starlette-pyjwt``: Starlette's AuthenticationMiddleware with a PyJWT
+  backend (kid lookup, ``jwt.decode`` with iss/aud) and ``@requires``;
+- ``fastapi-pyjwt``: a FastAPI route with an ``HTTPBearer`` dependency calling
+  PyJWT (an ``async def`` dependency, so no thread pool hop).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jwt as pyjwt
+from starlette.applications import Starlette
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    SimpleUser,
+    requires,
+)
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from jwt_middleware import JWTAuthMiddleware, Settings
+
+from .common import AUDIENCE, ISSUER
+
+VARIANTS = ("bare", "jwt", "jwt-nocache", "starlette-pyjwt", "fastapi-pyjwt")
+
+
+async def plain(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def _pyjwt_keys(jwks_file: str) -> dict[str, pyjwt.PyJWK]:
+    document = json.loads(open(jwks_file, encoding="utf-8").read())  # noqa: SIM115
+    return {k["kid"]: pyjwt.PyJWK(k) for k in document["keys"]}
+
+
+def _pyjwt_verify(keys: dict[str, pyjwt.PyJWK], token: str) -> dict[str, Any]:
+    """The usual PyJWT pattern: kid from the unverified header, then decode."""
+    kid = pyjwt.get_unverified_header(token).get("kid")
+    key = keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise pyjwt.InvalidKeyError("unknown kid")
+    return pyjwt.decode(
+        token, key, algorithms=["RS256"], audience=AUDIENCE, issuer=ISSUER, leeway=30
+    )
+
+
+class PyJWTBackend(AuthenticationBackend):
+    def __init__(self, keys: dict[str, pyjwt.PyJWK]) -> None:
+        self.keys = keys
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, SimpleUser] | None:
+        header = conn.headers.get("authorization")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        try:
+            claims = _pyjwt_verify(self.keys, token)
+        except pyjwt.PyJWTError as exc:
+            raise AuthenticationError(str(exc)) from None
+        scopes = str(claims.get("scope", "")).split()
+        return AuthCredentials(["authenticated", *scopes]), SimpleUser(claims.get("sub", ""))
+
+
+def _fastapi_app(keys: dict[str, pyjwt.PyJWK]) -> Any:
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+    bearer = HTTPBearer()
+
+    async def current_claims(
+        credentials: HTTPAuthorizationCredentials = Depends(bearer),  # noqa: B008
+    ) -> dict[str, Any]:
+        try:
+            return _pyjwt_verify(keys, credentials.credentials)
+        except pyjwt.PyJWTError as exc:
+            raise HTTPException(401, str(exc)) from None
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/", response_class=PlainTextResponse)
+    async def root(claims: dict[str, Any] = Depends(current_claims)) -> str:  # noqa: B008
+        return "ok"
+
+    return app
+
+
+def create_app() -> Any:
+    variant = os.environ.get("BENCH_VARIANT", "bare")
+    jwks_file = os.environ.get("BENCH_JWKS_FILE", "")
+    routes = [Route("/", plain)]
+    if variant == "bare":
+        return Starlette(routes=routes)
+    if variant in ("jwt", "jwt-nocache"):
+        settings = Settings(
+            jwks_file=jwks_file,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("RS256",),
+            token_cache_entries=0 if variant == "jwt-nocache" else 10000,
+        )
+        return Starlette(
+            routes=routes, middleware=[Middleware(JWTAuthMiddleware, settings=settings)]
+        )
+    keys = _pyjwt_keys(jwks_file)
+    if variant == "starlette-pyjwt":
+
+        @requires("authenticated")
+        async def protected(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("ok")
+
+        return Starlette(
+            routes=[Route("/", protected)],
+            middleware=[Middleware(AuthenticationMiddleware, backend=PyJWTBackend(keys))],
+        )
+    if variant == "fastapi-pyjwt":
+        return _fastapi_app(keys)
+    raise SystemExit(f"unknown BENCH_VARIANT {variant!r}; one of {', '.join(VARIANTS)}")
