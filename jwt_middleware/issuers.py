@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from .errors import ConfigurationError
 from .outcome import Failure, Problem, VerifiedToken
@@ -124,12 +123,3 @@ class MultiIssuerVerifier:
     async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
         await self.refresh_keys(token, wait=wait)
         return self.verify_after_refresh(token)
-
-
-def describe(verifier: Verifier | MultiIssuerVerifier) -> list[dict[str, Any]]:
-    """Issuers and their key sources, for a startup log line."""
-    verifiers = verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,)
-    return [
-        {"issuer": list(v.settings.issuers), "remote": v.remote, "keys": len(v.keyset)}
-        for v in verifiers
-    ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 from weakref import WeakKeyDictionary
@@ -255,8 +255,3 @@ class Observer:
         """One fetch of a remote source ended: ``success`` or its failure cause."""
         if self.metrics is not None:
             self.metrics.fetches.labels(source, result).inc()
-
-    def held_keys(self) -> Iterable[tuple[str, str, str, str]]:
-        """(source, kid, alg, fingerprint) of every key currently exported."""
-        for held in self._held.values():
-            yield from held

@@ -16,7 +16,6 @@ from .keys import SUPPORTED_ALGS
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
-REGISTERED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti"})
 
 ENV_VARS: Final[dict[str, str]] = {
     "JWT_JWKS_URL": "jwks_url",
