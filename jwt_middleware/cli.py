@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import sys
@@ -222,15 +223,9 @@ def build_cli_verifier(args: argparse.Namespace) -> Verifier:
     settings = _settings(args)
     if args.jwks_url:
         keyset = _fetch_remote(args.jwks_url)
-        static = Settings(**{**_plain(settings), "jwks_url": None, "external_keys": True})
+        static = dataclasses.replace(settings, jwks_url=None, external_keys=True)
         return Verifier(static, keyset)
     return Verifier(settings, load_static_keys(settings).keyset)
-
-
-def _plain(settings: Settings) -> dict[str, Any]:
-    from dataclasses import fields
-
-    return {f.name: getattr(settings, f.name) for f in fields(settings)}
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:

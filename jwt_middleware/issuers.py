@@ -119,7 +119,3 @@ class MultiIssuerVerifier:
         if isinstance(routed, Failure):
             return routed
         return routed.verify_after_refresh(token)
-
-    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
-        await self.refresh_keys(token, wait=wait)
-        return self.verify_after_refresh(token)

@@ -324,11 +324,6 @@ class Verifier:
             return failure
         return outcome
 
-    async def refresh_and_verify(self, token: str, *, wait: float) -> VerifiedToken | Failure:
-        """:meth:`refresh_keys` then :meth:`verify_after_refresh`."""
-        await self.refresh_keys(token, wait=wait)
-        return self.verify_after_refresh(token)
-
     # -- entry points ---------------------------------------------------------
 
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
