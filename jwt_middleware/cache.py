@@ -5,15 +5,16 @@
 - An entry never outlives the token: it expires at ``exp`` itself (the
   leeway that let a token verify never extends its cached life), and a token
   is only cached once its ``nbf`` has passed.
-- When a key set changes, entries verified by a key that is no longer in it
-  (removed or replaced) are dropped.
+- When a key set changes, entries whose token would no longer select the key
+  that verified it (the key removed, replaced, or its kid moved to another
+  key) are dropped.
 - Only successes are cached; failures are always verified (and diagnosed) again.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from .outcome import VerifiedToken
@@ -56,6 +57,15 @@ class TokenCache:
         self.hits += 1
         return entry[0]
 
+    def peek(self, token: str, now: float) -> VerifiedToken | None:
+        """Like :meth:`get` for a probe that falls back to :meth:`get`: a hit counts,
+        anything else is left for ``get`` to count (and drop, if expired)."""
+        entry = self._entries.get(token)
+        if entry is None or now >= entry[1]:
+            return None
+        self.hits += 1
+        return entry[0]
+
     def put(self, token: str, verified: VerifiedToken, now: float) -> None:
         """Cache ``verified`` until its ``exp``; tokens without ``exp``, or before
         their ``nbf``, are not cached."""
@@ -63,15 +73,15 @@ class TokenCache:
         if expires is None or expires <= now:
             return
         nbf = verified.claims.get("nbf")
-        if isinstance(nbf, (int, float)) and not isinstance(nbf, bool) and nbf > now:
+        if nbf is not None and (type(nbf) is int or type(nbf) is float) and nbf > now:
             return
-        size = entry_size(token)
+        size = len(token) * _PER_TOKEN_BYTE + _ENTRY_OVERHEAD
         if size > self.max_bytes or self.max_entries <= 0:
             return
         with self._lock:
-            if token in self._entries:
-                return
             entries = self._entries
+            if token in entries:
+                return
             while entries and (
                 len(entries) >= self.max_entries or self._bytes + size > self.max_bytes
             ):
@@ -89,8 +99,12 @@ class TokenCache:
     def retain_keys(self, fingerprints: Iterable[str]) -> int:
         """Drop entries verified by a key not in ``fingerprints``; return how many."""
         keep = frozenset(fingerprints)
+        return self.retain(lambda verified: verified.key_fingerprint in keep)
+
+    def retain(self, keep: Callable[[VerifiedToken], bool]) -> int:
+        """Drop the entries for which ``keep`` is false; return how many."""
         with self._lock:
-            stale = [t for t, (v, _) in self._entries.items() if v.key_fingerprint not in keep]
+            stale = [t for t, (v, _) in self._entries.items() if not keep(v)]
             for token in stale:
                 del self._entries[token]
                 self._bytes -= entry_size(token)

@@ -103,7 +103,19 @@ class MultiIssuerVerifier:
             expected={"issuer": sorted(self.by_issuer)},
         )
 
+    def cached(self, token: str) -> VerifiedToken | None:
+        """A cached outcome from any issuer's verifier (a token is cached by at most
+        the one that verified it), else None."""
+        for verifier in self.verifiers:
+            hit = verifier.cached(token)
+            if hit is not None:
+                return hit
+        return None
+
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         routed = self.route(token)
         if isinstance(routed, Failure):
             return routed

@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 from .cache import TokenCache
 from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
 from .outcome import Failure, Problem, VerifiedToken
-from .parse import ParsedToken, parse_token
+from .parse import ParsedToken, decode_body, parse_token
 from .reasons import CLAIM_ORDER, Reason
 from .settings import Settings
 
 _MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
+_ABSENT: Final = object()
 _EMBEDDED_KEY_HEADERS: Final = ("jwk", "jku", "x5u", "x5c")
 _REGISTERED: Final = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")
 _UNDERSTOOD_CRIT: Final[frozenset[str]] = frozenset()
@@ -191,6 +192,12 @@ def insufficient_scope(
 
 
 EMPTY_KEYSET: Final = KeySet(())
+#: Header segments known to pass the header and key stages, per verifier: the key
+#: set they were checked against, the header, alg, kid, key and its primitive.
+_HeaderEntry = tuple[
+    KeySet, dict[str, Any], str, "str | None", VerificationKey, Callable[[bytes, bytes], bool]
+]
+_HEADER_ENTRIES_MAX: Final = 64
 #: Reasons after which a refreshable key source is asked for new keys.
 REFRESH_REASONS: Final = frozenset({Reason.unknown_kid, Reason.key_source_unavailable})
 
@@ -253,13 +260,13 @@ class Verifier:
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
         self._budget = DiagnosticBudget(settings.diagnostic_verifications_per_second)
+        self._headers: dict[str, _HeaderEntry] = {}
         self.cache: TokenCache | None = None
         if settings.token_cache_entries > 0 and settings.token_cache_bytes > 0:
             self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_bytes)
             on_change = getattr(source, "on_change", None)
             if on_change is not None:
-                cache = self.cache
-                on_change(lambda keyset: cache.retain_keys(k.fingerprint for k in keyset.keys))
+                on_change(self._retain_cached)
 
     @property
     def keyset(self) -> KeySet:
@@ -329,26 +336,72 @@ class Verifier:
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
         """Verify a raw compact token (already extracted from its header).
 
-        A token verified before and not yet expired comes from the cache.
+        A token verified before and not yet expired comes from the cache. A
+        token whose header segment passed the header and key stages before (with
+        the same key set) takes the fast path: its payload and signature are
+        decoded once and the signature goes straight to the key's primitive.
+        Anything unusual, and every failure's diagnosis, takes the full path.
         """
-        cache = self.cache
-        if cache is not None:
-            if now is None:
-                now = self.clock()
-            # No hit outlives the key set: a source too stale to trust serves no cache.
-            if self.source is None or self.source.keyset is not None:
+        if now is None:
+            now = self.clock()
+        source = self.source
+        keyset = self._static if source is None else source.keyset
+        # No hit outlives the key set: a source too stale to trust serves no cache.
+        if keyset is not None:
+            cache = self.cache
+            if cache is not None:
                 hit = cache.get(token, now)
                 if hit is not None:
                     return hit
+            dot = token.find(".")
+            entry = self._headers.get(token[:dot]) if dot > 0 else None
+            if entry is not None and entry[0] is keyset and len(token) <= self._max_bytes:
+                body = decode_body(token, dot)
+                if body is not None:
+                    _, header, alg, kid, key, check = entry
+                    signing_input, claims, signature = body
+                    if not check(signing_input, signature):
+                        parsed = ParsedToken(header, claims, signing_input, signature)
+                        failure = self._signature_failure(parsed, alg, kid, key)
+                        attach_claims(failure, claims)
+                        return failure
+                    outcome = self._claims_stage(header, claims, alg, kid, key, now)
+                    if isinstance(outcome, Failure):
+                        attach_claims(outcome, claims)
+                    elif cache is not None:
+                        cache.put(token, outcome, now)
+                    return outcome
+        outcome = self.verify_full(token, now)
+        if self.cache is not None and isinstance(outcome, VerifiedToken):
+            self.cache.put(token, outcome, now)
+        return outcome
+
+    def cached(self, token: str) -> VerifiedToken | None:
+        """The cached outcome for ``token`` if it has one now, else None (then call
+        :meth:`verify`, which counts the miss). For callers that hold a candidate
+        token before checking how it was sent: only an already verified token can
+        be in the cache."""
+        cache = self.cache
+        if cache is None:
+            return None
+        source = self.source
+        if source is not None and source.keyset is None:
+            return None
+        return cache.peek(token, self.clock())
+
+    def verify_full(self, token: str, now: float) -> VerifiedToken | Failure:
+        """The full path: no cache, every stage in order, each failure explained.
+
+        :meth:`verify` gives the same outcome for every token; it takes this
+        path for tokens with a header segment not seen before and for anything
+        unusual. Also records the header for the fast path.
+        """
         parsed = parse_token(token, self._max_bytes)
         if isinstance(parsed, Failure):
             return parsed
         outcome = self.verify_parsed(parsed, now=now)
         if isinstance(outcome, Failure):
             attach_claims(outcome, parsed.claims)
-        elif cache is not None:
-            assert now is not None
-            cache.put(token, outcome, now)
         return outcome
 
     def verify_parsed(
@@ -361,26 +414,60 @@ class Verifier:
         if failure is not None:
             return failure
         assert isinstance(alg, str)
+        keyset = self.keyset
         selected = self._select_key(alg, kid)
         if isinstance(selected, Failure):
             if selected.reason is Reason.unknown_kid and self.source is not None:
                 return self._retired(parsed, alg, selected)
             return selected
-        if not selected.verifiers[alg](parsed.signing_input, parsed.signature):
+        check = selected.verifiers[alg]
+        self._remember_header(parsed, keyset, alg, kid, selected, check)
+        if not check(parsed.signing_input, parsed.signature):
             return self._signature_failure(parsed, alg, kid, selected)
-        claims = parsed.claims
+        return self._claims_stage(
+            header, parsed.claims, alg, kid, selected, self.clock() if now is None else now
+        )
+
+    def _remember_header(
+        self,
+        parsed: ParsedToken,
+        keyset: KeySet,
+        alg: str,
+        kid: str | None,
+        key: VerificationKey,
+        check: Callable[[bytes, bytes], bool],
+    ) -> None:
+        """Record that this header segment passed the header and key stages with
+        ``keyset``: the next token carrying it takes the fast path."""
+        signing_input = parsed.signing_input
+        h64 = signing_input[: signing_input.find(b".")].decode("ascii")
+        headers = self._headers
+        if h64 not in headers and len(headers) >= _HEADER_ENTRIES_MAX:
+            headers.clear()
+        headers[h64] = (keyset, parsed.header, alg, kid, key, check)
+
+    def _claims_stage(
+        self,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        alg: str,
+        kid: str | None,
+        key: VerificationKey,
+        now: float,
+    ) -> VerifiedToken | Failure:
         if self._follow_discovery:
             self._adopt_discovered_issuer()
-        problems = self._check_claims(claims, self.clock() if now is None else now)
-        if problems:
-            return self._claims_failure(problems, alg, kid, selected)
+        if not self._claims_clean(claims, now):
+            problems = self._check_claims(claims, now)
+            if problems:
+                return self._claims_failure(problems, alg, kid, key)
         exp = claims.get("exp")
         return VerifiedToken(
             claims=claims,
             header=header,
             alg=alg,
             kid=kid,
-            key_fingerprint=selected.fingerprint,
+            key_fingerprint=key.fingerprint,
             scopes=scopes_of(claims),
             expires_at=float(exp) if exp is not None else None,
         )
@@ -426,8 +513,27 @@ class Verifier:
             "key_set_loaded_at": _utc(keys.loaded_at),
         }
 
-    def _select_key(self, alg: str, kid: str | None) -> VerificationKey | Failure:
-        keys = self.keyset
+    def _retain_cached(self, keyset: KeySet) -> int:
+        """After a key-set change: keep a cached token only if its alg and kid still
+        select the very key that verified it (not merely a key still in the set)."""
+        if self.cache is None:
+            return 0
+        selected: dict[tuple[str, str | None], str | None] = {}
+
+        def keep(verified: VerifiedToken) -> bool:
+            ident = (verified.alg, verified.kid)
+            if ident not in selected:
+                key = self._select_key(verified.alg, verified.kid, keyset)
+                selected[ident] = None if isinstance(key, Failure) else key.fingerprint
+            return selected[ident] == verified.key_fingerprint
+
+        return self.cache.retain(keep)
+
+    def _select_key(
+        self, alg: str, kid: str | None, keys: KeySet | None = None
+    ) -> VerificationKey | Failure:
+        if keys is None:
+            keys = self.keyset
         if not keys.keys:
             return Failure(
                 Reason.key_source_unavailable,
@@ -584,6 +690,62 @@ class Verifier:
         )
 
     # -- claims stage ----------------------------------------------------------
+
+    def _claims_clean(self, claims: dict[str, Any], now: float) -> bool:
+        """The success path's claim checks: True only when :meth:`_check_claims` would
+        find no problem (it then need not run). False means "look closer", not
+        "rejected": arrays of audiences with non-strings, nulls and every failure
+        are left to the full check, which explains them."""
+        for name in self._required:
+            if name not in claims:
+                return False
+        get = claims.get
+        leeway = self._leeway
+        value = get("exp", _ABSENT)
+        if value is not _ABSENT:
+            kind = type(value)
+            if (kind is not int and kind is not float) or not (
+                0 <= value <= _MAX_UNIX_TIME and now < value + leeway
+            ):
+                return False
+        value = get("nbf", _ABSENT)
+        if value is not _ABSENT:
+            kind = type(value)
+            if (kind is not int and kind is not float) or not (
+                0 <= value <= _MAX_UNIX_TIME and value - leeway <= now
+            ):
+                return False
+        value = get("iat", _ABSENT)
+        if value is not _ABSENT:
+            kind = type(value)
+            if (kind is not int and kind is not float) or not (
+                0 <= value <= _MAX_UNIX_TIME and value - leeway <= now
+            ):
+                return False
+        value = get("iss", _ABSENT)
+        if value is not _ABSENT and (
+            type(value) is not str or (self._issuers and value not in self._issuers)
+        ):
+            return False
+        value = get("aud", _ABSENT)
+        if value is not _ABSENT:
+            audiences = self._audiences
+            if type(value) is str:
+                if audiences and value not in audiences:
+                    return False
+            elif type(value) is list:
+                for item in value:
+                    if type(item) is not str:
+                        return False
+                if audiences and audiences.isdisjoint(value):
+                    return False
+            else:
+                return False
+        value = get("sub", _ABSENT)
+        if value is not _ABSENT and type(value) is not str:
+            return False
+        value = get("jti", _ABSENT)
+        return value is _ABSENT or type(value) is str
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> list[Problem]:
         problems: list[Problem] = []
