@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import MutableMapping
+from bisect import bisect_left
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 from weakref import WeakKeyDictionary
 
@@ -113,6 +115,44 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
     return metrics
 
 
+def counter_increment(child: Any) -> Callable[[], None]:
+    """``child.inc`` for a labelled Counter child, as cheap as the client allows.
+
+    ``Counter.inc`` re-checks its labels and the amount on every call; the
+    request path calls the value's own ``inc`` (the same lock or multiprocess
+    file write). Falls back to ``child.inc`` if the client's internals differ.
+    """
+    inc = getattr(getattr(child, "_value", None), "inc", None)
+    return partial(inc, 1) if callable(inc) else child.inc
+
+
+def histogram_observer(child: Any) -> Callable[[float], None]:
+    """``child.observe`` for a labelled Histogram child: the sum and the one bucket
+    the value falls in, found by bisection instead of a scan. Falls back to
+    ``child.observe`` if the client's internals differ."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    add_sum = getattr(getattr(child, "_sum", None), "inc", None)
+    if (
+        not isinstance(bounds, list)
+        or not isinstance(buckets, list)
+        or len(bounds) != len(buckets)
+        or not bounds
+        or bounds[-1] != float("inf")
+        or not callable(add_sum)
+        or not all(callable(getattr(b, "inc", None)) for b in buckets)
+    ):
+        return child.observe  # type: ignore[no-any-return]
+    limits = tuple(bounds)
+    counts = tuple(b.inc for b in buckets)
+
+    def observe(amount: float) -> None:
+        add_sum(amount)
+        counts[bisect_left(limits, amount)](1)
+
+    return observe
+
+
 def token_fingerprint(token: str) -> str:
     """A short one-way hash of the token, to correlate repeated attempts in logs."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
@@ -160,10 +200,10 @@ class Observer:
         self._held: dict[str, set[tuple[str, str, str, str]]] = {}
         if self.metrics is not None:
             m = self.metrics
-            self._accepted = m.requests.labels("accepted")
-            self._rejected = m.requests.labels("rejected")
-            self._accepted_time = m.duration.labels("accepted")
-            self._rejected_time = m.duration.labels("rejected")
+            self._accepted = counter_increment(m.requests.labels("accepted"))
+            self._rejected = counter_increment(m.requests.labels("rejected"))
+            self._accepted_time = histogram_observer(m.duration.labels("accepted"))
+            self._rejected_time = histogram_observer(m.duration.labels("rejected"))
 
     # -- per request ---------------------------------------------------------------
 
@@ -171,8 +211,8 @@ class Observer:
         self, token: VerifiedToken, seconds: float, scope: MutableMapping[str, Any]
     ) -> None:
         if self.metrics is not None:
-            self._accepted.inc()
-            self._accepted_time.observe(seconds)
+            self._accepted()
+            self._accepted_time(seconds)
         if self.log_accepted:
             event = {
                 "alg": token.alg,
@@ -196,8 +236,8 @@ class Observer:
         token: str | None,
     ) -> None:
         if self.metrics is not None:
-            self._rejected.inc()
-            self._rejected_time.observe(seconds)
+            self._rejected()
+            self._rejected_time(seconds)
             self.metrics.failures.labels(failure.reason.value).inc()
         self._log_denied(failure, seconds, scope, token)
 

@@ -85,6 +85,11 @@ class VerifiedToken:
     key_fingerprint: str
     scopes: frozenset[str]
     expires_at: float | None
+    #: ``"authenticated"`` and the sorted scopes, as the middleware hands them to
+    #: Starlette's ``AuthCredentials``; computed once per token, on first use.
+    credential_scopes: tuple[str, ...] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def subject(self) -> str | None:

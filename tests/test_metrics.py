@@ -567,3 +567,53 @@ async def test_verify_duration_excludes_the_key_fetch_wait(
         assert waited is not None and waited < 0.25, f"{waited:.3f} s counted as verify time"
     finally:
         await app.shutdown()
+
+
+# --- the request path's increments match the client's public API ----------------------
+
+
+@pytest.mark.parametrize("internals", [True, False], ids=["internals", "fallback"])
+def test_request_path_increments_expose_what_the_public_api_would(internals: bool) -> None:
+    """counter_increment/histogram_observer bypass the client's per-call checks; the
+    exposition must be byte-for-byte what Counter.inc/Histogram.observe give, at
+    bucket edges too, and without the internals they must fall back to the API."""
+    from prometheus_client import Counter, Histogram
+
+    from jwt_middleware.observe import counter_increment, histogram_observer
+
+    buckets = (0.00005, 0.0001, 0.001, 0.5)
+    amounts = [0.0, 0.00005, 0.0000500001, 0.0001, 0.0007, 0.001, 0.3, 0.5, 0.50001, 7.0, 1e9]
+
+    def build(registry: CollectorRegistry) -> tuple[Any, Any]:
+        counter = Counter("c", "c", ["o"], registry=registry).labels("a")
+        histogram = Histogram("h", "h", ["o"], buckets=buckets, registry=registry).labels("a")
+        return counter, histogram
+
+    reference, fast = CollectorRegistry(), CollectorRegistry()
+    ref_counter, ref_histogram = build(reference)
+    counter, histogram = build(fast)
+    if not internals:
+
+        class Opaque:  # a child whose internals are not the ones expected
+            def __init__(self, inner: Any) -> None:
+                self.inc = getattr(inner, "inc", None)
+                self.observe = getattr(inner, "observe", None)
+
+        counter, histogram = Opaque(counter), Opaque(histogram)
+    inc, observe = counter_increment(counter), histogram_observer(histogram)
+    if internals:
+        assert inc != counter.inc and observe != histogram.observe
+    else:
+        assert inc == counter.inc and observe == histogram.observe
+    for amount in amounts:
+        ref_counter.inc()
+        ref_histogram.observe(amount)
+        inc()
+        observe(amount)
+
+    def exposition(registry: CollectorRegistry) -> list[bytes]:  # creation times differ
+        return [ln for ln in generate_latest(registry).splitlines() if b"_created" not in ln]
+
+    assert exposition(fast) == exposition(reference)
+    assert b'h_bucket{le="0.0001",o="a"} 4.0' in exposition(fast)
+    assert b'c_total{o="a"} 11.0' in exposition(fast)
