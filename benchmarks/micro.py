@@ -274,6 +274,11 @@ def build_variants(alg: str, workdir: Path, distinct: int) -> tuple[list[Variant
         ("minimal", "ref: minimal hand-written verifier", _loop(minimal, token)),
         ("fresh", "jwt_middleware, fresh token (cache off)", _loop(v_nocache.verify, token)),
         ("miss", "jwt_middleware, fresh token (cache on: miss+insert)", fresh_batch),
+        (
+            "full",
+            "jwt_middleware, full path (verify_full: a header not seen before)",
+            _loop(lambda t: v_nocache.verify_full(t, v_nocache.clock()), token),
+        ),
         ("hit", "jwt_middleware, repeated token (cache hit)", _loop(v_cache.verify, token)),
         ("reject", "jwt_middleware, bad signature (budget spent)", _loop(v_reject.verify, bad)),
         (
