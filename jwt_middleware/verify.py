@@ -462,14 +462,15 @@ class Verifier:
             if problems:
                 return self._claims_failure(problems, alg, kid, key)
         exp = claims.get("exp")
-        return VerifiedToken(
-            claims=claims,
-            header=header,
-            alg=alg,
-            kid=kid,
-            key_fingerprint=key.fingerprint,
-            scopes=scopes_of(claims),
-            expires_at=float(exp) if exp is not None else None,
+        scope = claims.get("scope")
+        return VerifiedToken(  # positional: the field order of VerifiedToken
+            claims,
+            header,
+            alg,
+            kid,
+            key.fingerprint,
+            frozenset(scope.split()) if type(scope) is str else scopes_of(claims),
+            float(exp) if exp is not None else None,
         )
 
     # -- header / algorithm stage ---------------------------------------------
