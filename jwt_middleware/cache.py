@@ -33,7 +33,9 @@ def entry_size(token: str) -> int:
 class TokenCache:
     """Bounded cache of VerifiedToken by token string."""
 
-    __slots__ = ("_bytes", "_entries", "_lock", "hits", "max_bytes", "max_entries", "misses")
+    __slots__ = (
+        "__weakref__", "_bytes", "_entries", "_lock", "hits", "max_bytes", "max_entries", "misses"
+    )  # fmt: skip
 
     def __init__(self, max_entries: int, max_bytes: int) -> None:
         self.max_entries = max_entries

@@ -161,6 +161,8 @@ class JWTAuthMiddleware:
         observer = self.observer
         for verifier in verifiers:
             label = verifier.source_label
+            if verifier.cache is not None:
+                observer.track_cache(label, verifier.cache)
             source: Any = verifier.source
             if not hasattr(source, "on_change"):
                 # Static keys, or a provider without change notifications: export once.

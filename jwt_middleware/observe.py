@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
+import weakref
 from bisect import bisect_left
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -24,7 +26,10 @@ from weakref import WeakKeyDictionary
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from .cache import TokenCache
 from .keys import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
@@ -47,6 +52,68 @@ class Metrics:
     last_success: Gauge
     keys: Gauge
     key_info: Gauge
+    caches: CacheCollector
+
+
+class CacheCollector(Collector):
+    """The verified-token caches of a registry, read at scrape time.
+
+    Lookups are counted by the cache itself (plain integers), so a request
+    pays nothing extra for these metrics. Caches are held weakly, labelled by
+    their verifier's key source; caches sharing a source are summed.
+    """
+
+    def __init__(self) -> None:
+        self._caches: list[tuple[str, weakref.ref[TokenCache]]] = []
+        self._lock = threading.Lock()
+
+    def track(self, source: str, cache: TokenCache) -> None:
+        with self._lock:
+            self._caches = [(s, r) for s, r in self._caches if r() is not None]
+            if not any(r() is cache for _, r in self._caches):
+                self._caches.append((source, weakref.ref(cache)))
+
+    def _families(self) -> tuple[CounterMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily(
+                "jwt_token_cache_lookups",
+                "Verified-token cache lookups by result (hit or miss).",
+                labels=["source", "result"],
+            ),
+            GaugeMetricFamily(
+                "jwt_token_cache_entries",
+                "Tokens held in the verified-token cache.",
+                labels=["source"],
+            ),
+            GaugeMetricFamily(
+                "jwt_token_cache_bytes",
+                "Estimated resident bytes of the verified-token cache (bounded by "
+                "token_cache_bytes).",
+                labels=["source"],
+            ),
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        totals: dict[str, list[int]] = {}
+        with self._lock:
+            held = [(s, r()) for s, r in self._caches]
+        for source, cache in held:
+            if cache is not None:
+                t = totals.setdefault(source, [0, 0, 0, 0])
+                t[0] += cache.hits
+                t[1] += cache.misses
+                t[2] += len(cache)
+                t[3] += cache.size_bytes
+        lookups, entries, size = self._families()
+        for source, (hits, misses, count, nbytes) in sorted(totals.items()):
+            lookups.add_metric([source, "hit"], hits)
+            lookups.add_metric([source, "miss"], misses)
+            entries.add_metric([source], count)
+            size.add_metric([source], nbytes)
+        return iter((lookups, entries, size))
 
 
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, Metrics] = WeakKeyDictionary()
@@ -105,12 +172,14 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
             multiprocess_mode="livemax",
             registry=r,
         ),
+        caches=CacheCollector(),
     )
     for outcome in OUTCOMES:
         metrics.requests.labels(outcome)
         metrics.duration.labels(outcome)
     for reason in Reason:
         metrics.failures.labels(reason.value)
+    r.register(metrics.caches)
     _BY_REGISTRY[registry] = metrics
     return metrics
 
@@ -204,6 +273,11 @@ class Observer:
             self._rejected = counter_increment(m.requests.labels("rejected"))
             self._accepted_time = histogram_observer(m.duration.labels("accepted"))
             self._rejected_time = histogram_observer(m.duration.labels("rejected"))
+
+    def track_cache(self, source: str, cache: TokenCache) -> None:
+        """Export ``cache``'s lookups, entries and size (read at scrape time)."""
+        if self.metrics is not None:
+            self.metrics.caches.track(source, cache)
 
     # -- per request ---------------------------------------------------------------
 

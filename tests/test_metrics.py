@@ -52,6 +52,9 @@ FAMILIES = {
     "jwt_jwks_last_success_timestamp_seconds": "gauge",
     "jwt_jwks_keys": "gauge",
     "jwt_key_info": "gauge",
+    "jwt_token_cache_lookups": "counter",
+    "jwt_token_cache_entries": "gauge",
+    "jwt_token_cache_bytes": "gauge",
 }
 
 
@@ -405,7 +408,7 @@ async def test_label_cardinality_is_bounded_under_a_flood(
     }
     allowed_values = (
         {r.value for r in Reason}
-        | {"accepted", "rejected", "static", server.jwks_url, "success", "RSA"}
+        | {"accepted", "rejected", "static", server.jwks_url, "success", "RSA", "hit", "miss"}
         | {"a", "b", "k1", "", "oct", rfc7638(keys.rsa), rfc7638(keys.rsa2), rfc7638(HS_SECRET)}
     )
     for name, v in labels:
@@ -617,3 +620,26 @@ def test_request_path_increments_expose_what_the_public_api_would(internals: boo
     assert exposition(fast) == exposition(reference)
     assert b'h_bucket{le="0.0001",o="a"} 4.0' in exposition(fast)
     assert b'c_total{o="a"} 11.0' in exposition(fast)
+
+
+async def test_token_cache_lookups_entries_and_bytes(ctx: Ctx, registry: CollectorRegistry) -> None:
+    """One miss then hits for a repeated token, a miss per new token; entries and bytes
+    follow the cache; the series of a collected app's cache go with it."""
+    import gc
+
+    app = make_app(ctx.rsa, registry=registry)
+    async with client(app) as c:
+        token = ctx.good()
+        for _ in range(4):
+            assert (await c.get("/me", headers=auth(token))).status_code == 200
+        assert (await c.get("/me", headers=auth(ctx.good(sub="other")))).status_code == 200
+        # Another spelling of the header (lower-case scheme) still finds the cached token.
+        assert (await c.get("/me", headers={"Authorization": f"bearer {token}"})).status_code == 200
+    assert value(registry, "jwt_token_cache_lookups_total", source="static", result="hit") == 4
+    assert value(registry, "jwt_token_cache_lookups_total", source="static", result="miss") == 2
+    assert value(registry, "jwt_token_cache_entries", source="static") == 2
+    size = value(registry, "jwt_token_cache_bytes", source="static")
+    assert size is not None and 0 < size <= 32 * 1024 * 1024
+    del app, c
+    gc.collect()
+    assert value(registry, "jwt_token_cache_entries", source="static") is None

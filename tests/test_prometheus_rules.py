@@ -38,6 +38,9 @@ METRICS = frozenset(
         "jwt_jwks_last_success_timestamp_seconds",
         "jwt_jwks_keys",
         "jwt_key_info",
+        "jwt_token_cache_lookups_total",
+        "jwt_token_cache_entries",
+        "jwt_token_cache_bytes",
     }
 )
 ALLOWED = METRICS | {"up"}
