@@ -20,7 +20,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from jwt_middleware import JWTAuthMiddleware, JWTUser, Settings
+from jwt_middleware import REASONS, JWTAuthMiddleware, JWTUser, Reason, Settings
 
 ORIGIN = "https://app.example"
 
@@ -342,3 +342,67 @@ def test_websocket_scope_rules_apply(keys: Keys, rsa_settings: Settings) -> None
     token = sign(claims(scope="admin"), keys.rsa)
     with client.websocket_connect("/ws", headers=auth(token)) as ws:
         assert ws.receive_json() == {"sub": "user-1"}
+
+
+# --- a cached token skips the request-stage checks only when they cannot matter -------
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "reason"),
+    [
+        (
+            lambda t: [("authorization", f"Bearer {t}"), ("authorization", f"Bearer {t}")],
+            "multiple_authorization_headers",
+        ),
+        (
+            lambda t: [("authorization", f"Bearer {t}"), ("Authorization", f"Bearer {t}")],
+            "multiple_authorization_headers",
+        ),
+        (lambda t: [("authorization", f"Bearer Bearer {t}")], "double_bearer"),
+        (lambda t: [("authorization", f'Bearer "{t}"')], "quoted_token"),
+        (lambda t: [("authorization", f"Bearer {t[:40]} {t[40:]}")], "whitespace_in_token"),
+        (lambda t: [("authorization", f"Bearer%20{t}")], "url_encoded_token"),
+        (lambda t: [("authorization", f"Token {t}")], "invalid_scheme"),
+        (lambda t: [("authorization", f"Bearer {t}x")], None),  # not the cached token
+    ],
+    ids=[
+        "twice",
+        "twice-mixed-case",
+        "double-bearer",
+        "quoted",
+        "space",
+        "percent",
+        "scheme",
+        "other",
+    ],
+)
+async def test_cached_token_in_a_mangled_header_gets_the_header_reason(
+    keys: Keys, rsa_settings: Settings, make_headers: Any, reason: str | None
+) -> None:
+    h = build_app(rsa_settings)
+    token = sign(claims(), keys.rsa)
+    async with h.client() as c:
+        assert (await c.get("/me", headers=auth(token))).status_code == 200  # now cached
+        assert (await c.get("/me", headers=auth(token))).status_code == 200  # a cache hit
+        r = await c.get("/me", headers=make_headers(token))
+    got = r.json()["reason"]
+    if reason is not None:
+        assert got == reason
+    else:
+        assert got in ("signature_invalid", "invalid_base64")
+    assert r.status_code == REASONS[Reason(got)].status
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["bearer {t}", "BEARER {t}", "Bearer  {t}", "Bearer {t} ", "Bearer\t{t}", " Bearer {t}"],
+)
+async def test_other_accepted_spellings_of_a_cached_token_still_pass(
+    keys: Keys, rsa_settings: Settings, value: str
+) -> None:
+    h = build_app(rsa_settings)
+    token = sign(claims(), keys.rsa)
+    async with h.client() as c:
+        assert (await c.get("/me", headers=auth(token))).status_code == 200
+        r = await c.get("/me", headers={"Authorization": value.format(t=token)})
+    assert r.status_code == 200, r.text
