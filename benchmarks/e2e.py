@@ -77,9 +77,9 @@ def _env_float(name: str, default: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--seconds", type=int, default=int(_env_float("BENCH_E2E_SECONDS", 2)), help="whole s"
+        "--seconds", type=int, default=int(_env_float("BENCH_E2E_SECONDS", 1)), help="whole s"
     )
-    parser.add_argument("--rounds", type=int, default=int(_env_float("BENCH_E2E_ROUNDS", 5)))
+    parser.add_argument("--rounds", type=int, default=int(_env_float("BENCH_E2E_ROUNDS", 12)))
     parser.add_argument("--warmup", type=int, default=int(_env_float("BENCH_E2E_WARMUP", 2)))
     parser.add_argument(
         "--connections", type=int, default=int(_env_float("BENCH_E2E_CONNECTIONS", 32))
