@@ -8,7 +8,7 @@ not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
     BENCH_MICRO_ROUNDS      micro rounds (60)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
-    BENCH_E2E_ROUNDS        end-to-end rounds (12: short paired runs, many of them, are what keeps the medians stable on a noisy host)
+    BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
     BENCH_E2E_WARMUP        warm-up seconds per variant (2)
     BENCH_E2E_CONNECTIONS   wrk connections (32; wrk uses one thread)
     BENCH_E2E_STACKS        uvicorn --loop/--http pairs ("auto,asyncio-h11")
