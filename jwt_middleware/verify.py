@@ -709,20 +709,14 @@ class Verifier:
                 0 <= value <= _MAX_UNIX_TIME and now < value + leeway
             ):
                 return False
-        value = get("nbf", _ABSENT)
-        if value is not _ABSENT:
-            kind = type(value)
-            if (kind is not int and kind is not float) or not (
-                0 <= value <= _MAX_UNIX_TIME and value - leeway <= now
-            ):
-                return False
-        value = get("iat", _ABSENT)
-        if value is not _ABSENT:
-            kind = type(value)
-            if (kind is not int and kind is not float) or not (
-                0 <= value <= _MAX_UNIX_TIME and value - leeway <= now
-            ):
-                return False
+        for name in ("nbf", "iat"):  # neither may lie ahead beyond the leeway
+            value = get(name, _ABSENT)
+            if value is not _ABSENT:
+                kind = type(value)
+                if (kind is not int and kind is not float) or not (
+                    0 <= value <= _MAX_UNIX_TIME and value - leeway <= now
+                ):
+                    return False
         value = get("iss", _ABSENT)
         if value is not _ABSENT and (
             type(value) is not str or (self._issuers and value not in self._issuers)
