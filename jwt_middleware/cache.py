@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final
 
 from .outcome import VerifiedToken
@@ -77,7 +77,7 @@ class TokenCache:
         nbf = verified.claims.get("nbf")
         if nbf is not None and (type(nbf) is int or type(nbf) is float) and nbf > now:
             return
-        size = len(token) * _PER_TOKEN_BYTE + _ENTRY_OVERHEAD
+        size = entry_size(token)
         if size > self.max_bytes or self.max_entries <= 0:
             return
         with self._lock:
@@ -97,11 +97,6 @@ class TokenCache:
         with self._lock:
             if self._entries.pop(token, None) is not None:
                 self._bytes -= entry_size(token)
-
-    def retain_keys(self, fingerprints: Iterable[str]) -> int:
-        """Drop entries verified by a key not in ``fingerprints``; return how many."""
-        keep = frozenset(fingerprints)
-        return self.retain(lambda verified: verified.key_fingerprint in keep)
 
     def retain(self, keep: Callable[[VerifiedToken], bool]) -> int:
         """Drop the entries for which ``keep`` is false; return how many."""

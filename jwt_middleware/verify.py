@@ -415,7 +415,7 @@ class Verifier:
             return failure
         assert isinstance(alg, str)
         keyset = self.keyset
-        selected = self._select_key(alg, kid)
+        selected = self._select_key(alg, kid, keyset)
         if isinstance(selected, Failure):
             if selected.reason is Reason.unknown_kid and self.source is not None:
                 return self._retired(parsed, alg, selected)
@@ -462,14 +462,13 @@ class Verifier:
             if problems:
                 return self._claims_failure(problems, alg, kid, key)
         exp = claims.get("exp")
-        scope = claims.get("scope")
         return VerifiedToken(  # positional: the field order of VerifiedToken
             claims,
             header,
             alg,
             kid,
             key.fingerprint,
-            frozenset(scope.split()) if type(scope) is str else scopes_of(claims),
+            scopes_of(claims),
             float(exp) if exp is not None else None,
         )
 

@@ -123,7 +123,7 @@ def test_unit_expiry_and_duplicates() -> None:
     assert len(cache) == 0 and cache.size_bytes == 0
     cache.put("t", token, now=100.0)  # already expired: not cached
     assert len(cache) == 0
-    assert cache.retain_keys([]) == 0
+    assert cache.retain(lambda verified: False) == 0
 
 
 @pytest.mark.parametrize("bad", [{"token_cache_entries": -1}, {"token_cache_bytes": -5}])
