@@ -1,31 +1,48 @@
 """The example app: FastAPI behind JWTAuthMiddleware, configured from the environment.
 
 Routes (CONTRACT section 4): ``GET /healthz`` and ``GET /metrics`` (public),
-``GET /me`` (any valid token; its claims), ``GET /admin`` (scope ``admin``).
+``GET /me`` (any valid token; its claims), ``GET /admin`` (scope ``admin``),
+and the WebSocket ``/ws`` (any valid token: sends its claims as JSON, then
+echoes text messages until the client closes).
+
+``/metrics`` is a route, not a mount (no redirect to ``/metrics/``); with
+PROMETHEUS_MULTIPROC_DIR set it serves prometheus-client's multiprocess view,
+summed over every worker (see docs/deployment-workers.md).
 
 With no key setting in the environment (JWT_JWKS_URL, JWT_DISCOVERY_URL,
 JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET) an embedded development
 issuer starts on the same server: ``/.well-known/openid-configuration``,
 ``/.well-known/jwks.json`` and ``/dev/token?scenario=...``. With any key
-setting it is off.
+setting it is off. Its workers share one key set
+(:mod:`example_app.devkeys`), and each response carries ``X-Worker-PID``,
+the process that served it, to see the workers take turns.
+
+``example_app.app:app`` is the app built from ``os.environ`` on first access,
+for ``uvicorn example_app.app:app [--workers N]``; ``create_app`` is the
+factory (``uvicorn --factory example_app.app:create_app``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Query
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from starlette.responses import Response
+from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
+from prometheus_client import REGISTRY
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jwt_middleware import JWTAuthMiddleware, Settings, Verifier
 from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
+from jwt_middleware.metrics_endpoint import MULTIPROC_DIR_VARIABLE, metrics_endpoint
 from jwt_middleware.outcome import VerifiedToken
 
+from .devkeys import key_file_for as dev_key_file
+from .devkeys import load_or_create
 from .issuer import SCENARIO_NAMES, SCENARIOS, DevIssuer
 
 KEY_VARIABLES = (
@@ -56,15 +73,45 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-def metrics_registry() -> CollectorRegistry:
-    """The global registry, or a multiprocess collector under PROMETHEUS_MULTIPROC_DIR."""
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+class WorkerPID:
+    """Adds ``X-Worker-PID: <this process>`` to every HTTP response (development only)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.pid = str(os.getpid())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_pid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("X-Worker-PID", self.pid)
+            await send(message)
+
+        await self.app(scope, receive, send_with_pid)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """At a worker's shutdown in multiprocess mode: drop its live gauge files."""
+    yield
+    if os.environ.get(MULTIPROC_DIR_VARIABLE):
         from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return registry
-    return REGISTRY
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def development_issuer(issuer: str, audience: str, env: Mapping[str, str]) -> DevIssuer:
+    """The issuer, with keys shared through a file when this process is one of several."""
+    log = structlog.get_logger("example_app")
+    path = dev_key_file(env)
+    if path is None:
+        return DevIssuer(issuer, audience)
+    keys, created = load_or_create(path)
+    log.info("example_app.development_issuer_keys", key_file=str(path), created=created)
+    return DevIssuer(issuer, audience, keys)
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
@@ -82,7 +129,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         public_host = "localhost" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
         issuer = env.get("JWT_ISSUER") or f"http://{public_host}:{port}"
         audience = env.get("JWT_AUDIENCE") or DEFAULT_AUDIENCE
-        dev = DevIssuer(issuer, audience.split(",")[0].strip())
+        dev = development_issuer(issuer, audience.split(",")[0].strip(), env)
         settings = Settings.from_env(
             env,
             external_keys=True,
@@ -103,6 +150,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         title="jwt_middleware example",
         description="Every rejection says why. Tokens from /dev/token when the "
         "development issuer is on.",
+        lifespan=lifespan,
     )
     install_problem_handler(app)
 
@@ -119,6 +167,15 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         token: VerifiedToken = Depends(require_scopes("admin")),  # noqa: B008
     ) -> dict[str, Any]:
         return {"admin": True, "sub": token.subject, "scopes": sorted(token.scopes)}
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        """Any valid token: its claims as the first message, then an echo of each text."""
+        await websocket.accept()
+        await websocket.send_json(websocket.state.jwt_claims)
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await websocket.send_text(await websocket.receive_text())
 
     public = ["/healthz", "/metrics", "/docs", "/openapi.json"]
     if dev is not None:
@@ -155,15 +212,23 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
 
         public += ["/.well-known", "/dev"]
 
-    registry = metrics_registry()
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # A route, not a mount: GET /metrics answers 200 with no redirect to /metrics/.
+    app.add_route("/metrics", metrics_endpoint(), include_in_schema=False)
 
     options: dict[str, Any] = {"public_paths": public, "registry": REGISTRY}
     if verifier is not None:
         app.add_middleware(JWTAuthMiddleware, verifier=verifier, **options)
     else:
         app.add_middleware(JWTAuthMiddleware, settings=settings, **options)
+    if dev is not None:
+        app.add_middleware(WorkerPID)  # outermost: rejections carry it too
     return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``app``: built from ``os.environ`` on first access (``uvicorn example_app.app:app``)."""
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

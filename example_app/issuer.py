@@ -9,6 +9,9 @@ It is also the verifier's key provider (the ``KeyProvider`` protocol of
 ``jwt_middleware.verify``): the current RSA and EC keys, plus a key it
 "retired" at startup, held in a key-set history so its tokens get
 ``retired_key`` exactly as after a real rotation.
+
+With several workers, the keys come from one file they share
+(:mod:`example_app.devkeys`), so any worker accepts any worker's tokens.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from joserfc import jwk
 
 from jwt_middleware.keys import KeySet, import_jwk
 from jwt_middleware.remote import KeyHistory
+
+from .devkeys import DevKeys
 
 RSA_KID = "dev-rsa-2"
 EC_KID = "dev-ec-1"
@@ -85,12 +90,14 @@ SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 class DevIssuer:
     """Keys, JWKS, discovery document and a token minter for development."""
 
-    def __init__(self, issuer: str, audience: str) -> None:
+    def __init__(self, issuer: str, audience: str, keys: DevKeys | None = None) -> None:
+        """``keys`` (default: new ones) may come from a file shared by several workers."""
         self.issuer = issuer
         self.audience = audience
-        self.rsa = rsa.generate_private_key(65537, 2048)
-        self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.retired_rsa = rsa.generate_private_key(65537, 2048)
+        keys = keys or DevKeys.generate()
+        self.rsa = keys.rsa
+        self.ec = keys.ec
+        self.retired_rsa = keys.retired_rsa
         self._jwks = {"keys": [_jwk(self.rsa, RSA_KID, "RS256"), _jwk(self.ec, EC_KID, "ES256")]}
         source = "dev-issuer"
         now = time.time()
