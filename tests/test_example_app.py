@@ -244,6 +244,15 @@ def test_metrics_count_the_failures_by_reason(dev: httpx.Client) -> None:
     assert requests["accepted"] - requests_before["accepted"] == accepted
 
 
+def test_metrics_is_a_route_in_one_process(dev: httpx.Client) -> None:
+    r = dev.get("/metrics", follow_redirects=False)
+    assert r.status_code == 200, (r.status_code, r.headers.get("location"))
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4"), r.headers
+    # One process: the cache collector, read at scrape time, is there.
+    names = {family.name for family in text_string_to_metric_families(r.text)}
+    assert {"jwt_auth_requests", "jwt_token_cache_entries"} <= names
+
+
 def test_issuer_documents_are_served(dev: httpx.Client, dev_app: ServerProcess) -> None:
     discovery = dev.get("/.well-known/openid-configuration")
     assert discovery.status_code == 200
