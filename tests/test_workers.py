@@ -271,6 +271,7 @@ class Scrapes:
     multiproc_dir: Path
     key_files_while_running: list[tuple[int, int]]  # (directory mode, file mode)
     key_dirs_after_exit: list[Path]
+    live_gauge_files_while_running: list[str]
 
 
 def _values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -318,6 +319,7 @@ def multiprocess_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             (stat.S_IMODE(p.parent.stat().st_mode), stat.S_IMODE(p.stat().st_mode))
             for p in (tmp / "tmpdir").glob("example_app-dev-issuer-*/keys.json")
         ]
+        live = sorted(p.name for p in prom.glob("gauge_live*.db"))
         w.stop_and_check()
     key_dirs = list((tmp / "tmpdir").glob("example_app-dev-issuer-*"))
     yield Scrapes(
@@ -330,6 +332,7 @@ def multiprocess_metrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         prom,
         key_files,
         key_dirs,
+        live,
     )
 
 
@@ -372,6 +375,16 @@ def test_old_metric_files_are_cleared_at_startup(multiprocess_metrics: Scrapes) 
     assert "notes.txt" in names
     counter_files = {n for n in names if n.startswith("counter_")}
     assert len(counter_files) >= WORKERS, names
+
+
+def test_stopped_workers_leave_no_live_gauge_files(multiprocess_metrics: Scrapes) -> None:
+    # The key gauges are livemax: each worker marks itself dead at shutdown, so a stopped
+    # worker's values stop counting; its counters stay (the sums must not go down).
+    s = multiprocess_metrics
+    assert len(s.live_gauge_files_while_running) >= WORKERS, s.live_gauge_files_while_running
+    names = sorted(p.name for p in s.multiproc_dir.iterdir())
+    assert not [n for n in names if n.startswith("gauge_live")], names
+    assert [n for n in names if n.startswith("counter_")], names
 
 
 def test_the_key_directory_is_removed_at_exit(multiprocess_metrics: Scrapes) -> None:
