@@ -19,16 +19,18 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import websocket
 from .extract import extract_bearer
 from .issuers import MultiIssuerVerifier
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
+from .paths import PathRules, route_path
 from .responses import render
 from .settings import Settings
 from .sources import build_verifier
 from .verify import REFRESH_REASONS, Verifier, insufficient_scope
 
-WS_POLICY_VIOLATION = 1008
+WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
 _AUTHORIZATION = b"authorization"
 
 
@@ -61,40 +63,6 @@ class JWTUser(BaseUser):
         return ""
 
 
-def _normalize_prefix(path: str) -> str:
-    return "/" + path.strip("/") if path.strip("/") else "/"
-
-
-class _PathRules:
-    """Public paths and per-path required scopes, matched by path prefix."""
-
-    def __init__(self, public: Iterable[str], scopes: Mapping[str, Iterable[str]]) -> None:
-        self.public_exact = frozenset(_normalize_prefix(p) for p in public)
-        self.public_prefixes = tuple(sorted(self.public_exact, key=len, reverse=True))
-        self.scopes = sorted(
-            ((_normalize_prefix(p), tuple(s)) for p, s in scopes.items()),
-            key=lambda item: len(item[0]),
-            reverse=True,
-        )
-
-    @staticmethod
-    def _under(path: str, prefix: str) -> bool:
-        return prefix == "/" or path == prefix or path.startswith(prefix + "/")
-
-    def is_public(self, path: str) -> bool:
-        if not self.public_prefixes:
-            return False
-        if path in self.public_exact:
-            return True
-        return any(self._under(path, p) for p in self.public_prefixes)
-
-    def required_scopes(self, path: str) -> tuple[str, ...]:
-        for prefix, scopes in self.scopes:
-            if self._under(path, prefix):
-                return scopes
-        return ()
-
-
 class JWTAuthMiddleware:
     """Verify bearer tokens on every HTTP and WebSocket request.
 
@@ -110,6 +78,12 @@ class JWTAuthMiddleware:
     works unchanged), and
     ``request.state.jwt_claims`` / ``request.state.jwt`` hold the claims and
     the :class:`VerifiedToken`.
+
+    Paths are matched relative to the application's root, as its routing sees
+    them (``root_path``, mounts); other spellings of a path fail closed (see
+    :mod:`jwt_middleware.paths`). WebSocket handshakes follow the same rules;
+    see :mod:`jwt_middleware.websocket` for rejections, the subprotocol token
+    and the close when a socket's token expires.
     """
 
     def __init__(
@@ -145,12 +119,15 @@ class JWTAuthMiddleware:
         self._remote = verifier.remote
         self._start_lock: asyncio.Lock | None = None
         self._started = False
-        self._rules = _PathRules(public_paths, path_scopes or {})
+        self._rules = PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
         self._max_bytes = self.settings.max_token_bytes
         self._level = self.settings.diagnostics
         self._realm = self.settings.realm
         self._key_wait = self.settings.key_wait_timeout
+        self._subprotocol = self.settings.websocket_subprotocol
+        self._close_on_expiry = self.settings.websocket_close_on_expiry
+        self._leeway = self.settings.leeway
 
     def _watch_keys(self) -> None:
         verifiers = (
@@ -218,8 +195,10 @@ class JWTAuthMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
-        if self._rules.public_prefixes and self._rules.is_public(path):
+        rules = self._rules
+        # The path as the application's routing sees it (root_path and mounts removed).
+        path = route_path(scope) if rules.enabled else ""
+        if rules.enabled and rules.is_public(path):
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
@@ -236,18 +215,24 @@ class JWTAuthMiddleware:
         # before can be there, so those checks need not run again.
         outcome: VerifiedToken | Failure | None = None
         candidate: bytes | None = None
-        for name, value in headers:
-            if name == _AUTHORIZATION or (len(name) == 13 and name.lower() == _AUTHORIZATION):
-                if candidate is not None:
-                    candidate = None
-                    break
-                candidate = value
         token: str | None = None
-        if candidate is not None and candidate[:7] == b"Bearer ":
-            token = candidate[7:].decode("latin-1")
-            outcome = self.verifier.cached(token)
+        if kind == "http":
+            for name, value in headers:
+                if name == _AUTHORIZATION or (len(name) == 13 and name.lower() == _AUTHORIZATION):
+                    if candidate is not None:
+                        candidate = None
+                        break
+                    candidate = value
+            if candidate is not None and candidate[:7] == b"Bearer ":
+                token = candidate[7:].decode("latin-1")
+                outcome = self.verifier.cached(token)
         if outcome is None:
             extracted = extract_bearer(headers, self._max_bytes)
+            if kind == "websocket" and self._subprotocol is not None:
+                extracted = websocket.combine(
+                    extracted,
+                    websocket.subprotocol_token(scope, self._subprotocol, self._max_bytes),
+                )
             if isinstance(extracted, Failure):
                 token = None
                 outcome = extracted
@@ -264,7 +249,7 @@ class JWTAuthMiddleware:
                     await self.verifier.refresh_keys(token, wait=self._key_wait)
                     started = perf_counter() - first
                     outcome = self.verifier.verify_after_refresh(token)
-        if type(outcome) is VerifiedToken and self._rules.scopes:
+        if type(outcome) is VerifiedToken and rules.has_scopes:
             outcome = self._check_scopes(outcome, path)
         elapsed = perf_counter() - started
         if type(outcome) is not VerifiedToken:
@@ -285,7 +270,46 @@ class JWTAuthMiddleware:
         state["jwt"] = outcome
         state["jwt_settings"] = self.settings
         state["jwt_observer"] = self.observer
+        if kind == "websocket":
+            assert token is not None
+            await self._serve_websocket(outcome, token, scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    async def _serve_websocket(
+        self, token: VerifiedToken, raw: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Call the app for an accepted handshake, through a :class:`websocket.Session`
+        when it selects the subprotocol or closes the socket when the token expires."""
+        offered = websocket.offered_name(scope, self._subprotocol)
+        deadline = (
+            token.expires_at + self._leeway
+            if self._close_on_expiry and token.expires_at is not None
+            else None
+        )
+        if offered is None and deadline is None:
+            await self.app(scope, receive, send)
+            return
+        websocket.strip_token(scope, raw)
+        session = websocket.Session(
+            receive,
+            send,
+            token=raw,
+            subprotocol=offered,
+            deadline=deadline,
+            on_expiry=lambda: self.log.info(
+                "websocket_closed",
+                reason="token_expired",
+                alg=token.alg,
+                kid=token.kid,
+                key_fingerprint=token.key_fingerprint,
+            ),
+        )
+        session.start()
+        try:
+            await self.app(scope, session.receive, session.send)
+        finally:
+            session.stop()
 
     def _check_scopes(self, token: VerifiedToken, path: str) -> VerifiedToken | Failure:
         required = self._rules.required_scopes(path)
@@ -301,12 +325,8 @@ class JWTAuthMiddleware:
 
     async def _reject(self, failure: Failure, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": WS_POLICY_VIOLATION,
-                    "reason": failure.reason.value,
-                }
+            await websocket.reject(
+                failure, scope, receive, send, self._level, self._realm, self._subprotocol
             )
             return
         status, headers, body = render(failure, self._level, self._realm)

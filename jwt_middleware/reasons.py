@@ -26,6 +26,7 @@ class Reason(StrEnum):
     whitespace_in_token = "whitespace_in_token"
     multiple_authorization_headers = "multiple_authorization_headers"
     token_too_large = "token_too_large"
+    multiple_tokens = "multiple_tokens"
     # structure stage
     malformed_token = "malformed_token"
     encrypted_token = "encrypted_token"
@@ -37,6 +38,7 @@ class Reason(StrEnum):
     algorithm_not_allowed = "algorithm_not_allowed"
     algorithm_key_mismatch = "algorithm_key_mismatch"
     algorithm_confusion = "algorithm_confusion"
+    wrong_token_type = "wrong_token_type"
     # key stage
     missing_kid = "missing_kid"
     unknown_kid = "unknown_kid"
@@ -179,6 +181,16 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "groups or roles; trim the claims at the issuer or raise max_token_bytes.",
         ),
         _r(
+            R.multiple_tokens,
+            S.request,
+            400,
+            _INVALID_REQUEST,
+            "Two different tokens",
+            "The request carries two different tokens in two places the server accepts tokens "
+            "from (the Authorization header and the WebSocket subprotocol, say). Send one token, "
+            "in one place.",
+        ),
+        _r(
             R.malformed_token,
             S.structure,
             401,
@@ -231,6 +243,16 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Invalid JOSE header",
             "The header must carry a string 'alg', a non-empty string 'kid' if any, and no 'crit' "
             "extensions this verifier does not understand.",
+        ),
+        _r(
+            R.wrong_token_type,
+            S.header,
+            401,
+            _INVALID_TOKEN,
+            "Not an access token",
+            "The header 'typ' is not an accepted access-token type (RFC 9068: 'at+jwt'). An "
+            "OpenID Connect ID token, a refresh token or a logout token is not an access token: "
+            "ask the authorization server for an access token for this API.",
         ),
         _r(
             R.algorithm_not_allowed,

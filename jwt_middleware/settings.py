@@ -30,10 +30,19 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_REQUIRED_CLAIMS": "required_claims",
     "JWT_DIAGNOSTICS": "diagnostics",
     "JWT_REALM": "realm",
+    "JWT_WEBSOCKET_SUBPROTOCOL": "websocket_subprotocol",
+    "JWT_WEBSOCKET_CLOSE_ON_EXPIRY": "websocket_close_on_expiry",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
 _LIST_FIELDS: Final = frozenset({"audience", "algorithms", "required_claims"})
+_BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry"})
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
+# RFC 7230 token characters: what a WebSocket subprotocol name may hold (RFC 6455 4.1).
+_TCHARS: Final = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -103,6 +112,11 @@ class Settings:
     diagnostic_keys_per_request: int = 2
     #: Global budget of such extra verifications per second, across requests.
     diagnostic_verifications_per_second: float = 200.0
+    #: WebSocket: a subprotocol name after which a browser client offers its token
+    #: (``new WebSocket(url, ["bearer", token])``); None: the Authorization header only.
+    websocket_subprotocol: str | None = None
+    #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
+    websocket_close_on_expiry: bool = True
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -189,6 +203,12 @@ class Settings:
             raise ConfigurationError(
                 "realm: must be non-empty printable ASCII without quotes or backslashes"
             )
+        name = self.websocket_subprotocol
+        if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
+            raise ConfigurationError(
+                f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
+                "'-', '_'; no dots, so it cannot look like a token)"
+            )
         if any(not iss for iss in self.issuers):
             raise ConfigurationError("issuer: empty issuer value")
         if not self.external_keys and not any(
@@ -220,6 +240,11 @@ class Settings:
                     values[name] = float(raw)
                 except ValueError:
                     raise ConfigurationError(f"{var}: {raw!r} is not a number of seconds") from None
+            elif name in _BOOL_FIELDS:
+                flag = raw.strip().lower()
+                if flag not in _TRUE | _FALSE:
+                    raise ConfigurationError(f"{var}: {raw!r} is not true or false")
+                values[name] = flag in _TRUE
             elif name == "secret":
                 values[name] = raw  # kept as given: whitespace is part of a secret
             else:

@@ -77,8 +77,18 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "missing_claim": (401, "invalid_token"),
     "invalid_claim": (401, "invalid_token"),
     "insufficient_scope": (403, "insufficient_scope"),
+    "multiple_tokens": (400, "invalid_request"),
+    "wrong_token_type": (401, "invalid_token"),
 }
-NOT_FROM_STATIC_KEYS = {"key_source_unavailable", "retired_key"}
+# Not from one plain HTTP request with static keys: a key fetch or key-set history, a
+# WebSocket subprotocol beside the header (tests/test_websocket.py), the token-type
+# setting (not yet configurable).
+NOT_FROM_STATIC_KEYS = {
+    "key_source_unavailable",
+    "retired_key",
+    "multiple_tokens",
+    "wrong_token_type",
+}
 CLAIM_ORDER = [
     "invalid_claim",
     "missing_claim",
