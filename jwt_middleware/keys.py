@@ -1,14 +1,20 @@
 """Verification keys, imported once and bound to the algorithms they allow.
 
 joserfc imports and validates key material (PEM, JWK, JWKS) and computes the
-RFC 7638 thumbprint used as every key's fingerprint. For each algorithm a key
-may verify, a small closure over the ``cryptography`` primitive is prepared
-once, so the per-request cost is the signature check itself.
+RFC 7638 thumbprint used as every asymmetric key's fingerprint (an HMAC
+secret's fingerprint is derived with scrypt instead, see
+:func:`secret_fingerprint`). For each algorithm a key may verify, a small
+closure over the ``cryptography`` primitive is prepared once, so the
+per-request cost is the signature check itself.
+
+A JWKS document is untrusted input when it was fetched (``published=True``):
+see :func:`load_jwks` for the bounds every entry must meet.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -36,6 +42,33 @@ HMAC_ALGS: Final = frozenset({"HS256", "HS384", "HS512"})
 OKP_ALGS: Final = frozenset({"EdDSA"})
 SUPPORTED_ALGS: Final = frozenset(RSA_ALGS | set(EC_ALGS.values()) | HMAC_ALGS | OKP_ALGS)
 MIN_RSA_BITS: Final = 2048
+#: Largest RSA modulus accepted: verification cost grows with the square of the
+#: size (16384 bits costs about 1.4 ms per check, 8192 about a quarter of that).
+MAX_RSA_BITS: Final = 8192
+#: RSA public exponents must be odd and below this bound (65537 is what every
+#: identity provider uses; a huge exponent costs milliseconds per check).
+MAX_RSA_EXPONENT: Final = 2**32
+#: At most this many entries of a JWKS document are looked at; the rest are
+#: skipped with one warning. Identity providers publish fewer than 20.
+MAX_JWKS_KEYS: Final = 100
+#: A key's kid: 1 to 128 printable ASCII characters, no spaces (it becomes a
+#: metric label and a log field).
+MAX_KID_LENGTH: Final = 128
+_KID: Final = re.compile(rf"[!-~]{{1,{MAX_KID_LENGTH}}}")
+#: Longest public member (n, e, crv, x, y) passed on to the key import: an
+#: 8192-bit modulus is 1366 base64url characters.
+_MAX_MEMBER_CHARS: Final = 1400
+#: JWK members that only a private key has (RFC 7518 section 6).
+PRIVATE_MEMBERS: Final = ("d", "p", "q", "dp", "dq", "qi", "oth")
+#: HMAC secret fingerprints: scrypt(secret, salt=label, N=2**14, r=8, p=1), 32
+#: bytes, base64url. About 16 MiB and tens of milliseconds once per key load,
+#: so a published fingerprint cannot be used to test guesses of the secret
+#: cheaply, while the same secret shows the same fingerprint everywhere.
+FINGERPRINT_LABEL: Final = b"jwt_middleware HMAC key fingerprint v1"
+SCRYPT_N: Final = 2**14
+SCRYPT_R: Final = 8
+SCRYPT_P: Final = 1
+_SCRYPT_MAXMEM: Final = 64 * 1024 * 1024
 
 _HASHES: Final[dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]]] = {
     "256": hashes.SHA256,
@@ -66,6 +99,20 @@ WEAK_SECRETS: Final = frozenset(
         "12345678",
     }
 )
+
+
+class KeyRefused(ConfigurationError):
+    """A key that is not used; ``code`` names the rule it broke (for log events)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """A key-set-supplied value for a message: its repr, bounded."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _rsa_verifier(public: rsa.RSAPublicKey, alg: str) -> Verify:
@@ -164,8 +211,9 @@ class VerificationKey:
     """One imported key: what it may verify and how to tell it apart.
 
     ``fingerprint`` is the RFC 7638 JWK thumbprint (SHA-256, base64url) of
-    the public key (for an HMAC secret ring: of its first secret) — the value
-    logs, metrics and the CLI show. ``verifiers`` maps each allowed algorithm
+    the public key, or for an HMAC secret ring the scrypt-derived
+    :func:`secret_fingerprint` of its first secret — the value logs, metrics
+    and the CLI show. ``verifiers`` maps each allowed algorithm
     to its prepared primitive.
     """
 
@@ -195,16 +243,30 @@ class VerificationKey:
         }
 
 
+def rsa_problem(bits: int, exponent: int) -> str | None:
+    """Why an RSA public key of ``bits`` and ``exponent`` is refused, or None."""
+    if bits < MIN_RSA_BITS:
+        return f"RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+    if bits > MAX_RSA_BITS:
+        return f"RSA key of {bits} bits; at most {MAX_RSA_BITS} are accepted"
+    if exponent < 3 or exponent >= MAX_RSA_EXPONENT or exponent % 2 == 0:
+        shown = exponent if exponent.bit_length() <= 64 else f"a {exponent.bit_length()}-bit number"
+        return (
+            f"RSA public exponent {shown}; an odd exponent from 3 to 2**32 - 1 is required "
+            "(65537 is usual)"
+        )
+    return None
+
+
 def _bind(
     key: jwk.Key, *, source: str, kid: str | None, declared_alg: str | None
 ) -> VerificationKey:
     """Prepare a joserfc public key for verification (asymmetric only)."""
     op = key.get_op_key("verify")
     if isinstance(op, rsa.RSAPublicKey):
-        if op.key_size < MIN_RSA_BITS:
-            raise ConfigurationError(
-                f"{source}: RSA key of {op.key_size} bits; at least {MIN_RSA_BITS} are required"
-            )
+        problem = rsa_problem(op.key_size, op.public_numbers().e)
+        if problem is not None:
+            raise KeyRefused("rsa_bounds", f"{source}: {problem}")
         algs = set(RSA_ALGS)
         description = f"RSA {op.key_size}"
         verifiers = {alg: _rsa_verifier(op, alg) for alg in algs}
@@ -389,11 +451,28 @@ def _secret_variants(secret: bytes) -> list[tuple[str, bytes]]:
     return unique
 
 
+@functools.lru_cache(maxsize=32)
 def secret_fingerprint(secret: bytes) -> str:
-    """RFC 7638 thumbprint of an HMAC secret as an oct JWK (one-way)."""
-    k = base64.urlsafe_b64encode(secret).rstrip(b"=").decode("ascii")
-    member = '{"k":"' + k + '","kty":"oct"}'
-    return base64.urlsafe_b64encode(hashlib.sha256(member.encode()).digest()).rstrip(b"=").decode()
+    """The fingerprint of an HMAC secret: scrypt of the secret with a fixed label.
+
+    Not a plain hash: a fingerprint is shown in logs, metrics and verbose
+    bodies, and a fast hash of the secret would let anyone who sees it test
+    guesses offline. scrypt (N=2**14, r=8, p=1: about 16 MiB and tens of
+    milliseconds) makes each guess cost that much; the fixed label keeps the
+    value the same for the same secret on every instance and in the CLI.
+    Computed once per key load (and remembered for the few secrets a process
+    holds).
+    """
+    derived = hashlib.scrypt(
+        secret,
+        salt=FINGERPRINT_LABEL,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        maxmem=_SCRYPT_MAXMEM,
+        dklen=32,
+    )
+    return base64.urlsafe_b64encode(derived).rstrip(b"=").decode("ascii")
 
 
 def secret_ring(
@@ -432,20 +511,27 @@ def secret_ring(
     )
 
 
+def _secret_label(index: int, secret: bytes) -> str:
+    return f"HMAC secret #{index + 1} (fingerprint {secret_fingerprint(secret)[:12]})"
+
+
 def secret_warnings(secrets: Iterable[bytes], algorithms: Iterable[str]) -> list[str]:
     """Startup warnings for weak HMAC secrets (never the secret itself)."""
     warnings: list[str] = []
     hs = [a for a in algorithms if a in HMAC_ALGS]
     for index, secret in enumerate(secrets):
-        label = f"HMAC secret #{index + 1} (fingerprint {secret_fingerprint(secret)[:12]})"
+        # The label (and its scrypt fingerprint) only for a secret with something to say.
         if secret.strip().lower().decode("utf-8", "replace") in WEAK_SECRETS:
-            warnings.append(f"{label} is a well-known default value; anyone can forge tokens")
+            warnings.append(
+                f"{_secret_label(index, secret)} is a well-known default value; anyone can "
+                "forge tokens"
+            )
         for alg in hs:
             need = _HMAC_MIN_BYTES[alg]
             if len(secret) < need:
                 warnings.append(
-                    f"{label} is {len(secret)} bytes, shorter than the {need} bytes {alg} "
-                    "needs (RFC 7518 section 3.2)"
+                    f"{_secret_label(index, secret)} is {len(secret)} bytes, shorter than the "
+                    f"{need} bytes {alg} needs (RFC 7518 section 3.2)"
                 )
     return warnings
 
@@ -455,75 +541,189 @@ def secret_warnings(secrets: Iterable[bytes], algorithms: Iterable[str]) -> list
 
 @dataclass(frozen=True, slots=True)
 class SkippedKey:
-    """A JWKS entry that could not be used, and why."""
+    """A JWKS entry that is not used, why, and the rule's code (for log events)."""
 
     kid: str | None
     why: str
+    code: str = "unusable"
 
 
-def import_jwk(entry: Mapping[str, Any], *, source: str) -> VerificationKey:
-    """Import one JWK for verification or raise ConfigurationError saying why not."""
+@dataclass(frozen=True, slots=True)
+class KeyNote:
+    """A JWKS entry used with something dropped from it (private members of a local file)."""
+
+    kid: str | None
+    why: str
+    code: str
+
+
+@dataclass(slots=True)
+class LoadedJWKS:
+    """What :func:`load_jwks` made of a document.
+
+    ``refused`` maps each well-formed kid of a skipped entry to why it is not
+    used, so that a token naming it can be told why (bounded by the key limit).
+    """
+
+    keys: list[VerificationKey] = field(default_factory=list)
+    skipped: list[SkippedKey] = field(default_factory=list)
+    notes: list[KeyNote] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+PUBLISHED_HMAC_KEY: Final = (
+    "it is an HMAC (oct) key published in a key set anyone can read: whoever reads that "
+    "document could sign tokens with it, so it is never used (an HMAC secret belongs in "
+    "JWT_SECRET or a local JWKS file, never in a published key set)"
+)
+
+
+def _check_kid(kid: object) -> None:
+    if kid is None:
+        return
+    if not isinstance(kid, str) or not kid:
+        raise KeyRefused("bad_kid", "'kid' is not a non-empty string")
+    if len(kid) > MAX_KID_LENGTH:
+        raise KeyRefused(
+            "bad_kid", f"'kid' is {len(kid)} characters long; at most {MAX_KID_LENGTH} are accepted"
+        )
+    if _KID.fullmatch(kid) is None:
+        raise KeyRefused("bad_kid", "'kid' has characters other than printable ASCII (or spaces)")
+
+
+def _b64_int(entry: Mapping[str, Any], name: str) -> int:
+    value = entry.get(name)
+    if not isinstance(value, str) or not value:
+        raise KeyRefused("unusable", f"RSA key without '{name}'")
+    try:
+        return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    except ValueError:
+        raise KeyRefused("unusable", f"'{name}' is not base64url") from None
+
+
+def _import_entry(
+    entry: Mapping[str, Any], *, source: str, published: bool
+) -> tuple[VerificationKey, KeyNote | None]:
     if not isinstance(entry, Mapping):
-        raise ConfigurationError("not a JSON object")
+        raise KeyRefused("unusable", "not a JSON object")
     kid = entry.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not kid):
-        raise ConfigurationError("'kid' is not a non-empty string")
+    _check_kid(kid)
     kty = entry.get("kty")
     if kty not in ("RSA", "EC", "OKP", "oct"):
-        raise ConfigurationError(f"unsupported kty {kty!r}")
+        raise KeyRefused("unusable", f"unsupported kty {_shown(kty)}")
+    if kty == "oct" and published:
+        raise KeyRefused("published_secret", PUBLISHED_HMAC_KEY)
     use = entry.get("use")
     if use is not None and use != "sig":
-        raise ConfigurationError(f"'use' is {use!r}, not 'sig'")
+        raise KeyRefused("unusable", f"'use' is {_shown(use)}, not 'sig'")
     ops = entry.get("key_ops")
     if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
-        raise ConfigurationError("'key_ops' does not include 'verify'")
+        raise KeyRefused("unusable", "'key_ops' does not include 'verify'")
     alg = entry.get("alg")
     if alg is not None and (not isinstance(alg, str) or alg not in SUPPORTED_ALGS):
-        raise ConfigurationError(f"unsupported alg {alg!r}")
+        raise KeyRefused("unusable", f"unsupported alg {_shown(alg)}")
     if kty == "oct":
         k = entry.get("k")
         if not isinstance(k, str) or not k:
-            raise ConfigurationError("oct key without 'k'")
+            raise KeyRefused("unusable", "oct key without 'k'")
         try:
             secret = base64.urlsafe_b64decode(k + "=" * (-len(k) % 4))
         except ValueError:
-            raise ConfigurationError("'k' is not base64url") from None
-        return secret_ring([secret], source=source, kid=kid, alg=alg)
-    if kty == "RSA" and isinstance(entry.get("n"), str):
-        n = entry["n"]
-        try:
-            bits = int.from_bytes(base64.urlsafe_b64decode(n + "=" * (-len(n) % 4)), "big")
-        except ValueError:
-            raise ConfigurationError("'n' is not base64url") from None
-        if bits.bit_length() < MIN_RSA_BITS:
-            raise ConfigurationError(
-                f"RSA key of {bits.bit_length()} bits; at least {MIN_RSA_BITS} are required"
-            )
-    public = {
-        name: value
-        for name, value in entry.items()
-        if name in ("kty", "n", "e", "crv", "x", "y")  # drop private members, x5c, ...
-    }
+            raise KeyRefused("unusable", "'k' is not base64url") from None
+        return secret_ring([secret], source=source, kid=kid, alg=alg), None
+    note = None
+    private = [m for m in PRIVATE_MEMBERS if m in entry]
+    if private and published:
+        raise KeyRefused(
+            "private_key_published",
+            f"the entry carries private key members ({', '.join(private)}): the key is "
+            "published with its private part, so anyone can sign with it; it is never used "
+            "(the issuer must replace this key)",
+        )
+    if private:
+        note = KeyNote(
+            kid,
+            f"private key members ({', '.join(private)}) were dropped; a verifier needs only "
+            "the public key: remove them from the file",
+            "private_members_dropped",
+        )
+    public: dict[str, Any] = {"kty": kty}
+    for name in ("n", "e", "crv", "x", "y"):  # private members, x5c, ... are not passed on
+        if name in entry:
+            value = entry[name]
+            if not isinstance(value, str) or len(value) > _MAX_MEMBER_CHARS:
+                raise KeyRefused(
+                    "unusable",
+                    f"'{name}' is not a string of at most {_MAX_MEMBER_CHARS} characters",
+                )
+            public[name] = value
+    if kty == "RSA":
+        problem = rsa_problem(_b64_int(entry, "n").bit_length(), _b64_int(entry, "e"))
+        if problem is not None:
+            raise KeyRefused("rsa_bounds", problem)
     try:
         key = jwk.import_key(public, kty)
     except (JoseError, ValueError, TypeError) as exc:
-        raise ConfigurationError(str(exc) or exc.__class__.__name__) from None
-    return _bind(key, source=source, kid=kid, declared_alg=alg)
+        raise KeyRefused("unusable", _shown(str(exc) or exc.__class__.__name__, 120)) from None
+    return _bind(key, source=source, kid=kid, declared_alg=alg), note
+
+
+def import_jwk(
+    entry: Mapping[str, Any], *, source: str, published: bool = False
+) -> VerificationKey:
+    """Import one JWK for verification or raise ConfigurationError (a :class:`KeyRefused`)
+    saying why not. ``published``: the entry comes from a fetched key set (see
+    :func:`load_jwks`)."""
+    return _import_entry(entry, source=source, published=published)[0]
+
+
+def load_jwks(
+    document: Any, *, source: str, published: bool = False, max_keys: int = MAX_JWKS_KEYS
+) -> LoadedJWKS:
+    """Import the usable keys of a JWKS document; every other entry is skipped, saying why.
+
+    Every document: at most ``max_keys`` entries are read (the rest are skipped
+    with one note); a kid is 1 to 128 printable ASCII characters; RSA moduli
+    have 2048 to 8192 bits and odd public exponents below 2**32; public members
+    are bounded in length. A ``published`` document (fetched from a URL or
+    through discovery, readable by anyone) is stricter: an HMAC (oct) key, or
+    an entry that carries private key members, is never used. From a local
+    file an oct key is used and private members are dropped with a note.
+    """
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ConfigurationError(f"{source}: not a JWKS document (no 'keys' array)")
+    entries: list[Any] = document["keys"]
+    loaded = LoadedJWKS()
+    for entry in entries[:max_keys]:
+        kid = entry.get("kid") if isinstance(entry, Mapping) else None
+        try:
+            key, note = _import_entry(entry, source=source, published=published)
+        except ConfigurationError as exc:
+            code = exc.code if isinstance(exc, KeyRefused) else "unusable"
+            good_kid = kid if code != "bad_kid" and isinstance(kid, str) else None
+            loaded.skipped.append(SkippedKey(good_kid, str(exc), code))
+            if good_kid is not None:
+                loaded.refused.setdefault(good_kid, str(exc))
+            continue
+        loaded.keys.append(key)
+        if note is not None:
+            loaded.notes.append(note)
+    if len(entries) > max_keys:
+        loaded.skipped.append(
+            SkippedKey(
+                None,
+                f"{len(entries) - max_keys} entries after the first {max_keys} were skipped: "
+                f"at most {max_keys} keys are read from one key set",
+                "too_many_keys",
+            )
+        )
+    return loaded
 
 
 def import_jwks(document: Any, *, source: str) -> tuple[list[VerificationKey], list[SkippedKey]]:
-    """Import every usable key of a JWKS document; unusable entries are skipped."""
-    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
-        raise ConfigurationError(f"{source}: not a JWKS document (no 'keys' array)")
-    keys: list[VerificationKey] = []
-    skipped: list[SkippedKey] = []
-    for entry in document["keys"]:
-        kid = entry.get("kid") if isinstance(entry, Mapping) else None
-        try:
-            keys.append(import_jwk(entry, source=source))
-        except ConfigurationError as exc:
-            skipped.append(SkippedKey(kid if isinstance(kid, str) else None, str(exc)))
-    return keys, skipped
+    """Import every usable key of a (local) JWKS document; unusable entries are skipped."""
+    loaded = load_jwks(document, source=source)
+    return loaded.keys, loaded.skipped
 
 
 # --- the key set ------------------------------------------------------------
@@ -532,11 +732,27 @@ def import_jwks(document: Any, *, source: str) -> tuple[list[VerificationKey], l
 class KeySet:
     """An immutable set of verification keys with the lookups the verifier needs."""
 
-    __slots__ = ("by_alg", "by_kid", "has_asymmetric", "has_symmetric", "keys", "loaded_at")
+    __slots__ = (
+        "by_alg",
+        "by_kid",
+        "has_asymmetric",
+        "has_symmetric",
+        "keys",
+        "loaded_at",
+        "refused",
+    )
 
-    def __init__(self, keys: Iterable[VerificationKey], *, loaded_at: float | None = None) -> None:
+    def __init__(
+        self,
+        keys: Iterable[VerificationKey],
+        *,
+        loaded_at: float | None = None,
+        refused: Mapping[str, str] | None = None,
+    ) -> None:
         self.keys: tuple[VerificationKey, ...] = tuple(keys)
         self.loaded_at = time.time() if loaded_at is None else loaded_at
+        #: kid -> why, for entries of the document that are not used (see load_jwks).
+        self.refused: Mapping[str, str] = dict(refused) if refused else {}
         self.by_kid: dict[str, VerificationKey] = {}
         for key in self.keys:
             if key.kid is not None:
@@ -557,3 +773,10 @@ class KeySet:
     @property
     def kids(self) -> list[str]:
         return sorted(self.by_kid)
+
+    def refusal_hint(self, kid: object) -> str | None:
+        """For a token naming a kid whose entry was skipped: what happened to it."""
+        why = self.refused.get(kid) if isinstance(kid, str) else None
+        if why is None:
+            return None
+        return f"The key set has an entry with kid '{kid}', but it is not used: {why}."

@@ -2,9 +2,15 @@
 
 A :class:`RemoteKeySource` keeps the last good key set and
 
-- fetches with httpx under connect/read timeouts, a body-size cap, https
-  only (unless the host is loopback or http is explicitly allowed) and a
-  small redirect limit checked on every hop;
+- fetches with httpx under connect/read timeouts and a total deadline per
+  document (connect, headers and body together: a server that drips one
+  byte at a time cannot hold the single-flight refresh open), a body-size
+  cap, https only (unless the host is loopback or http is explicitly
+  allowed), and at most a few redirects, each within the same origin;
+- treats the fetched key set as untrusted input (:func:`~jwt_middleware.keys.load_jwks`
+  with ``published=True``): HMAC keys and entries carrying private members are
+  never used, the number of keys, RSA sizes and kids are bounded, and every
+  skipped entry is logged (``jwt_auth.jwks_key_skipped``);
 - caches for the document's ``Cache-Control: max-age`` clamped to
   ``[min_ttl, max_ttl]`` and refreshes ahead of expiry in the background;
 - refreshes for an unknown ``kid`` at most once per ``cooldown``, and shares
@@ -27,13 +33,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 import structlog
 
 from .errors import ConfigurationError
-from .keys import KeySet, VerificationKey, import_jwks
+from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
 from .parse import loads_object
 from .settings import Settings
 
@@ -70,6 +76,35 @@ def check_url(url: str, *, allow_http: bool, what: str) -> None:
             f"{what}: {url!r} uses plain http; keys must come over https (http is accepted "
             "for loopback hosts, or set jwks_allow_http=True for a trusted network)"
         )
+
+
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+
+
+def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def redirect_refusal(current: str, target: str) -> str | None:
+    """Why a redirect from ``current`` to ``target`` is not followed, or None.
+
+    Only redirects within the same origin (scheme, host and port) are
+    followed: never to another host or port, never from https to http (nor
+    from http to https: configure the https URL instead).
+    """
+    try:
+        here, there = urlsplit(current), urlsplit(target)
+        origin_here, origin_there = _origin(here), _origin(there)
+    except ValueError:
+        return "to a URL that cannot be parsed"
+    if origin_here == origin_there and origin_there[1]:
+        return None
+    shown = f"{there.scheme}://{there.netloc}"
+    shown = shown if len(shown) <= 100 else shown[:100] + "..."
+    if here.scheme == "https" and there.scheme != "https":
+        return f"from https to {shown}: a key set never comes over a downgraded connection"
+    return f"to another origin ({shown}): redirects are followed within the same origin only"
 
 
 def ttl_from_headers(headers: httpx.Headers, default: float, low: float, high: float) -> float:
@@ -159,6 +194,8 @@ class RemoteKeySource:
         read_timeout: float = 3.0,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_redirects: int = 2,
+        fetch_deadline: float | None = None,
+        max_keys: int = MAX_JWKS_KEYS,
         default_ttl: float = 300.0,
         min_ttl: float = 60.0,
         max_ttl: float = 86400.0,
@@ -183,6 +220,13 @@ class RemoteKeySource:
         self.allow_http = allow_http
         self.name = url
         self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        #: Total seconds one document's fetch may take, redirects, headers and body
+        #: included (default: the connect and read timeouts added).
+        self.fetch_deadline = (
+            fetch_deadline if fetch_deadline is not None else connect_timeout + read_timeout
+        )
+        self.max_keys = max_keys
         self.default_ttl, self.min_ttl, self.max_ttl = default_ttl, min_ttl, max_ttl
         self.cooldown = cooldown
         self.max_stale = max_stale
@@ -194,8 +238,7 @@ class RemoteKeySource:
         self._own_client = client is None
         self._client = client or httpx.AsyncClient(
             timeout=self._timeout,
-            follow_redirects=True,
-            max_redirects=max_redirects,
+            follow_redirects=False,  # followed by _download, within the same origin
             event_hooks={"request": [self._check_hop]},
             headers={"accept": "application/json, application/jwk-set+json"},
         )
@@ -249,34 +292,55 @@ class RemoteKeySource:
             raise FetchError("insecure_redirect", f"refusing plain-http hop to {request.url.host}")
 
     async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Headers]:
+        deadline = self.fetch_deadline
         try:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code != 200:
-                    raise FetchError("http_status", f"HTTP {response.status_code} from {url}")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                    raise FetchError("too_large", f"{url} declares {declared} bytes")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > self.max_bytes:
-                        raise FetchError(
-                            "too_large", f"{url} sent more than {self.max_bytes} bytes"
-                        )
-                headers = response.headers
-        except FetchError:
-            raise
-        except httpx.TimeoutException as exc:
-            raise FetchError("timeout", f"{type(exc).__name__} fetching {url}") from None
-        except httpx.TooManyRedirects:
-            raise FetchError("redirects", f"too many redirects fetching {url}") from None
-        except httpx.HTTPError as exc:
-            raise FetchError("unreachable", f"{type(exc).__name__} fetching {url}") from None
+            async with asyncio.timeout(deadline):
+                body, headers = await self._download(url)
+        except TimeoutError:
+            raise FetchError(
+                "timeout", f"{url} was not fetched in full within the {deadline:g} s deadline"
+            ) from None
         try:
-            document = loads_object(bytes(body))
+            document = loads_object(body)
         except ValueError as exc:
             raise FetchError("not_json", f"{url} is not a JSON object: {exc}") from None
         return document, headers
+
+    async def _download(self, url: str) -> tuple[bytes, httpx.Headers]:
+        """GET ``url``, following at most ``max_redirects`` same-origin redirects."""
+        current = url
+        for _ in range(self.max_redirects + 1):
+            try:
+                async with self._client.stream("GET", current, follow_redirects=False) as response:
+                    if response.is_redirect:
+                        target = urljoin(current, response.headers["location"])
+                        refusal = redirect_refusal(current, target)
+                        if refusal is not None:
+                            raise FetchError(
+                                "insecure_redirect", f"refusing a redirect from {current} {refusal}"
+                            )
+                        current = target
+                        continue
+                    if response.status_code != 200:
+                        raise FetchError("http_status", f"HTTP {response.status_code} from {url}")
+                    declared = response.headers.get("content-length")
+                    if declared and declared.isdigit() and int(declared) > self.max_bytes:
+                        raise FetchError("too_large", f"{url} declares {declared} bytes")
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > self.max_bytes:
+                            raise FetchError(
+                                "too_large", f"{url} sent more than {self.max_bytes} bytes"
+                            )
+                    return bytes(body), response.headers
+            except FetchError:
+                raise
+            except httpx.TimeoutException as exc:
+                raise FetchError("timeout", f"{type(exc).__name__} fetching {url}") from None
+            except httpx.HTTPError as exc:
+                raise FetchError("unreachable", f"{type(exc).__name__} fetching {url}") from None
+        raise FetchError("redirects", f"more than {self.max_redirects} redirects fetching {url}")
 
     async def _jwks_location(self) -> str:
         if self.jwks_url is not None:
@@ -309,15 +373,24 @@ class RemoteKeySource:
             url = await self._jwks_location()
             document, headers = await self._get_json(url)
             try:
-                keys, skipped = import_jwks(document, source=url)
+                loaded = load_jwks(document, source=url, published=True, max_keys=self.max_keys)
             except ConfigurationError as exc:
                 raise FetchError("not_jwks", str(exc)) from None
-            for entry in skipped:
+            for entry in loaded.skipped:
                 self.log.warning(
-                    "jwt_auth.jwks_key_skipped", source=self.name, kid=entry.kid, why=entry.why
+                    "jwt_auth.jwks_key_skipped",
+                    source=self.name,
+                    kid=entry.kid,
+                    code=entry.code,
+                    why=entry.why,
                 )
+            keys = loaded.keys
             if not keys:
-                raise FetchError("no_usable_keys", f"{url} holds no usable signing key")
+                raise FetchError(
+                    "no_usable_keys",
+                    f"{url} holds no usable signing key ({len(loaded.skipped)} entries skipped, "
+                    "see jwt_auth.jwks_key_skipped)",
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure is a failed fetch, never a failed request
@@ -339,7 +412,7 @@ class RemoteKeySource:
             self._fetched(exc.cause)
             return False
         now = self.clock()
-        keyset = KeySet(keys, loaded_at=now)
+        keyset = KeySet(keys, loaded_at=now, refused=loaded.refused)
         self._install(keyset, now)
         self.expires_at = now + ttl_from_headers(
             headers, self.default_ttl, self.min_ttl, self.max_ttl

@@ -18,7 +18,7 @@ from .keys import (
     KeySet,
     SkippedKey,
     VerificationKey,
-    import_jwks,
+    load_jwks,
     load_pem_public_key,
     secret_ring,
     secret_warnings,
@@ -55,6 +55,7 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
     keys: list[VerificationKey] = []
     warnings: list[str] = []
     skipped: list[SkippedKey] = []
+    refused: dict[str, str] = {}
 
     pems: list[tuple[str, str]] = []
     if settings.public_key_file:
@@ -77,13 +78,15 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
             raise ConfigurationError(
                 f"JWT_JWKS_FILE {settings.jwks_file!r} is not a JSON object: {exc}"
             ) from None
-        loaded, skipped_here = import_jwks(document, source=f"jwks-file:{settings.jwks_file}")
-        keys.extend(loaded)
-        skipped.extend(skipped_here)
+        name = f"jwks-file:{settings.jwks_file}"
+        loaded = load_jwks(document, source=name)
+        keys.extend(loaded.keys)
+        skipped.extend(loaded.skipped)
+        refused.update(loaded.refused)
         warnings.extend(
-            f"jwks-file:{settings.jwks_file}: key {s.kid or '(no kid)'} skipped: {s.why}"
-            for s in skipped_here
+            f"{name}: key {s.kid or '(no kid)'} skipped: {s.why}" for s in loaded.skipped
         )
+        warnings.extend(f"{name}: key {n.kid or '(no kid)'}: {n.why}" for n in loaded.notes)
 
     secrets = settings.all_secrets
     if secrets:
@@ -96,7 +99,7 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
             "no usable key: every configured key was skipped"
             + (f" ({'; '.join(s.why for s in skipped)})" if skipped else "")
         )
-    keyset = KeySet(keys)
+    keyset = KeySet(keys, refused=refused)
     allowed = settings.allowed_algorithms
     usable = [a for a in allowed if a in keyset.by_alg]
     if keys and not usable:

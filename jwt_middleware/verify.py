@@ -489,6 +489,7 @@ class Verifier:
                     Reason.algorithm_confusion,
                     f"The token is {clip(alg, 10)} (HMAC) but the key it would be checked "
                     "against is asymmetric.",
+                    hint=keys.refusal_hint(kid),  # a published HMAC key with this kid, say
                     alg=alg,
                     kid=kid,
                     key_fingerprint=named.fingerprint if named is not None else None,
@@ -587,7 +588,8 @@ class Verifier:
         return Failure(
             Reason.unknown_kid,
             f"No key with kid '{clip(kid, 64)}' is in the key set.",
-            hint=(
+            hint=keys.refusal_hint(kid)
+            or (
                 f"The key set loaded at {_utc(keys.loaded_at)} holds {len(keys)} key(s) and none "
                 "has this kid. If the issuer rotated its keys, this service has not loaded the "
                 "new one yet; otherwise the token comes from another issuer or environment. "

@@ -58,6 +58,21 @@ def rfc7638_thumbprint(members: dict[str, str]) -> str:
     return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
 
 
+def hmac_fingerprint(secret: bytes) -> str:
+    """An HMAC secret's fingerprint as docs/key-sources.md defines it: scrypt of the
+    secret with the fixed label, N=2**14, r=8, p=1, 32 bytes, base64url."""
+    derived = hashlib.scrypt(
+        secret,
+        salt=b"jwt_middleware HMAC key fingerprint v1",
+        n=2**14,
+        r=8,
+        p=1,
+        maxmem=64 * 1024 * 1024,
+        dklen=32,
+    )
+    return b64url(derived)
+
+
 def _int_b64(value: int, length: int | None = None) -> str:
     size = length if length is not None else (value.bit_length() + 7) // 8
     return b64url(value.to_bytes(size, "big"))
@@ -255,9 +270,12 @@ def test_pyjwt_hmac_token_verifies(alg: str) -> None:
     loaded = load_static_keys(settings)
     assert not [w for w in loaded.warnings if "HMAC secret" in w]
     result = Verifier(settings, loaded.keyset).verify(token)
+    # Not the RFC 7638 thumbprint (a fast hash a reader could test guesses against).
     oct_fp = rfc7638_thumbprint({"k": b64url(LONG_SECRET.encode()), "kty": "oct"})
     assert oct_fp == jwk.OctKey.import_key(LONG_SECRET.encode()).thumbprint()
-    assert_verified(result, payload=payload, alg=alg, kid="hs", fingerprint=oct_fp)
+    derived = hmac_fingerprint(LONG_SECRET.encode())
+    assert derived != oct_fp
+    assert_verified(result, payload=payload, alg=alg, kid="hs", fingerprint=derived)
 
 
 @pytest.mark.parametrize("alg", HMAC_ALGS)
@@ -274,7 +292,7 @@ def test_pyjwt_hmac_token_verifies_through_jwks_oct_key(alg: str, tmp_path: Path
         payload=payload,
         alg=alg,
         kid="oct-1",
-        fingerprint=jwk.OctKey.import_key(secret).thumbprint(),
+        fingerprint=hmac_fingerprint(secret),
     )
 
 
@@ -284,7 +302,7 @@ def test_several_hmac_secrets_accept_tokens_signed_with_any() -> None:
     unknown = "rogue-secret-0123456789-abcdefghijklmnopqrstuvw"
     settings = full_settings(secrets=(new, old), algorithms=("HS256",))
     verifier = verifier_for(settings)
-    ring_fp = jwk.OctKey.import_key(new.encode()).thumbprint()
+    ring_fp = hmac_fingerprint(new.encode())
     for secret in (new, old):
         payload = claims(sub=f"signed-with-{secret[:3]}")
         result = verifier.verify(sign(payload, secret, "HS256"))

@@ -631,12 +631,36 @@ def _int_b64(value: int, length: int | None = None) -> str:
     return b64url(value.to_bytes(size, "big"))
 
 
+def hmac_fingerprint(secret: str | bytes) -> str:
+    """An HMAC secret's fingerprint as docs/key-sources.md defines it (scrypt of the
+    secret, fixed label, N=2**14, r=8, p=1, 32 bytes, base64url), computed here."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    derived = hashlib.scrypt(
+        raw,
+        salt=b"jwt_middleware HMAC key fingerprint v1",
+        n=2**14,
+        r=8,
+        p=1,
+        maxmem=64 * 1024 * 1024,
+        dklen=32,
+    )
+    return b64url(derived)
+
+
+def oct_thumbprint(secret: str | bytes) -> str:
+    """The RFC 7638 thumbprint of a secret as an oct JWK: a fast hash, never to be shown."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    canonical = json.dumps({"k": b64url(raw), "kty": "oct"}, separators=(",", ":"))
+    return b64url(hashlib.sha256(canonical.encode()).digest())
+
+
 def rfc7638(private: Any) -> str:
-    """RFC 7638 thumbprint of a public key (or HMAC secret), computed here, not by the package."""
+    """The fingerprint the package shows, computed here, not by the package: the RFC 7638
+    thumbprint of a public key, or for an HMAC secret :func:`hmac_fingerprint`."""
     if isinstance(private, (bytes, str)):
-        raw = private.encode() if isinstance(private, str) else private
-        members: dict[str, str] = {"k": b64url(raw), "kty": "oct"}
-    elif isinstance(private, rsa.RSAPrivateKey):
+        return hmac_fingerprint(private)
+    members: dict[str, str]
+    if isinstance(private, rsa.RSAPrivateKey):
         numbers = private.public_key().public_numbers()
         members = {"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}
     elif isinstance(private, ec.EllipticCurvePrivateKey):
@@ -687,8 +711,10 @@ def test_keys_loaded_for_pem_and_secret(ctx: Ctx) -> None:
     assert fingerprints == {
         "RSA": rfc7638(ctx.keys.rsa),
         "EC": rfc7638(ctx.keys.ec256),
-        "oct": rfc7638(HS_SECRET),
+        "oct": hmac_fingerprint(HS_SECRET),
     }
+    # The plain SHA-256 thumbprint of the secret would let a reader test guesses offline.
+    assert oct_thumbprint(HS_SECRET) not in log.text
     assert_nothing_secret(
         log.text, secret_forms(HS_SECRET) + private_key_text(ctx.keys) + public_material(ctx.keys)
     )

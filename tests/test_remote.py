@@ -447,7 +447,7 @@ async def test_unexpected_errors_are_failed_fetches_not_failed_requests(
     def broken(*args: object, **kwargs: object) -> object:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(remote_module, "import_jwks", broken)
+    monkeypatch.setattr(remote_module, "load_jwks", broken)
     try:
         r = await get(h, token)
         assert r.status_code == 503
