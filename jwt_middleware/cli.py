@@ -2,7 +2,9 @@
 
 - ``decode [TOKEN|-]``: header and claims, unverified; never the signature.
 - ``diagnose [TOKEN|-]``: CONTRACT section 5; the same verifier and hints as
-  the middleware. Exit 0 valid, 1 rejected, 2 usage error.
+  the middleware. Exit 0 valid, 1 rejected, 2 usage error. A key source that
+  cannot be fetched still gets the token judged by every stage that needs no
+  key; a token that passes them is ``key_source_unavailable`` (exit 1).
 - ``fingerprint``: the RFC 7638 fingerprint of every key of a source, the
   value the middleware logs and exports.
 - ``probe URL... --token T``: send a known-good token to every instance;
@@ -19,12 +21,15 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from cryptography.hazmat.primitives import serialization
@@ -34,14 +39,29 @@ from .extract import parse_authorization
 from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
 from .outcome import Failure, VerifiedToken
 from .parse import parse_compact
-from .reasons import REASONS
+from .reasons import REASONS, Reason
 from .remote import RemoteKeySource
 from .responses import problem_body
 from .settings import Settings
 from .sources import load_static_keys
-from .verify import Verifier, clip, insufficient_scope
+from .verify import EMPTY_KEYSET, Verifier, clip, insufficient_scope
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+#: The distribution this command comes from (the import package is jwt_middleware).
+DISTRIBUTION = "asgi-jwt-bearer"
+
+
+def version_text() -> str:
+    """``jwt-middleware <version> (<distribution>)``, the version from the installed
+    distribution's metadata (the package's own ``__version__`` when run uninstalled)."""
+    try:
+        version = metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return f"jwt-middleware {__version__} ({DISTRIBUTION} not installed)"
+    return f"jwt-middleware {version} ({DISTRIBUTION})"
 
 
 class Style:
@@ -197,17 +217,55 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**values)
 
 
-def _fetch_remote(url: str) -> KeySet:
-    async def fetch() -> KeySet:
+@dataclasses.dataclass(frozen=True)
+class Unavailable:
+    """A key source that could not be fetched: its URL and the error, both without
+    credentials or query strings."""
+
+    source: str
+    error: str
+
+
+_URL = re.compile(r"https?://[^\s'\"<>]+")
+
+
+def public_url(url: str) -> str:
+    """``url`` without what may be a secret: user info and the query string."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(an unparsable URL)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    if parts.username is not None or parts.password is not None:
+        netloc = f"[credentials removed]@{netloc}"
+    query = "?[query removed]" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")) + query
+
+
+def _fetch_remote(url: str) -> KeySet | Unavailable:
+    async def fetch() -> KeySet | Unavailable:
         source = RemoteKeySource(jwks_url=url, allow_http=True, logger=_QuietLog())
         try:
-            if not await source.refresh() or source.keyset is None:
-                raise UsageError(f"cannot fetch keys from {url}: {source.last_error}")
-            return source.keyset
+            if await source.refresh() and source.keyset is not None:
+                return source.keyset
+            error = _URL.sub(lambda m: public_url(m.group(0)), source.last_error or "no keys")
+            return Unavailable(public_url(url), error)
         finally:
             await source.aclose()
 
     return asyncio.run(fetch())
+
+
+def _fetched_keys(url: str) -> KeySet:
+    """The keys of ``url`` for commands that have nothing to judge without them."""
+    keys = _fetch_remote(url)
+    if isinstance(keys, Unavailable):
+        raise UsageError(f"cannot fetch keys from {keys.source}: {keys.error}")
+    return keys
 
 
 class _QuietLog:
@@ -217,23 +275,54 @@ class _QuietLog:
         return lambda *args, **kwargs: None
 
 
-def build_cli_verifier(args: argparse.Namespace) -> Verifier:
+def build_cli_verifier(args: argparse.Namespace) -> tuple[Verifier, Unavailable | None]:
+    """The verifier of ``diagnose``, and why its key source gave no keys (if it did not).
+
+    A JWKS URL that cannot be fetched leaves the verifier with no key, as the
+    middleware is while its source is down: the request, structure and header
+    stages still judge the token, and the key stage says key_source_unavailable."""
     if not (args.jwks_url or args.jwks_file or args.key_file or args.secret is not None):
         raise UsageError("give a key source: --jwks-url, --jwks-file, --key-file or --secret")
     settings = _settings(args)
     if args.jwks_url:
-        keyset = _fetch_remote(args.jwks_url)
+        keys = _fetch_remote(args.jwks_url)
         static = dataclasses.replace(settings, jwks_url=None, external_keys=True)
-        return Verifier(static, keyset)
-    return Verifier(settings, load_static_keys(settings).keyset)
+        if isinstance(keys, Unavailable):
+            return Verifier(static, EMPTY_KEYSET), keys
+        return Verifier(static, keys), None
+    return Verifier(settings, load_static_keys(settings).keyset), None
+
+
+def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
+    """The key stage's failure for a token that passed every stage needing no key."""
+    failure = Failure(
+        Reason.key_source_unavailable,
+        f"The keys could not be fetched from {why.source} ({why.error}); the token "
+        "passed every check that needs no key, its signature and claims are unchecked.",
+        hint=f"Check that {why.source} is reachable from this machine and serves a JWKS "
+        "document (HTTP 200, a JSON object with 'keys'), then run diagnose again to check "
+        "the signature and claims.",
+        expected={"key_source": why.source, "last_error": why.error},
+        retry_after=outcome.retry_after,
+        alg=outcome.alg,
+        kid=outcome.kid,
+    )
+    failure.iss, failure.aud, failure.sub = outcome.iss, outcome.aud, outcome.sub
+    return failure
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
     raw = read_token(args.token)
-    verifier = build_cli_verifier(args)
+    verifier, unavailable = build_cli_verifier(args)
     token = _strip_scheme(raw)
     outcome: VerifiedToken | Failure
     outcome = token if isinstance(token, Failure) else verifier.verify(token)
+    if (
+        unavailable is not None
+        and isinstance(outcome, Failure)
+        and outcome.reason is Reason.key_source_unavailable
+    ):
+        outcome = _unavailable(outcome, unavailable)
     if isinstance(outcome, VerifiedToken) and args.require_scope:
         missing = [s for s in args.require_scope if s not in outcome.scopes]
         if missing:
@@ -298,7 +387,7 @@ def _print_failure(
 def _keys_for_fingerprint(args: argparse.Namespace) -> list[VerificationKey]:
     keys: list[VerificationKey] = []
     if args.jwks_url:
-        keys.extend(_fetch_remote(args.jwks_url).keys)
+        keys.extend(_fetched_keys(args.jwks_url).keys)
     if args.jwks_file:
         try:
             document = json.loads(Path(args.jwks_file).read_text())
@@ -434,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="jwt-middleware",
         description="Decode, diagnose and fingerprint JWTs with jwt_middleware's own verifier.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     decode = sub.add_parser("decode", help="show header and claims, unverified")

@@ -537,10 +537,6 @@ def test_usage_errors_exit_2(keys: Keys, pem_files: dict[str, str], tmp_path: Pa
             "private key",
         ),
         "empty token": (Invocation(["diagnose", *key], "  \n"), "token is empty"),
-        "jwks url not fetchable": (
-            Invocation(["diagnose", "--jwks-url", f"http://127.0.0.1:{free_port()}/jwks"], token),
-            "cannot fetch keys",
-        ),
         "unsupported algorithm": (
             Invocation(["diagnose", *key, "--algorithms", "none"], token),
             "none",
