@@ -17,19 +17,23 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Dependencies in a layer of their own: it is rebuilt only when pyproject.toml
-# changes. Empty stub packages (and an empty README.md, the long description)
-# let the build backend resolve '.[example]' without the source.
+# (or LICENSE) changes. An empty stub package (and an empty README.md, the long
+# description) lets the build backend resolve '.[example]' without the source.
 # DL3013 (pin versions in pip) is ignored here because what is installed is
-# this project itself with its 'example' extra: the versions are the ranges in
-# pyproject.toml, and the project has no lock file to pin them to.
-COPY pyproject.toml ./
+# this project itself (the asgi-jwt-bearer distribution) with its 'example'
+# extra: the versions are the ranges in pyproject.toml, and the project has no
+# lock file to pin them to.
+COPY pyproject.toml LICENSE ./
 # hadolint ignore=DL3013
-RUN mkdir jwt_middleware example_app \
-    && touch README.md jwt_middleware/__init__.py example_app/__init__.py \
+RUN mkdir jwt_middleware \
+    && touch README.md jwt_middleware/__init__.py \
     && pip install --no-cache-dir '.[example]' \
-    && rm -rf README.md jwt_middleware example_app
+    && rm -rf README.md jwt_middleware
 
-# The package itself, without touching the dependencies installed above.
+# The package itself (asgi-jwt-bearer: jwt_middleware and the jwt-middleware
+# command), without touching the dependencies installed above. example_app is
+# not part of the distribution: it runs from /app, the working directory, which
+# 'python -m' puts on sys.path.
 COPY README.md ./
 COPY jwt_middleware ./jwt_middleware
 COPY example_app ./example_app

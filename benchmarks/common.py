@@ -190,7 +190,7 @@ def wrk_version(wrk: str = "wrk") -> str:
 
 def machine_facts() -> dict[str, str]:
     packages = (
-        "jwt-middleware",
+        "asgi-jwt-bearer",
         "cryptography",
         "joserfc",
         "PyJWT",

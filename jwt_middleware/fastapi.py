@@ -16,7 +16,10 @@ UI's Authorize button sends the token the middleware checks::
 
 A missing scope gives the same ``403 insufficient_scope`` response as the
 middleware's ``path_scopes``: RFC 6750 challenge and problem+json body.
-Requires the ``fastapi`` extra (``pip install 'jwt-middleware[fastapi]'``).
+Requires the ``fastapi`` extra of this distribution, ``asgi-jwt-bearer``
+(``pip install -e '.[fastapi]'`` in a clone, ``pip install 'asgi-jwt-bearer[fastapi]'``
+from an index). Not ``jwt-middleware``: that name on the package index is an
+unrelated project that installs a ``jwt_middleware`` package of its own.
 """
 
 from __future__ import annotations
@@ -24,9 +27,17 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import FastAPI, Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
+
+try:
+    from fastapi import FastAPI, Request, Security
+    from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+except ImportError as exc:  # the message says which install brings it
+    raise ImportError(
+        "jwt_middleware.fastapi needs FastAPI, the 'fastapi' extra of asgi-jwt-bearer: "
+        "pip install 'asgi-jwt-bearer[fastapi]' (or pip install -e '.[fastapi]' in a clone)",
+        name=exc.name,
+    ) from exc
 
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
