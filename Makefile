@@ -11,17 +11,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# This distribution was named jwt-middleware before it became asgi-jwt-bearer;
+# a venv made then still holds that name's editable install: drop it first.
+DROP_OLD_NAME := $(BIN)/pip uninstall --quiet --yes jwt-middleware 2>/dev/null || true
+
 $(STAMP): $(BIN)/python pyproject.toml
+	$(DROP_OLD_NAME)
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 $(RUN_STAMP): $(BIN)/python pyproject.toml
+	$(DROP_OLD_NAME)
 	$(BIN)/pip install --quiet -e '.[example]'
 	touch $(RUN_STAMP)
 
 $(BENCH_STAMP): $(BIN)/python pyproject.toml
+	$(DROP_OLD_NAME)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $(BENCH_STAMP)
 
