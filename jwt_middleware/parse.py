@@ -55,6 +55,72 @@ def _finite_float(text: str) -> float:
 _DECODER = json.JSONDecoder(
     object_pairs_hook=_pairs_hook, parse_constant=_reject_constant, parse_float=_finite_float
 )
+
+
+class OversizedNumber:
+    """A valid JSON number that Python cannot hold as a float (``1e400``) or parse as
+    an int by default (more digits than ``sys.get_int_max_str_digits()``).
+
+    Found only in a payload, by the second decode :func:`loads_claims` runs after
+    the strict one failed: the claims stage refuses the claim that holds it as
+    invalid_claim (after the signature verified), never as invalid_json.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def describe(self) -> str:
+        if any(c in self.text for c in ".eE"):
+            return f"a JSON number too large for a float ({_clip(self.text, 20)})"
+        return f"a JSON integer of {len(self.text.lstrip('-'))} digits, too long to parse"
+
+    def __repr__(self) -> str:
+        return f"OversizedNumber({_clip(self.text, 20)!r})"
+
+
+class OversizedClaims(dict[str, Any]):
+    """Claims holding at least one :class:`OversizedNumber`; ``oversized`` names
+    the top-level claims that hold one (at any depth)."""
+
+    oversized: tuple[str, ...] = ()
+
+
+def _float_or_oversized(text: str) -> float | OversizedNumber:
+    value = float(text)
+    return OversizedNumber(text) if value in (math.inf, -math.inf) else value
+
+
+def _int_or_oversized(text: str) -> int | OversizedNumber:
+    try:
+        return int(text)
+    except ValueError:  # more digits than the interpreter converts
+        return OversizedNumber(text)
+
+
+# Only a number with 309 or more digits or a three-digit exponent can be out of range.
+_LONG_NUMBER: Final = re.compile(rb"\d{309}|[eE][+-]?0*[1-9]\d{2}")
+# The second decode, only after the strict one failed: numbers out of range become
+# OversizedNumber instead of an error. Never on the success path.
+_NUMBERS_DECODER = json.JSONDecoder(
+    object_pairs_hook=_pairs_hook,
+    parse_constant=_reject_constant,
+    parse_float=_float_or_oversized,
+    parse_int=_int_or_oversized,
+)
+
+
+def _holds_oversized(value: Any) -> bool:
+    if isinstance(value, OversizedNumber):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_oversized(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_oversized(v) for v in value)
+    return False
+
+
 # The decoder's own scanner (C when available), called directly by the fast path: same
 # hooks, without JSONDecoder.decode's two whitespace regex matches around it.
 _SCAN_ONCE: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
@@ -81,6 +147,31 @@ def _depth(text: str) -> int:
         elif ch in "]}":
             depth -= 1
     return best
+
+
+def loads_claims(data: bytes) -> dict[str, Any]:
+    """:func:`loads_object` for a payload: a valid JSON number out of Python's range
+    is kept as an :class:`OversizedNumber` (in an :class:`OversizedClaims`) for the
+    claims stage to refuse, instead of failing the whole document."""
+    try:
+        return loads_object(data)
+    except ValueError as strict:
+        if _LONG_NUMBER.search(data) is None:
+            raise
+        try:
+            obj = _NUMBERS_DECODER.decode(data.decode("utf-8"))
+        except _JSONError:
+            raise  # a problem the numbers hid (a duplicate name, NaN): its own words
+        except (ValueError, RecursionError):
+            raise strict from None
+        if not isinstance(obj, dict):
+            raise strict from None
+        oversized = tuple(name for name, value in obj.items() if _holds_oversized(value))
+        if not oversized:
+            raise strict from None
+        claims = OversizedClaims(obj)
+        claims.oversized = oversized
+        return claims
 
 
 def loads_object(data: bytes) -> dict[str, Any]:
@@ -203,7 +294,7 @@ def parse_compact(token: str) -> ParsedToken | Failure:
             "carries bits beyond the signature.",
         )
     try:
-        claims = loads_object(payload)
+        claims = loads_claims(payload)
     except ValueError as exc:
         return Failure(Reason.invalid_json, f"The payload is not a valid JSON object: {exc}.")
     return ParsedToken(header, claims, token[: len(h64) + 1 + len(p64)].encode("ascii"), signature)

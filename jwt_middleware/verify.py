@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from .cache import TokenCache
 from .keys import HMAC_ALGS, KeySet, VerificationKey, hmac_matches
 from .outcome import Failure, Problem, VerifiedToken
-from .parse import ParsedToken, decode_body, parse_token
+from .parse import OversizedClaims, OversizedNumber, ParsedToken, decode_body, parse_token
 from .reasons import CLAIM_ORDER, Reason
 from .settings import Settings
 
@@ -424,6 +424,10 @@ class Verifier:
         self._remember_header(parsed, keyset, alg, kid, selected, check)
         if not check(parsed.signing_input, parsed.signature):
             return self._signature_failure(parsed, alg, kid, selected)
+        if type(parsed.claims) is OversizedClaims:  # never on the fast path
+            return self._oversized_failure(
+                parsed.claims, alg, kid, selected, self.clock() if now is None else now
+            )
         return self._claims_stage(
             header, parsed.claims, alg, kid, selected, self.clock() if now is None else now
         )
@@ -830,8 +834,30 @@ class Verifier:
                 )
         return problems
 
+    def _oversized_failure(
+        self, claims: OversizedClaims, alg: str, kid: str | None, key: VerificationKey, now: float
+    ) -> Failure:
+        """Claims holding numbers out of Python's range: invalid_claim for each claim
+        that holds one, beside whatever else the claims stage finds."""
+        problems = self._check_claims(claims, now)
+        for name in claims.oversized:
+            if name not in _REGISTERED:  # those are explained by their own checks
+                problems.append(
+                    Problem(
+                        Reason.invalid_claim,
+                        f"'{clip(name, 40)}' holds a JSON number out of range: "
+                        f"{_oversized_in(claims[name])}.",
+                    )
+                )
+        return self._claims_failure(problems, alg, kid, key)
+
     @staticmethod
     def _bad_time(name: str, value: Any) -> Problem:
+        if isinstance(value, OversizedNumber):
+            return Problem(
+                Reason.invalid_claim,
+                f"'{name}' is {value.describe()}: outside the range of a Unix time.",
+            )
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             what = f"a {_json_type(value)}"
             if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
@@ -900,7 +926,22 @@ class Verifier:
         return None
 
 
+def _oversized_in(value: Any) -> str:
+    if isinstance(value, OversizedNumber):
+        return value.describe()
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _oversized_in(item)
+            if found:
+                return found
+    return ""
+
+
 def _json_type(value: Any) -> str:
+    if isinstance(value, OversizedNumber):
+        return "number out of range"
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):

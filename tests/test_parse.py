@@ -9,7 +9,15 @@ import pytest
 from conftest import b64url, raw_token
 
 from jwt_middleware import Failure, Reason
-from jwt_middleware.parse import MAX_JSON_DEPTH, ParsedToken, loads_object, parse_compact
+from jwt_middleware.parse import (
+    MAX_JSON_DEPTH,
+    OversizedClaims,
+    OversizedNumber,
+    ParsedToken,
+    loads_claims,
+    loads_object,
+    parse_compact,
+)
 
 HEADER = {"alg": "RS256", "typ": "JWT"}
 PAYLOAD = {"sub": "user-1", "exp": 2_000_000_000}
@@ -71,6 +79,41 @@ def test_nan_and_infinity_are_rejected(data: bytes) -> None:
 def test_numbers_overflowing_to_infinity_are_rejected(data: bytes) -> None:
     with pytest.raises(ValueError):
         loads_object(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "words"),
+    [
+        (b'{"exp": 1e400}', "exp", "too large for a float"),
+        (b'{"a": 1, "exp": -1e999}', "exp", "too large for a float"),
+        (b'{"exp": ' + b"9" * 5000 + b"}", "exp", "5000 digits"),
+        (b'{"x": {"y": [1, 1.5e999]}}', "x", "too large for a float"),
+    ],
+)
+def test_payload_numbers_out_of_range_are_kept_for_the_claims_stage(
+    data: bytes, name: str, words: str
+) -> None:
+    claims = loads_claims(data)
+    assert isinstance(claims, OversizedClaims)
+    assert claims.oversized == (name,)
+    found = claims[name]
+    while not isinstance(found, OversizedNumber):
+        found = found["y"][1] if isinstance(found, dict) else found
+    assert words in found.describe()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"exp": 1e400, "exp": 1}',  # the duplicate is the problem
+        b'{"exp": 1e400, "n": NaN}',
+        b'{"exp": 1e400',
+        b"[1e400]",
+    ],
+)
+def test_payload_numbers_out_of_range_do_not_hide_other_json_problems(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        loads_claims(data)
 
 
 def test_large_finite_numbers_are_kept() -> None:

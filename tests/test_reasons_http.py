@@ -81,7 +81,7 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "wrong_token_type": (401, "invalid_token"),
 }
 # Not from one plain HTTP request with static keys: a key fetch or key-set history, a
-# WebSocket subprotocol beside the header (tests/test_websocket.py), the token-type
+# WebSocket subprotocol beside the header (tests/test_deployment.py), the token-type
 # setting (not yet configurable).
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
@@ -160,6 +160,19 @@ FAKE_SIG = hashlib.sha256(b"not a real signature").digest()
 
 def fake(header: Any, payload: Any) -> str:
     return raw_token(header, payload, FAKE_SIG)
+
+
+def signed_text(private: Any, payload: str) -> str:
+    """An RS256 token over ``payload`` exactly as written (numbers no JSON library emits)."""
+    head = b64url(b'{"alg":"RS256","typ":"JWT"}')
+    signing_input = f"{head}.{b64url(payload.encode())}"
+    signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{b64url(signature)}"
+
+
+def _payload_with(number_claims: str) -> str:
+    base = json.dumps({"iss": ISSUER, "aud": AUDIENCE, "sub": "user-1"})
+    return base[:-1] + ", " + number_claims + "}"
 
 
 def jwk_of(private: Any, kid: str, alg: str | None = None) -> dict[str, Any]:
@@ -772,6 +785,30 @@ CASES: list[Case] = [
         "invalid_claim",
         lambda c: bearer(c.rsa, c.good(exp=10**20)),
         detail=("exp",),
+    ),
+    Case(
+        "invalid_claim_exp_beyond_float",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, signed_text(c.keys.rsa, _payload_with('"exp": 1e400'))),
+        detail=("exp", "too large for a float"),
+    ),
+    Case(
+        "invalid_claim_exp_5000_digits",
+        "invalid_claim",
+        lambda c: bearer(c.rsa, signed_text(c.keys.rsa, _payload_with('"exp": ' + "9" * 5000))),
+        detail=("exp", "5000 digits"),
+    ),
+    Case(
+        "invalid_claim_other_claim_beyond_float",
+        "invalid_claim",
+        lambda c: bearer(
+            c.rsa,
+            signed_text(
+                c.keys.rsa,
+                _payload_with(f'"exp": {int(time.time()) + 600}, "ratio": [1, -1e999]'),
+            ),
+        ),
+        detail=("ratio", "out of range"),
     ),
     Case(
         "invalid_claim_exp_negative",
