@@ -202,7 +202,9 @@ def test_readme_env_table_matches_settings() -> None:
         if default is None or default == ():
             assert default_cell.startswith("unset"), f"{var}: default {default_cell!r}"
         else:
-            if isinstance(default, tuple):
+            if isinstance(default, bool):
+                shown = str(default).lower()
+            elif isinstance(default, tuple):
                 shown = ",".join(default)
             elif isinstance(default, str):
                 shown = default
