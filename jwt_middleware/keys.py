@@ -250,7 +250,7 @@ def rsa_problem(bits: int, exponent: int) -> str | None:
     if bits > MAX_RSA_BITS:
         return f"RSA key of {bits} bits; at most {MAX_RSA_BITS} are accepted"
     if exponent < 3 or exponent >= MAX_RSA_EXPONENT or exponent % 2 == 0:
-        shown = exponent if exponent.bit_length() <= 64 else f"a {exponent.bit_length()}-bit number"
+        shown = str(exponent) if exponent.bit_length() <= 64 else f"of {exponent.bit_length()} bits"
         return (
             f"RSA public exponent {shown}; an odd exponent from 3 to 2**32 - 1 is required "
             "(65537 is usual)"
@@ -647,6 +647,10 @@ def _import_entry(
             "the public key: remove them from the file",
             "private_members_dropped",
         )
+    if kty == "RSA":
+        problem = rsa_problem(_b64_int(entry, "n").bit_length(), _b64_int(entry, "e"))
+        if problem is not None:
+            raise KeyRefused("rsa_bounds", problem)
     public: dict[str, Any] = {"kty": kty}
     for name in ("n", "e", "crv", "x", "y"):  # private members, x5c, ... are not passed on
         if name in entry:
@@ -657,10 +661,6 @@ def _import_entry(
                     f"'{name}' is not a string of at most {_MAX_MEMBER_CHARS} characters",
                 )
             public[name] = value
-    if kty == "RSA":
-        problem = rsa_problem(_b64_int(entry, "n").bit_length(), _b64_int(entry, "e"))
-        if problem is not None:
-            raise KeyRefused("rsa_bounds", problem)
     try:
         key = jwk.import_key(public, kty)
     except (JoseError, ValueError, TypeError) as exc:

@@ -1,4 +1,10 @@
-"""A real JWKS / discovery HTTP server on 127.0.0.1 for tests, steerable at run time."""
+"""A real JWKS / discovery HTTP server on 127.0.0.1 for tests, steerable at run time.
+
+Misbehaviours for hostile key-set tests: ``raw_body`` (any bytes), ``redirect_to``
+(a 302 for /jwks.json, to another path or another server), ``drip_interval``
+(headers at once, then the body one byte per interval). /moved/jwks.json serves
+the same document as /jwks.json (a same-origin redirect target).
+"""
 
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ class JWKSState:
     cache_control: str | None = "max-age=300"
     raw_body: bytes | None = None  # overrides the JSON document when set
     redirect_to: str | None = None  # answer /jwks.json with a 302 to this location
+    drip_interval: float | None = None  # send the body one byte per this many seconds
+    stopping: threading.Event = field(default_factory=threading.Event)
     issuer: str = ""
     fetches: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,7 +81,7 @@ class JWKSServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                elif self.path == "/jwks.json":
+                elif self.path in ("/jwks.json", "/moved/jwks.json"):
                     body = (
                         state.raw_body
                         if state.raw_body is not None
@@ -90,8 +98,22 @@ class JWKSServer:
                 if state.cache_control:
                     self.send_header("Cache-Control", state.cache_control)
                 self.end_headers()
+                if state.drip_interval:
+                    self._drip(body, state.drip_interval)
+                    return
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
+
+            def _drip(self, body: bytes, interval: float) -> None:
+                """One byte per ``interval``; stops when the client goes or the server stops."""
+                for i in range(len(body)):
+                    if state.stopping.wait(interval):
+                        return
+                    try:
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        return
 
         server = self
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -117,6 +139,7 @@ class JWKSServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.state.stopping.set()  # ends any drip in progress
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
