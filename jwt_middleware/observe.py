@@ -6,8 +6,10 @@ no logging and mounts no endpoint: the application does both.
 
 Label values are bounded whatever a client sends: ``reason`` is the
 contract's enum, ``outcome`` is accepted/rejected, and key labels (kid, alg,
-fingerprint) come only from loaded keys. Token-supplied values appear in log
-events only, clipped, and never the token, its signature or a secret.
+fingerprint) come only from loaded keys (a fetched key set is bounded when it
+is loaded: at most 100 keys, kids of 1 to 128 printable ASCII characters).
+Token-supplied values appear in log events only, clipped, and never the
+token, its signature or a secret.
 """
 
 from __future__ import annotations
@@ -167,7 +169,8 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
         ),
         key_info=Gauge(
             "jwt_key_info",
-            "1 for each key this instance holds (kid, alg or kty, RFC 7638 fingerprint).",
+            "1 for each key this instance holds (kid, alg or kty, fingerprint: RFC 7638, "
+            "or for an HMAC secret its scrypt derivation).",
             ["source", "kid", "alg", "fingerprint"],
             multiprocess_mode="livemax",
             registry=r,
