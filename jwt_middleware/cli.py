@@ -5,8 +5,8 @@
   the middleware. Exit 0 valid, 1 rejected, 2 usage error. A key source that
   cannot be fetched still gets the token judged by every stage that needs no
   key; a token that passes them is ``key_source_unavailable`` (exit 1).
-- ``fingerprint``: the RFC 7638 fingerprint of every key of a source, the
-  value the middleware logs and exports.
+- ``fingerprint``: the fingerprint of every key of a source (RFC 7638;
+  scrypt-derived for an HMAC secret), the value the middleware logs and exports.
 - ``probe URL... --token T``: send a known-good token to every instance;
   exit 1 if any rejects it.
 
@@ -442,7 +442,7 @@ def cmd_fingerprint(args: argparse.Namespace) -> int:
     table = [(k.kid or "-", k.description, k.fingerprint) for k in keys]
     kid_w = max([3, *(len(kid) for kid, _, _ in table)])
     key_w = max([3, *(len(desc) for _, desc, _ in table)])
-    print(f"{'kid'.ljust(kid_w)}  {'key'.ljust(key_w)}  fingerprint (RFC 7638)")
+    print(f"{'kid'.ljust(kid_w)}  {'key'.ljust(key_w)}  fingerprint")
     for kid, desc, fp in table:
         print(f"{kid.ljust(kid_w)}  {desc.ljust(key_w)}  {fp}")
     return EXIT_OK
@@ -542,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=cmd_diagnose, usage_of=diagnose)
 
-    fingerprint = sub.add_parser("fingerprint", help="RFC 7638 fingerprints of keys")
+    fingerprint = sub.add_parser("fingerprint", help="fingerprints of keys (RFC 7638; scrypt-derived for HMAC secrets)")
     _key_options(fingerprint, many_pem=True)
     fingerprint.add_argument("--json", action="store_true")
     fingerprint.set_defaults(func=cmd_fingerprint, usage_of=fingerprint)
