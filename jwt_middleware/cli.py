@@ -542,7 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=cmd_diagnose, usage_of=diagnose)
 
-    fingerprint = sub.add_parser("fingerprint", help="fingerprints of keys (RFC 7638; scrypt-derived for HMAC secrets)")
+    fingerprint = sub.add_parser(
+        "fingerprint", help="fingerprints of keys (RFC 7638; scrypt-derived for HMAC secrets)"
+    )
     _key_options(fingerprint, many_pem=True)
     fingerprint.add_argument("--json", action="store_true")
     fingerprint.set_defaults(func=cmd_fingerprint, usage_of=fingerprint)
