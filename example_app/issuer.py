@@ -6,7 +6,7 @@ never enable it where real keys are configured (the app turns it off
 whenever a key setting is present).
 
 It is also the verifier's key provider (the ``KeyProvider`` protocol of
-``jwt_middleware.verify``): the current RSA and EC keys, plus a key it
+``jwt_middleware.verifier``): the current RSA and EC keys, plus a key it
 "retired" at startup, held in a key-set history so its tokens get
 ``retired_key`` exactly as after a real rotation.
 

@@ -20,7 +20,7 @@ from .outcome import Failure, Problem, VerifiedToken
 from .reasons import REASONS, Reason, ReasonInfo
 from .settings import Settings
 from .sources import load_static_keys
-from .verify import Verifier
+from .verifier import Verifier
 
 __all__ = [
     "REASONS",

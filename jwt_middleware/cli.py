@@ -34,17 +34,19 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from cryptography.hazmat.primitives import serialization
 
+from . import scopes
 from .errors import ConfigurationError
 from .extract import parse_authorization
 from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
 from .outcome import Failure, VerifiedToken
-from .parse import parse_compact
 from .reasons import REASONS, Reason
 from .remote import RemoteKeySource
 from .responses import problem_body
 from .settings import Settings
 from .sources import load_static_keys
-from .verify import EMPTY_KEYSET, Verifier, clip, insufficient_scope
+from .structure import parse_compact
+from .text import clip
+from .verifier import EMPTY_KEYSET, Verifier
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -295,7 +297,7 @@ def build_cli_verifier(args: argparse.Namespace) -> tuple[Verifier, Unavailable 
 
 def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
     """The key stage's failure for a token that passed every stage needing no key."""
-    failure = Failure(
+    return Failure(
         Reason.key_source_unavailable,
         f"The keys could not be fetched from {why.source} ({why.error}); the token "
         "passed every check that needs no key, its signature and claims are unchecked.",
@@ -306,9 +308,10 @@ def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
         retry_after=outcome.retry_after,
         alg=outcome.alg,
         kid=outcome.kid,
+        iss=outcome.iss,
+        aud=outcome.aud,
+        sub=outcome.sub,
     )
-    failure.iss, failure.aud, failure.sub = outcome.iss, outcome.aud, outcome.sub
-    return failure
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -323,10 +326,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         and outcome.reason is Reason.key_source_unavailable
     ):
         outcome = _unavailable(outcome, unavailable)
-    if isinstance(outcome, VerifiedToken) and args.require_scope:
-        missing = [s for s in args.require_scope if s not in outcome.scopes]
-        if missing:
-            outcome = insufficient_scope(outcome, tuple(args.require_scope), missing)
+    if isinstance(outcome, VerifiedToken):
+        outcome = scopes.decide(outcome, args.require_scope)
     style = Style(sys.stdout)
     if isinstance(outcome, Failure):
         return _print_failure(outcome, args.json, style, decoded=None)

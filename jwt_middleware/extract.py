@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable
 
 from .outcome import Failure
-from .parse import too_large
 from .reasons import Reason
+from .structure import too_large
 
 _AUTHORIZATION = b"authorization"
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -31,14 +31,20 @@ def _looks_like_jwt(value: str) -> bool:
     return value.startswith("eyJ") or value.count(".") in (2, 4)
 
 
-def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int) -> str | Failure:
-    """Return the raw token from ASGI ``headers`` or the request-stage Failure."""
+def authorization(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, int]:
+    """The one scan of the ASGI ``headers``: the (last) Authorization value and how many
+    Authorization headers there are."""
     raw: bytes | None = None
     count = 0
     for name, value in headers:
         if name == _AUTHORIZATION or (len(name) == 13 and name.lower() == _AUTHORIZATION):
             count += 1
             raw = value
+    return raw, count
+
+
+def judge(raw: bytes | None, count: int, max_token_bytes: int) -> str | Failure:
+    """The request stage for what :func:`authorization` found: the token or why not."""
     if raw is None:
         return Failure(Reason.missing_token, "The request has no Authorization header.")
     if count > 1:
@@ -47,6 +53,11 @@ def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int)
             f"The request carries {count} Authorization headers.",
         )
     return parse_authorization(raw.decode("latin-1"), max_token_bytes)
+
+
+def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int) -> str | Failure:
+    """Return the raw token from ASGI ``headers`` or the request-stage Failure."""
+    return judge(*authorization(headers), max_token_bytes)
 
 
 def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:

@@ -42,8 +42,8 @@ except ImportError as exc:  # the message says which install brings it
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .responses import render
+from .scopes import decide as decide_scopes
 from .settings import DiagnosticsLevel
-from .verify import insufficient_scope
 
 #: The OpenAPI security scheme ("bearerAuth", HTTP bearer, JWT). It does not
 #: verify anything itself (auto_error=False): the middleware has done that.
@@ -97,11 +97,10 @@ def require_scopes(*scopes: str) -> Callable[..., Coroutine[Any, Any, VerifiedTo
         request: Request,
         _credentials: HTTPAuthorizationCredentials | None = Security(bearer_scheme),  # noqa: B008
     ) -> VerifiedToken:
-        token = _verified(request)
-        missing = [s for s in required if s not in token.scopes]
-        if missing:
-            raise ProblemError(insufficient_scope(token, required, missing))
-        return token
+        decided = decide_scopes(_verified(request), required)
+        if isinstance(decided, Failure):
+            raise ProblemError(decided)
+        return decided
 
     dependency.__name__ = f"require_scopes_{'_'.join(required) or 'none'}"
     return dependency

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from .claims import issuer_near_miss
 from .errors import ConfigurationError
+from .header import check_structure
 from .outcome import Failure, Problem, VerifiedToken
-from .parse import parse_token
 from .reasons import Reason
 from .settings import Settings
-from .verify import Verifier, attach_claims, check_header, clip, issuer_near_miss
+from .structure import parse_compact, too_large
+from .text import clip
+from .verifier import Verifier
 
 
 class MultiIssuerVerifier:
@@ -44,7 +47,8 @@ class MultiIssuerVerifier:
 
     @property
     def remote(self) -> bool:
-        return any(v.remote for v in self.verifiers)
+        """True when any issuer's keys come from a source that fetches them."""
+        return any(v.remote is not None for v in self.verifiers)
 
     async def start(self) -> None:
         await asyncio.gather(*(v.start() for v in self.verifiers))
@@ -54,11 +58,12 @@ class MultiIssuerVerifier:
 
     def route(self, token: str) -> Verifier | Failure:
         """The verifier for the token's issuer, or the Failure that precedes routing."""
-        parsed = parse_token(token, self._max_bytes)
+        if len(token) > self._max_bytes:
+            return too_large(len(token), self._max_bytes)
+        parsed = parse_compact(token)
         if isinstance(parsed, Failure):
             return parsed
-        header = parsed.header
-        failure = check_header(parsed, header.get("alg"), header.get("kid"))
+        failure = check_structure(parsed.header, parsed.signature)
         if failure is not None:
             return failure
         iss = parsed.claims.get("iss")
@@ -66,9 +71,7 @@ class MultiIssuerVerifier:
             verifier = self.by_issuer.get(iss)
             if verifier is not None:
                 return verifier
-            unknown = self._unknown_issuer(iss)
-            attach_claims(unknown, parsed.claims)
-            return unknown
+            return self._unknown_issuer(iss).with_claims(parsed.claims)
         if iss is None:
             return Failure(
                 Reason.missing_claim,
@@ -121,13 +124,13 @@ class MultiIssuerVerifier:
             return routed
         return routed.verify(token, now=now)
 
-    async def refresh_keys(self, token: str, *, wait: float) -> None:
-        routed = self.route(token)
-        if not isinstance(routed, Failure):
-            await routed.refresh_keys(token, wait=wait)
+    def wants_refresh(self, failure: Failure) -> bool:
+        """Whether fetching keys again could change this failure (for some issuer)."""
+        return any(v.wants_refresh(failure) for v in self.verifiers)
 
-    def verify_after_refresh(self, token: str) -> VerifiedToken | Failure:
+    async def refresh(self, token: str, *, wait: float) -> tuple[VerifiedToken | Failure, float]:
+        """The token's issuer's :meth:`Verifier.refresh` (routed once)."""
         routed = self.route(token)
         if isinstance(routed, Failure):
-            return routed
-        return routed.verify_after_refresh(token)
+            return routed, 0.0
+        return await routed.refresh(token, wait=wait)

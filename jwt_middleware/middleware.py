@@ -1,9 +1,12 @@
 """JWTAuthMiddleware: a pure ASGI middleware in front of a Starlette/FastAPI app.
 
-The flow, one stage each: extract -> parse -> verify (header, key, signature,
-claims) -> scopes; then either the problem+json response or ``scope["user"]``
-/ ``scope["auth"]`` / ``request.state`` and the app. Every rejection is
-logged once, without the token.
+``__call__`` reads as the flow: the path rules (public paths pass), extract
+(the one Authorization scan; a cached token in a plain ``Bearer`` header
+skips the request-stage checks, which it passed before), verify (one
+refresh of the keys when the verifier wants it), scopes, then either the
+problem+json response or ``scope["user"]`` / ``scope["auth"]`` /
+``request.state`` and the app. Every rejection is logged once, without the
+token.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import websocket
-from .extract import extract_bearer
+from . import scopes, websocket
+from .extract import authorization, judge
 from .issuers import MultiIssuerVerifier
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
@@ -28,10 +31,9 @@ from .paths import PathRules, route_path
 from .responses import render
 from .settings import Settings
 from .sources import build_verifier
-from .verify import REFRESH_REASONS, Verifier, insufficient_scope
+from .verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
-_AUTHORIZATION = b"authorization"
 
 
 class JWTUser(BaseUser):
@@ -115,8 +117,9 @@ class JWTAuthMiddleware:
             log_accepted=self.settings.log_accepted,
             request_id_header=self.settings.request_id_header,
         )
-        self._watch_keys()
-        self._remote = verifier.remote
+        for one in verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,):
+            self.observer.watch(one)
+        self._remote = bool(verifier.remote)
         self._start_lock: asyncio.Lock | None = None
         self._started = False
         self._rules = PathRules(public_paths, path_scopes or {})
@@ -128,25 +131,6 @@ class JWTAuthMiddleware:
         self._subprotocol = self.settings.websocket_subprotocol
         self._close_on_expiry = self.settings.websocket_close_on_expiry
         self._leeway = self.settings.leeway
-
-    def _watch_keys(self) -> None:
-        verifiers = (
-            self.verifier.verifiers
-            if isinstance(self.verifier, MultiIssuerVerifier)
-            else (self.verifier,)
-        )
-        observer = self.observer
-        for verifier in verifiers:
-            label = verifier.source_label
-            if verifier.cache is not None:
-                observer.track_cache(label, verifier.cache)
-            source: Any = verifier.source
-            if not hasattr(source, "on_change"):
-                # Static keys, or a provider without change notifications: export once.
-                observer.keys_loaded(label, verifier.keyset)
-                continue
-            source.on_change(lambda keyset, label=label: observer.keys_loaded(label, keyset))
-            source.on_fetch(lambda result, label=label: observer.fetch(label, result))
 
     # -- remote key source lifecycle ------------------------------------------------
 
@@ -198,59 +182,37 @@ class JWTAuthMiddleware:
         rules = self._rules
         # The path as the application's routing sees it (root_path and mounts removed).
         path = route_path(scope) if rules.enabled else ""
-        if rules.enabled and rules.is_public(path):
-            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-            await self.app(scope, receive, send)
-            return
-        if self._preflight and scope.get("method") == "OPTIONS" and self._is_preflight(scope):
+        if (rules.enabled and rules.is_public(path)) or (
+            self._preflight and scope.get("method") == "OPTIONS" and self._is_preflight(scope)
+        ):
             scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
             await self.app(scope, receive, send)
             return
         if self._remote and not self._started:
             await self.startup()
         started = perf_counter()
-        headers = scope["headers"]
-        # The common case first: one "Bearer <token>" header whose token is in the
-        # verified-token cache. Only a token that passed every request-stage check
-        # before can be there, so those checks need not run again.
+        raw, count = authorization(scope["headers"])
         outcome: VerifiedToken | Failure | None = None
-        candidate: bytes | None = None
         token: str | None = None
-        if kind == "http":
-            for name, value in headers:
-                if name == _AUTHORIZATION or (len(name) == 13 and name.lower() == _AUTHORIZATION):
-                    if candidate is not None:
-                        candidate = None
-                        break
-                    candidate = value
-            if candidate is not None and candidate[:7] == b"Bearer ":
-                token = candidate[7:].decode("latin-1")
-                outcome = self.verifier.cached(token)
+        if count == 1 and kind == "http" and raw is not None and raw[:7] == b"Bearer ":
+            # Only a token that passed the request-stage checks before can be cached.
+            token = raw[7:].decode("latin-1")
+            outcome = self.verifier.cached(token)
         if outcome is None:
-            extracted = extract_bearer(headers, self._max_bytes)
+            extracted = judge(raw, count, self._max_bytes)
             if kind == "websocket" and self._subprotocol is not None:
-                extracted = websocket.combine(
-                    extracted,
-                    websocket.subprotocol_token(scope, self._subprotocol, self._max_bytes),
-                )
+                offered = websocket.subprotocol_token(scope, self._subprotocol, self._max_bytes)
+                extracted = websocket.combine(extracted, offered)
             if isinstance(extracted, Failure):
-                token = None
-                outcome = extracted
+                token, outcome = None, extracted
             else:
                 token = extracted
                 outcome = self.verifier.verify(token)
-                if (
-                    isinstance(outcome, Failure)
-                    and self._remote
-                    and outcome.reason in REFRESH_REASONS
-                ):
-                    # The key fetch wait is not verification time: left out of the timing.
-                    first = perf_counter() - started
-                    await self.verifier.refresh_keys(token, wait=self._key_wait)
-                    started = perf_counter() - first
-                    outcome = self.verifier.verify_after_refresh(token)
+                if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
+                    outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
+                    started += waited  # the key fetch wait is not verification time
         if type(outcome) is VerifiedToken and rules.has_scopes:
-            outcome = self._check_scopes(outcome, path)
+            outcome = scopes.decide(outcome, rules.required_scopes(path))
         elapsed = perf_counter() - started
         if type(outcome) is not VerifiedToken:
             assert isinstance(outcome, Failure)
@@ -259,10 +221,7 @@ class JWTAuthMiddleware:
             return
         self.observer.accepted(outcome, elapsed, scope)
         scope["user"] = JWTUser(outcome)
-        names = outcome.credential_scopes
-        if names is None:
-            names = outcome.credential_scopes = ("authenticated", *sorted(outcome.scopes))
-        scope["auth"] = AuthCredentials(names)
+        scope["auth"] = AuthCredentials(outcome.credential_scopes)
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
@@ -272,52 +231,21 @@ class JWTAuthMiddleware:
         state["jwt_observer"] = self.observer
         if kind == "websocket":
             assert token is not None
-            await self._serve_websocket(outcome, token, scope, receive, send)
+            await websocket.serve(
+                self.app,
+                scope,
+                receive,
+                send,
+                outcome,
+                token,
+                subprotocol=self._subprotocol,
+                deadline=outcome.expires_at + self._leeway
+                if self._close_on_expiry and outcome.expires_at is not None
+                else None,
+                log=self.log,
+            )
             return
         await self.app(scope, receive, send)
-
-    async def _serve_websocket(
-        self, token: VerifiedToken, raw: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        """Call the app for an accepted handshake, through a :class:`websocket.Session`
-        when it selects the subprotocol or closes the socket when the token expires."""
-        offered = websocket.offered_name(scope, self._subprotocol)
-        deadline = (
-            token.expires_at + self._leeway
-            if self._close_on_expiry and token.expires_at is not None
-            else None
-        )
-        if offered is None and deadline is None:
-            await self.app(scope, receive, send)
-            return
-        websocket.strip_token(scope, raw)
-        session = websocket.Session(
-            receive,
-            send,
-            token=raw,
-            subprotocol=offered,
-            deadline=deadline,
-            on_expiry=lambda: self.log.info(
-                "websocket_closed",
-                reason="token_expired",
-                alg=token.alg,
-                kid=token.kid,
-                key_fingerprint=token.key_fingerprint,
-            ),
-        )
-        session.start()
-        try:
-            await self.app(scope, session.receive, session.send)
-        finally:
-            session.stop()
-
-    def _check_scopes(self, token: VerifiedToken, path: str) -> VerifiedToken | Failure:
-        required = self._rules.required_scopes(path)
-        if required:
-            missing = [s for s in required if s not in token.scopes]
-            if missing:
-                return insufficient_scope(token, required, missing)
-        return token
 
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:

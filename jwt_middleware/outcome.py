@@ -2,15 +2,17 @@
 
 A rejected token is this library's main output, so every stage returns either
 its next value or a :class:`Failure`. :class:`VerifiedToken` is what a
-successful verification yields.
+successful verification yields. Both are immutable: built once, never changed
+(:meth:`Failure.with_claims` returns a new value).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .reasons import REASONS, Reason, ReasonInfo
+from .text import clip
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +25,7 @@ class Problem:
     value: Any = field(default=None, compare=False, repr=False)
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Failure:
     """Why a request was rejected.
 
@@ -53,7 +55,17 @@ class Failure:
 
     def __post_init__(self) -> None:
         if not self.problems:
-            self.problems = (Problem(self.reason, self.detail),)
+            object.__setattr__(self, "problems", (Problem(self.reason, self.detail),))
+
+    def with_claims(self, claims: dict[str, Any]) -> Failure:
+        """This failure with the token's (unverified) ``iss``/``aud``/``sub`` for its
+        log event, clipped: they are attacker-chosen."""
+        aud = claims.get("aud")
+        if isinstance(aud, list):
+            aud = [clip(a, 64) for a in aud[:5]]
+        elif aud is not None:
+            aud = clip(aud, 64)
+        return replace(self, iss=claims.get("iss"), aud=aud, sub=claims.get("sub"))
 
     @property
     def info(self) -> ReasonInfo:
@@ -68,14 +80,14 @@ class Failure:
         return self.hint if self.hint is not None else REASONS[self.reason].hint
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class VerifiedToken:
     """A token whose signature and claims verified.
 
     ``claims`` and ``header`` are the decoded JSON objects; ``scopes`` are
-    taken from the ``scope`` (space-separated) or ``scp`` claim. Treat it as
-    read-only: the verified-token cache hands the same object to every
-    request that carries the same token.
+    taken from the ``scope`` (space-separated) or ``scp`` claim. The
+    verified-token cache hands the same value to every request that carries
+    the same token: treat ``claims`` and ``header`` as read-only.
     """
 
     claims: dict[str, Any]
@@ -86,10 +98,11 @@ class VerifiedToken:
     scopes: frozenset[str]
     expires_at: float | None
     #: ``"authenticated"`` and the sorted scopes, as the middleware hands them to
-    #: Starlette's ``AuthCredentials``; computed once per token, on first use.
-    credential_scopes: tuple[str, ...] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    #: Starlette's ``AuthCredentials``; computed once per token.
+    credential_scopes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "credential_scopes", ("authenticated", *sorted(self.scopes)))
 
     @property
     def subject(self) -> str | None:

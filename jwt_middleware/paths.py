@@ -79,7 +79,7 @@ class PathRules:
     matching prefix decides.
     """
 
-    __slots__ = ("_public", "_public_exact", "_scopes", "enabled")
+    __slots__ = ("_public", "_public_exact", "_scopes", "enabled", "has_scopes")
 
     def __init__(self, public: Iterable[str], scopes: Mapping[str, Iterable[str]]) -> None:
         self._public_exact = frozenset(_prefix(p) for p in public)
@@ -91,10 +91,7 @@ class PathRules:
         self._scopes = sorted(merged.items(), key=lambda item: len(item[0]), reverse=True)
         #: Whether any rule exists (the middleware skips the matching otherwise).
         self.enabled = bool(self._public or self._scopes)
-
-    @property
-    def has_scopes(self) -> bool:
-        return bool(self._scopes)
+        self.has_scopes = bool(self._scopes)
 
     def _public_as_written(self, path: str) -> bool:
         return path in self._public_exact or any(_under(path, p) for p in self._public)

@@ -40,8 +40,8 @@ import structlog
 
 from .errors import ConfigurationError
 from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
-from .parse import loads_object
 from .settings import Settings
+from .structure import loads_object
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)

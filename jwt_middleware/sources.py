@@ -23,10 +23,10 @@ from .keys import (
     secret_ring,
     secret_warnings,
 )
-from .parse import loads_object
 from .remote import RemoteKeySource
 from .settings import Settings
-from .verify import Verifier
+from .structure import loads_object
+from .verifier import Verifier
 
 
 @dataclass(slots=True)

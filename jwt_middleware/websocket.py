@@ -27,13 +27,13 @@ import asyncio
 import time
 from typing import Any, Final
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .outcome import Failure
-from .parse import too_large
+from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .responses import render
 from .settings import DiagnosticsLevel
+from .structure import too_large
 
 WS_POLICY_VIOLATION: Final = 1008
 _HTTP_RESPONSE_EXTENSION: Final = "websocket.http.response"
@@ -227,3 +227,43 @@ class Session:
         if kind == "websocket.close" or kind == "websocket.http.response.start":
             self.stop()
         await self._send(message)
+
+
+async def serve(
+    app: ASGIApp,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    token: VerifiedToken,
+    raw: str,
+    *,
+    subprotocol: str | None,
+    deadline: float | None,
+    log: Any,
+) -> None:
+    """Call ``app`` for an accepted handshake, through a :class:`Session` when it
+    selects the subprotocol or closes the socket when the token expires."""
+    offered = offered_name(scope, subprotocol)
+    if offered is None and deadline is None:
+        await app(scope, receive, send)
+        return
+    strip_token(scope, raw)
+    session = Session(
+        receive,
+        send,
+        token=raw,
+        subprotocol=offered,
+        deadline=deadline,
+        on_expiry=lambda: log.info(
+            "websocket_closed",
+            reason=_EXPIRED_REASON,
+            alg=token.alg,
+            kid=token.kid,
+            key_fingerprint=token.key_fingerprint,
+        ),
+    )
+    session.start()
+    try:
+        await app(scope, session.receive, session.send)
+    finally:
+        session.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 import random
 import shutil
 import string
@@ -620,6 +621,66 @@ def test_request_path_increments_expose_what_the_public_api_would(internals: boo
     assert exposition(fast) == exposition(reference)
     assert b'h_bucket{le="0.0001",o="a"} 4.0' in exposition(fast)
     assert b'c_total{o="a"} 11.0' in exposition(fast)
+
+
+def test_request_tally_exposes_what_counter_and_histogram_would() -> None:
+    """RequestTally (plain numbers per thread, summed at scrape time) exposes exactly
+    what prometheus-client's Counter and Histogram give for the same requests, at
+    bucket edges too, with increments from several threads (none lost)."""
+    import threading
+
+    from prometheus_client import Counter, Histogram
+
+    from jwt_middleware.observe import _DURATION_BUCKETS, RequestTally
+
+    amounts = [0.0, 0.00005, 0.0000500001, 0.0001, 0.0007, 0.001, 0.3, 0.5, 2.5, 7.0, 1e9]
+    reference = CollectorRegistry()
+    counter = Counter("jwt_auth_requests", "x", ["outcome"], registry=reference)
+    histogram = Histogram(
+        "jwt_auth_verify_duration_seconds", "x", ["outcome"], buckets=_DURATION_BUCKETS,
+        registry=reference,
+    )  # fmt: skip
+    tallied = CollectorRegistry()
+    tally = RequestTally()
+    tallied.register(tally)
+    threads_n, rounds = 4, 250
+
+    def work() -> None:
+        for _ in range(rounds):
+            for i, amount in enumerate(amounts):
+                tally.record(i % 2, amount)
+
+    threads = [threading.Thread(target=work) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for _ in range(threads_n * rounds):
+        for i, amount in enumerate(amounts):
+            outcome = ("accepted", "rejected")[i % 2]
+            counter.labels(outcome).inc()
+            histogram.labels(outcome).observe(amount)
+
+    def exposition(registry: CollectorRegistry) -> list[bytes]:  # creation times differ
+        lines = generate_latest(registry).splitlines()
+        return sorted(ln for ln in lines if b"_created" not in ln and not ln.startswith(b"#"))
+
+    def split(lines: list[bytes]) -> tuple[list[bytes], list[float]]:
+        """Exact lines, and the sums (added in another order: equal to rounding)."""
+        sums = [float(ln.rsplit(b" ", 1)[1]) for ln in lines if b"_sum{" in ln]
+        return [ln for ln in lines if b"_sum{" not in ln], sums
+
+    exact, sums = split(exposition(tallied))
+    ref_exact, ref_sums = split(exposition(reference))
+    assert exact == ref_exact
+    assert len(sums) == len(ref_sums) == 2
+    assert all(math.isclose(a, b, rel_tol=1e-12) for a, b in zip(sums, ref_sums, strict=True))
+    accepted = threads_n * rounds * len(amounts[::2])
+    assert f'jwt_auth_requests_total{{outcome="accepted"}} {accepted:.1f}'.encode() in (
+        exposition(tallied)
+    )
+    created = [ln for ln in generate_latest(tallied).splitlines() if b"_created{" in ln]
+    assert len(created) == 4  # a creation time per counter and histogram child, as the client
 
 
 async def test_token_cache_lookups_entries_and_bytes(ctx: Ctx, registry: CollectorRegistry) -> None:

@@ -9,7 +9,7 @@ import pytest
 from conftest import b64url, raw_token
 
 from jwt_middleware import Failure, Reason
-from jwt_middleware.parse import (
+from jwt_middleware.structure import (
     MAX_JSON_DEPTH,
     OversizedClaims,
     OversizedNumber,

@@ -37,7 +37,7 @@ from jwt_middleware import (
     Verifier,
     load_static_keys,
 )
-from jwt_middleware.parse import loads_object
+from jwt_middleware.structure import loads_object
 
 PROPERTY_SETTINGS = settings(
     max_examples=300,

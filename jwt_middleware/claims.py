@@ -1,0 +1,305 @@
+"""Claims stage: one :class:`ClaimsPolicy` holds the claim rules, each written once.
+
+A rule takes a claim's value and the time, and returns None when the value
+passes, else the :class:`Problem` that explains it. The success path and the
+explanation are the same code: a rule tests the passing case first (a type
+check and a comparison or two) and only builds a Problem when it fails, so
+an accepted token pays a few comparisons and a failed one gets every
+problem listed (CONTRACT section 1: the primary one is the first in
+``CLAIM_ORDER``). Registered claims (RFC 7519 section 4.1) are checked for
+type whenever present; ``iss`` and ``aud`` against the configured values,
+which also make them required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from .keys import VerificationKey
+from .outcome import Failure, Problem
+from .reasons import CLAIM_ORDER, Reason
+from .structure import OversizedClaims, OversizedNumber
+from .text import clip, duration, json_type, utc
+
+MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
+REGISTERED: Final = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")
+_ABSENT: Final = object()
+#: An expiry this recent is most likely clock skew between issuer and server.
+_CLOCK_SKEW_WINDOW: Final = 300
+_ENV_WORDS: Final = frozenset(
+    {"dev", "develop", "development", "test", "testing", "qa", "stage", "staging", "preprod",
+     "uat", "sandbox", "prod", "production", "live", "demo", "local"}
+)  # fmt: skip
+
+Rule = Callable[[Any, float], "Problem | None"]
+
+
+def is_time(value: Any) -> bool:
+    """A NumericDate within the range of a Unix time (not a boolean, not a string)."""
+    t = type(value)
+    return (t is int or t is float) and 0 <= value <= MAX_UNIX_TIME
+
+
+def bad_time(name: str, value: Any) -> Problem:
+    """The invalid_claim problem of a time claim that is not a NumericDate."""
+    if isinstance(value, OversizedNumber):
+        return Problem(
+            Reason.invalid_claim,
+            f"'{name}' is {value.describe()}: outside the range of a Unix time.",
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        what = f"a {json_type(value)}"
+        if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+            what = "a numeric string"
+        return Problem(Reason.invalid_claim, f"'{name}' is {what}, not a NumericDate.")
+    return Problem(Reason.invalid_claim, f"'{name}' ({clip(value, 24)}) is not a Unix time.")
+
+
+def _string(name: str) -> Rule:
+    def rule(value: Any, now: float) -> Problem | None:
+        if type(value) is str:
+            return None
+        return Problem(Reason.invalid_claim, f"'{name}' is a {json_type(value)}, not a string.")
+
+    return rule
+
+
+def _oversized_in(value: Any) -> str:
+    if isinstance(value, OversizedNumber):
+        return value.describe()
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            found = _oversized_in(item)
+            if found:
+                return found
+    return ""
+
+
+def issuer_near_miss(actual: str, expected: str) -> str | None:
+    """Say how ``actual`` nearly equals ``expected``, or None if it does not."""
+    if actual.rstrip("/") == expected.rstrip("/"):
+        return "differs only by a trailing slash"
+    if actual.lower() == expected.lower():
+        return "differs only in letter case"
+    try:
+        a, e = urlsplit(actual), urlsplit(expected)
+    except ValueError:  # not a URL at all (unbalanced brackets, odd characters)
+        return None
+    if {a.scheme, e.scheme} == {"http", "https"} and (a.netloc, a.path.rstrip("/")) == (
+        e.netloc,
+        e.path.rstrip("/"),
+    ):
+        return f"uses {a.scheme}:// where {e.scheme}:// is expected"
+    if a.netloc and e.netloc and a.netloc != e.netloc and a.path.rstrip("/") == e.path.rstrip("/"):
+        a_labels = a.netloc.lower().replace("-", ".").split(".")
+        e_labels = e.netloc.lower().replace("-", ".").split(".")
+        if (set(a_labels) ^ set(e_labels)) & _ENV_WORDS:
+            return "comes from another environment (the host names differ by an environment name)"
+        if len(a_labels) == len(e_labels) and a_labels[1:] == e_labels[1:]:
+            return "comes from another host of the same domain (another environment or region?)"
+    return None
+
+
+class ClaimsPolicy:
+    """The claim rules: expected issuers and audiences, required claims, leeway.
+
+    Immutable; :meth:`with_issuer` gives a policy expecting a discovered issuer.
+    """
+
+    __slots__ = ("audiences", "issuers", "leeway", "required", "rules")
+
+    def __init__(
+        self,
+        *,
+        issuers: Iterable[str] = (),
+        audiences: Iterable[str] = (),
+        required: Iterable[str] = ("exp",),
+        leeway: float = 30.0,
+    ) -> None:
+        self.issuers = frozenset(issuers)
+        self.audiences = frozenset(audiences)
+        self.leeway = leeway
+        needed = list(dict.fromkeys(required))
+        if self.issuers and "iss" not in needed:
+            needed.append("iss")
+        if self.audiences and "aud" not in needed:
+            needed.append("aud")
+        self.required = tuple(needed)
+        #: (claim, rule), in the order problems are listed.
+        self.rules: tuple[tuple[str, Rule], ...] = (
+            ("exp", self._exp),
+            ("nbf", self._nbf),
+            ("iat", self._iat),
+            ("iss", self._iss),
+            ("aud", self._aud),
+            ("sub", _string("sub")),
+            ("jti", _string("jti")),
+        )
+
+    def with_issuer(self, issuer: str) -> ClaimsPolicy:
+        return ClaimsPolicy(
+            issuers=(issuer,), audiences=self.audiences, required=self.required, leeway=self.leeway
+        )
+
+    # -- the rules ------------------------------------------------------------------
+
+    def _exp(self, value: Any, now: float) -> Problem | None:
+        kind = type(value)
+        if (kind is int or kind is float) and 0 <= value <= MAX_UNIX_TIME:
+            if now < value + self.leeway:
+                return None
+            return Problem(
+                Reason.token_expired,
+                f"The token expired {duration(now - value)} ago (exp {utc(value)}).",
+                now - value,
+            )
+        return bad_time("exp", value)
+
+    def _nbf(self, value: Any, now: float) -> Problem | None:
+        kind = type(value)
+        if (kind is int or kind is float) and 0 <= value <= MAX_UNIX_TIME:
+            if value - self.leeway <= now:
+                return None
+            return Problem(
+                Reason.token_not_yet_valid,
+                f"The token becomes valid in {duration(value - now)} (nbf {utc(value)}).",
+            )
+        return bad_time("nbf", value)
+
+    def _iat(self, value: Any, now: float) -> Problem | None:
+        kind = type(value)
+        if (kind is int or kind is float) and 0 <= value <= MAX_UNIX_TIME:
+            if value - self.leeway <= now:
+                return None
+            return Problem(
+                Reason.token_issued_in_future,
+                f"The token was issued {duration(value - now)} in the future (iat {utc(value)}).",
+            )
+        return bad_time("iat", value)
+
+    def _iss(self, value: Any, now: float) -> Problem | None:
+        if type(value) is str:
+            if not self.issuers or value in self.issuers:
+                return None
+            return Problem(Reason.issuer_mismatch, f"The token's issuer is '{clip(value)}'.", value)
+        return Problem(Reason.invalid_claim, f"'iss' is a {json_type(value)}, not a string.")
+
+    def _aud(self, value: Any, now: float) -> Problem | None:
+        audiences = self.audiences
+        if type(value) is str:
+            if not audiences or value in audiences:
+                return None
+            shown = [value]
+        elif type(value) is list and all(type(a) is str for a in value):
+            if not audiences or not audiences.isdisjoint(value):
+                return None
+            shown = value
+        else:
+            return Problem(
+                Reason.invalid_claim,
+                f"'aud' is a {json_type(value)}, not a string or an array of strings.",
+            )
+        listed = ", ".join(f"'{clip(a, 60)}'" for a in shown[:5]) or "an empty array"
+        return Problem(Reason.audience_mismatch, f"The token's audience is {listed}.")
+
+    # -- the stage ------------------------------------------------------------------
+
+    def problems(self, claims: dict[str, Any], now: float) -> list[Problem] | None:
+        """Every problem with ``claims`` at ``now``, or None when they pass."""
+        found: list[Problem] | None = None
+        for name in self.required:
+            if name not in claims:
+                found = found or []
+                found.append(Problem(Reason.missing_claim, f"The '{name}' claim is absent."))
+        get = claims.get
+        for name, rule in self.rules:
+            value = get(name, _ABSENT)
+            if value is _ABSENT:
+                continue
+            problem = (
+                rule(value, now)
+                if value is not None
+                else Problem(
+                    Reason.invalid_claim, f"'{name}' is null; a registered claim cannot be."
+                )
+            )
+            if problem is not None:
+                found = found or []
+                found.append(problem)
+        if type(claims) is OversizedClaims:  # numbers Python cannot hold (structure.py)
+            for name in claims.oversized:
+                if name not in REGISTERED:  # those are explained by their own rules
+                    found = found or []
+                    found.append(
+                        Problem(
+                            Reason.invalid_claim,
+                            f"'{clip(name, 40)}' holds a JSON number out of range: "
+                            f"{_oversized_in(claims[name])}.",
+                        )
+                    )
+        return found
+
+    def failure(
+        self, problems: list[Problem], alg: str, kid: str | None, key: VerificationKey
+    ) -> Failure:
+        """The claims-stage Failure: every problem, the primary one first, with hints."""
+        ordered = tuple(sorted(problems, key=lambda p: CLAIM_ORDER.index(p.reason)))
+        primary = ordered[0]
+        reason = primary.reason
+        expected: dict[str, Any] = {}
+        hint: str | None = None
+        if reason is Reason.issuer_mismatch or reason is Reason.missing_claim:
+            expected["issuer"] = sorted(self.issuers)
+        if reason is Reason.audience_mismatch or reason is Reason.missing_claim:
+            expected["audience"] = sorted(self.audiences)
+        if reason is Reason.missing_claim:
+            expected["required_claims"] = list(self.required)
+        if reason is Reason.issuer_mismatch:
+            hint = self._issuer_hint(primary)
+        elif reason in (
+            Reason.token_expired,
+            Reason.token_not_yet_valid,
+            Reason.token_issued_in_future,
+        ):
+            expected["leeway_seconds"] = self.leeway
+            hint = self._time_hint(primary)
+        return Failure(
+            reason,
+            primary.detail,
+            problems=ordered,
+            hint=hint,
+            expected=expected,
+            alg=alg,
+            kid=kid,
+            key_fingerprint=key.fingerprint,
+        )
+
+    def _issuer_hint(self, primary: Problem) -> str | None:
+        actual = primary.value if isinstance(primary.value, str) else ""
+        for expected in sorted(self.issuers):
+            near = issuer_near_miss(actual, expected)
+            if near and len(self.issuers) > 1:
+                near = f"{near} (compared with one of the {len(self.issuers)} expected issuers)"
+            if near:
+                return (
+                    f"The token's issuer {near}. Issuers are compared exactly: make JWT_ISSUER "
+                    "match the issuer's 'iss' (see its discovery document) character for "
+                    "character."
+                )
+        return None
+
+    def _time_hint(self, primary: Problem) -> str | None:
+        if primary.reason is Reason.token_expired:
+            # Expired within a few minutes: most likely clock skew.
+            seconds = primary.value
+            if isinstance(seconds, float | int) and seconds <= _CLOCK_SKEW_WINDOW:
+                return (
+                    f"The token expired only {duration(seconds)} ago, beyond the "
+                    f"{self.leeway:g} s leeway. If clients see this on fresh tokens, the "
+                    "issuer's and this server's clocks differ: check NTP, or raise JWT_LEEWAY."
+                )
+        return None

@@ -1,0 +1,266 @@
+"""The Verifier: the stages composed on one path, the key set in force, the token cache.
+
+``verify(token)`` runs, in the contract's order, each stage's cheap check and,
+when it fails, that stage's explanation:
+
+    structure (structure.py) -> header and algorithm (header.py)
+      -> key (selection.py) -> signature (the key's primitive; signature.py explains)
+      -> claims (claims.py)
+
+Two memories make a repeated request cheap, and neither can outlive its key
+set: the verified-token cache (cache.py; a hit is a dict lookup), and a memo
+of what the header and key stages decided for a header segment (a token
+carrying a known header decodes only its payload and signature, then goes
+straight to the key's primitive). A key-set change clears the memo and drops
+the cached tokens whose alg and kid no longer select the key that verified
+them. The refresh policy lives here too: the middleware asks
+:meth:`wants_refresh` and calls :meth:`refresh` once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from . import header as header_stage
+from . import selection, signature
+from .cache import TokenCache
+from .claims import ClaimsPolicy
+from .keys import KeySet, VerificationKey
+from .keysource import KeyProvider, RemoteKeyProvider
+from .outcome import Failure, VerifiedToken
+from .reasons import Reason
+from .scopes import scopes_of
+from .settings import Settings
+from .structure import ParsedToken, decode_body, parse_compact, too_large
+
+EMPTY_KEYSET: Final = KeySet(())
+#: Reasons after which a remote key source is asked for new keys.
+REFRESH_REASONS: Final = frozenset({Reason.unknown_kid, Reason.key_source_unavailable})
+#: Header segments remembered per key set (a handful in practice: one per issuer key).
+_MEMO_MAX: Final = 64
+#: What the header and key stages decided for one header segment.
+_Plan = tuple[dict[str, Any], str, "str | None", VerificationKey, Callable[[bytes, bytes], bool]]
+
+
+class Verifier:
+    """Verifies compact JWS tokens against a key set and the configured claims.
+
+    ``Verifier(settings, keyset)`` for static keys, ``Verifier(settings,
+    source=provider)`` for a :class:`~jwt_middleware.keysource.KeyProvider`.
+    :meth:`verify` returns a :class:`VerifiedToken` or a :class:`Failure`; it
+    never raises for bad input. Keys are imported before, once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        keyset: KeySet | None = None,
+        *,
+        source: KeyProvider | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if (keyset is None) == (source is None):
+            raise TypeError("give a static keyset or a key source, not both or neither")
+        self.settings = settings
+        self.source = source
+        self.clock = clock
+        self._static = keyset
+        self._remote = source if isinstance(source, RemoteKeyProvider) else None
+        self.policy = ClaimsPolicy(
+            issuers=settings.issuers,
+            audiences=settings.audiences,
+            required=settings.required,
+            leeway=settings.leeway,
+        )
+        self._allowed = frozenset(settings.allowed_algorithms)
+        self._max_bytes = settings.max_token_bytes
+        self._per_request = settings.diagnostic_keys_per_request
+        self._budget = signature.DiagnosticBudget(settings.diagnostic_verifications_per_second)
+        self._memo: dict[str, _Plan] = {}
+        self._memo_keys: KeySet | None = None
+        self.cache: TokenCache | None = None
+        if settings.token_cache_entries > 0 and settings.token_cache_bytes > 0:
+            self.cache = TokenCache(settings.token_cache_entries, settings.token_cache_bytes)
+        if self._remote is not None:
+            self._remote.on_change(self._keys_changed)
+
+    # -- the key set and its source -------------------------------------------------
+
+    @property
+    def keyset(self) -> KeySet:
+        """The key set in force now (empty when a source has none usable)."""
+        if self.source is None:
+            assert self._static is not None
+            return self._static
+        return self.source.keyset or EMPTY_KEYSET
+
+    @property
+    def source_label(self) -> str:
+        """The ``source`` label of this verifier's keys in metrics and logs."""
+        return self._remote.name if self._remote is not None else "static"
+
+    @property
+    def remote(self) -> RemoteKeyProvider | None:
+        """The source when it fetches its keys (and can be refreshed), else None."""
+        return self._remote
+
+    async def start(self) -> None:
+        """Fetch remote keys and start refreshing them; no-op for other keys."""
+        if self._remote is not None:
+            await self._remote.start()
+
+    async def aclose(self) -> None:
+        if self._remote is not None:
+            await self._remote.aclose()
+
+    def _keys_changed(self, keys: KeySet) -> None:
+        """A new key set: adopt a discovered issuer (none configured), and keep a cached
+        token only if its alg and kid still select the very key that verified it."""
+        remote = self._remote
+        if not self.settings.issuers and remote is not None and remote.discovered_issuer:
+            self.policy = self.policy.with_issuer(remote.discovered_issuer)
+        if self.cache is None:
+            return
+        selected: dict[tuple[str, str | None], str | None] = {}
+
+        def keep(verified: VerifiedToken) -> bool:
+            ident = (verified.alg, verified.kid)
+            if ident not in selected:
+                key = selection.select(verified.alg, verified.kid, keys)
+                selected[ident] = None if isinstance(key, Failure) else key.fingerprint
+            return selected[ident] == verified.key_fingerprint
+
+        self.cache.retain(keep)
+
+    # -- verification ---------------------------------------------------------------
+
+    def cached(self, token: str) -> VerifiedToken | None:
+        """The cached outcome for ``token`` if it has one now, else None (then call
+        :meth:`verify`, which counts the miss)."""
+        cache = self.cache
+        if cache is None or (self.source is not None and self.source.keyset is None):
+            return None
+        return cache.peek(token, self.clock())
+
+    def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
+        """Verify a raw compact token (already extracted from its header)."""
+        if now is None:
+            now = self.clock()
+        source = self.source
+        keys = self._static if source is None else source.keyset
+        cache = self.cache
+        if keys is None:  # no usable keys: the key stage says key_source_unavailable
+            keys = EMPTY_KEYSET
+        elif cache is not None:
+            hit = cache.get(token, now)
+            if hit is not None:
+                return hit
+        if len(token) > self._max_bytes:
+            return too_large(len(token), self._max_bytes)
+        if keys is not self._memo_keys:
+            self._memo.clear()
+            self._memo_keys = keys
+        dot = token.find(".")
+        plan = self._memo.get(token[:dot]) if dot > 0 else None
+        # Structure: the cheap decoder for a known header; the strict one explains.
+        body = decode_body(token, dot) if plan is not None else None
+        if plan is None or body is None:
+            parsed = parse_compact(token)
+            if isinstance(parsed, Failure):
+                return parsed
+            planned = self._plan(parsed, keys, now)
+            if isinstance(planned, Failure):
+                return planned.with_claims(parsed.claims)
+            plan = planned
+            body = parsed.signing_input, parsed.claims, parsed.signature
+        header, alg, kid, key, check = plan
+        signing_input, claims, sig = body
+        if not check(signing_input, sig):
+            parsed = ParsedToken(header, claims, signing_input, sig)
+            return signature.explain(
+                parsed, alg, kid, key, keys, per_request=self._per_request, budget=self._budget
+            ).with_claims(claims)
+        policy = self.policy
+        problems = policy.problems(claims, now)
+        if problems is not None:
+            return policy.failure(problems, alg, kid, key).with_claims(claims)
+        exp = claims.get("exp")
+        verified = VerifiedToken(  # positional: the field order of VerifiedToken
+            claims,
+            header,
+            alg,
+            kid,
+            key.fingerprint,
+            scopes_of(claims),
+            float(exp) if exp is not None else None,
+        )
+        if cache is not None and keys is not EMPTY_KEYSET:
+            cache.put(token, verified, now)
+        return verified
+
+    def _plan(self, parsed: ParsedToken, keys: KeySet, now: float) -> _Plan | Failure:
+        """The header and key stages for a parsed token; a success is memoised."""
+        failure = header_stage.check(parsed.header, parsed.signature, keys, self._allowed)
+        if failure is not None:
+            return failure
+        header = parsed.header
+        alg: str = header["alg"]
+        kid: str | None = header.get("kid")
+        key = selection.select(alg, kid, keys)
+        if isinstance(key, Failure):
+            if key.reason is Reason.unknown_kid and self.source is not None:
+                return selection.retired(parsed, alg, key, self.source.history, now)
+            return key
+        plan: _Plan = (header, alg, kid, key, key.verifiers[alg])
+        memo = self._memo
+        if len(memo) >= _MEMO_MAX:
+            memo.clear()
+        signing_input = parsed.signing_input
+        memo[signing_input[: signing_input.find(b".")].decode("ascii")] = plan
+        return plan
+
+    # -- refresh policy ---------------------------------------------------------------
+
+    def wants_refresh(self, failure: Failure) -> bool:
+        """Whether fetching the keys again could change this failure."""
+        return self._remote is not None and failure.reason in REFRESH_REASONS
+
+    async def refresh(self, token: str, *, wait: float) -> tuple[VerifiedToken | Failure, float]:
+        """One rate-limited refresh shared by every caller (waiting at most ``wait``
+        seconds), then ``token`` verified again. Returns the outcome and the seconds
+        spent waiting for keys. A still missing key set says what the source reported."""
+        remote = self._remote
+        waited = 0.0
+        if remote is not None:
+            started = time.perf_counter()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(remote.refresh_for_unknown_kid()), wait)
+            waited = time.perf_counter() - started
+        outcome = self.verify(token)
+        if (
+            remote is None
+            or not isinstance(outcome, Failure)
+            or outcome.reason is not Reason.key_source_unavailable
+        ):
+            return outcome, waited
+        cause = remote.last_cause
+        return (
+            Failure(
+                Reason.key_source_unavailable,
+                f"No usable keys: the last fetch of the key source failed ({cause})."
+                if cause
+                else "No usable keys: the key set is older than the allowed staleness.",
+                expected={"key_source": remote.name, "last_error": remote.last_error},
+                retry_after=max(1, int(remote.cooldown)),
+                alg=outcome.alg,
+                kid=outcome.kid,
+                iss=outcome.iss,
+                aud=outcome.aud,
+                sub=outcome.sub,
+            ),
+            waited,
+        )
