@@ -6,7 +6,9 @@ started up front and idle while another is measured. Every request carries
 the same ~800-byte RS256 token (the bare route ignores it), except the pool
 variant, which cycles through 1000 distinct valid tokens (a Lua script).
 
-Variants: bare route; JWTAuthMiddleware with one repeated token; with a pool
+Variants: bare route; the minimal pure-ASGI middleware with an LRU of verified
+tokens (benchmarks/minimal_lru.py, one repeated token: the reference for what a
+cached request can cost); JWTAuthMiddleware with one repeated token; with a pool
 of 1000 distinct tokens (all of which fit in the default cache: after the
 warm-up these are cache hits in a 1000-entry cache); with the cache off
 (every request verifies its signature); Starlette AuthenticationMiddleware
@@ -22,7 +24,9 @@ the bare run next to it. Reported: medians over rounds of requests/s, p50/p99
 latency (wrk --latency) and server CPU µs per request (utime+stime of the
 uvicorn process from /proc/<pid>/stat, before/after, divided by wrk's request
 count), and the median over rounds of the ratio to the paired bare run (with
-the ratio's spread over rounds).
+the ratio's spread over rounds). Against the minimal LRU middleware, per round:
+(variant / its bare run) / (minimal LRU / its bare run), the median over rounds;
+and the server CPU per request over bare, per pair, the median.
 
 Flood check: on the JWTAuthMiddleware server (4 RS256 keys, default
 diagnostic budget), a throttled stream of valid requests (wrk -c4 with 2 ms
@@ -62,6 +66,7 @@ from .server import Server, get, load, server_stack, start_uvicorn, start_wrk, w
 # (row key, label, server, load)
 VARIANTS = (
     ("bare", "bare Starlette route", "bare", "token"),
+    ("minimal-lru", "minimal LRU middleware, one repeated token", "minimal-lru", "token"),
     ("jwt", "JWTAuthMiddleware, one repeated token", "jwt", "token"),
     ("jwt-pool", "JWTAuthMiddleware, pool of 1000 tokens", "jwt-pool", "pool"),
     ("jwt-nocache", "JWTAuthMiddleware, cache off", "jwt-nocache", "token"),
@@ -273,6 +278,8 @@ def summarize(
 ) -> dict[str, Any]:
     loop, http = stack
     rows: dict[str, Any] = {}
+    # Each non-bare variant has one pair per round, in round order.
+    minimal_x_bare = [r["rps"] / b["rps"] for r, b in pairs["minimal-lru"]]
     for key, label, *_ in VARIANTS:
         runs = samples[key]
         row: dict[str, Any] = {"label": label}
@@ -284,6 +291,15 @@ def summarize(
             row[metric + "_iqr_pct"] = iqr_pct(values)
             row[metric + "_ratio_iqr_pct"] = iqr_pct(ratios)
             row[metric + "_all"] = values
+        cpu_over = [r["cpu_us_per_req"] - b["cpu_us_per_req"] for r, b in pairs[key]]
+        row["cpu_us_over_bare"] = median(cpu_over)
+        if key != "bare":
+            x_minimal = [
+                (r["rps"] / b["rps"]) / m
+                for (r, b), m in zip(pairs[key], minimal_x_bare, strict=True)
+            ]
+            row["rps_x_minimal"] = median(x_minimal)
+            row["rps_x_minimal_iqr_pct"] = iqr_pct(x_minimal)
         row["non2xx"] = sum(r["non2xx"] for r in runs)
         row["errors"] = sum(
             r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
@@ -320,7 +336,9 @@ def render(data: dict[str, Any]) -> str:
                 _ms(r["p50_us"]),
                 _ms(r["p99_us"]),
                 f"{r['p99_us_ratio']:.2f}x",
+                "-" if key == "bare" else f"{r['rps_x_minimal']:.2f}x",
                 f"{r['cpu_us_per_req']:.0f}",
+                "-" if key == "bare" else f"{r['cpu_us_over_bare']:+.1f}",
                 f"{r['cpu_us_per_req_ratio']:.2f}x",
                 str(r["non2xx"] + r["errors"]),
             ]
@@ -330,7 +348,8 @@ def render(data: dict[str, Any]) -> str:
         f"{data['wrk']} -t{data['threads']} -c{data['connections']}, "
         f"{data['rounds']} rounds x {data['seconds']:g} s per variant, each next to a "
         f"{data['seconds']:g} s bare-route run, after a {data['warmup']:g} s warm-up; medians "
-        "over rounds, ratios to the paired bare run.",
+        "over rounds, ratios to the paired bare run; x minimal-lru: per round, the variant's "
+        "ratio to its bare run over the minimal LRU middleware's; CPU over bare: per pair.",
         "",
         table(
             [
@@ -341,7 +360,9 @@ def render(data: dict[str, Any]) -> str:
                 "p50 ms",
                 "p99 ms",
                 "p99 x bare",
+                "x minimal-lru",
                 "server CPU µs/req",
+                "CPU µs over bare",
                 "CPU x bare",
                 "non-2xx+errors",
             ],

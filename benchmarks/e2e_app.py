@@ -5,6 +5,9 @@
 variant serves the same tiny route, ``GET /`` returning ``ok`` as text/plain:
 
 - ``bare``: the Starlette route alone;
+- ``minimal-lru``: behind the minimal pure-ASGI middleware with an LRU of verified
+  tokens (benchmarks/minimal_lru.py: the reference for what a cached request can
+  cost; PyJWT on a miss, no metrics, no logs);
 - ``jwt`` / ``jwt-nocache``: behind JWTAuthMiddleware (defaults: the global
   Prometheus registry, i.e. metrics on; structlog unconfigured, so rejections
   are printed by structlog's default logger to stdout, which the benchmark
@@ -13,6 +16,9 @@ variant serves the same tiny route, ``GET /`` returning ``ok`` as text/plain:
   backend (kid lookup, ``jwt.decode`` with iss/aud) and ``@requires``;
 - ``fastapi-pyjwt``: a FastAPI route with an ``HTTPBearer`` dependency calling
   PyJWT (an ``async def`` dependency, so no thread pool hop).
+
+``build_app(variant, jwks_file)`` makes the same apps in process (benchmarks/
+inprocess.py), optionally with another Prometheus registry for JWTAuthMiddleware.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import os
 from typing import Any
 
 import jwt as pyjwt
+from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -39,8 +46,9 @@ from starlette.routing import Route
 from jwt_middleware import JWTAuthMiddleware, Settings
 
 from .common import AUDIENCE, ISSUER
+from .minimal_lru import MinimalLRUMiddleware
 
-VARIANTS = ("bare", "jwt", "jwt-nocache", "starlette-pyjwt", "fastapi-pyjwt")
+VARIANTS = ("bare", "minimal-lru", "jwt", "jwt-nocache", "starlette-pyjwt", "fastapi-pyjwt")
 
 
 async def plain(request: Request) -> PlainTextResponse:
@@ -106,11 +114,27 @@ def _fastapi_app(keys: dict[str, pyjwt.PyJWK]) -> Any:
 
 
 def create_app() -> Any:
-    variant = os.environ.get("BENCH_VARIANT", "bare")
-    jwks_file = os.environ.get("BENCH_JWKS_FILE", "")
+    """uvicorn's factory: the variant and the key set from the environment."""
+    return build_app(os.environ.get("BENCH_VARIANT", "bare"), os.environ.get("BENCH_JWKS_FILE", ""))
+
+
+def build_app(
+    variant: str, jwks_file: str, *, registry: CollectorRegistry | None = REGISTRY
+) -> Any:
+    """One variant's app; ``registry`` is JWTAuthMiddleware's (None: metrics off)."""
     routes = [Route("/", plain)]
     if variant == "bare":
         return Starlette(routes=routes)
+    if variant == "minimal-lru":
+        minimal = Middleware(
+            MinimalLRUMiddleware,
+            jwks_file=jwks_file,
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            algorithms=("RS256",),
+            leeway=30,
+        )
+        return Starlette(routes=routes, middleware=[minimal])
     if variant in ("jwt", "jwt-nocache"):
         settings = Settings(
             jwks_file=jwks_file,
@@ -120,7 +144,8 @@ def create_app() -> Any:
             token_cache_entries=0 if variant == "jwt-nocache" else 10000,
         )
         return Starlette(
-            routes=routes, middleware=[Middleware(JWTAuthMiddleware, settings=settings)]
+            routes=routes,
+            middleware=[Middleware(JWTAuthMiddleware, settings=settings, registry=registry)],
         )
     keys = _pyjwt_keys(jwks_file)
     if variant == "starlette-pyjwt":

@@ -56,7 +56,7 @@ DEFAULT_AUDIENCE = "example-api"
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """One JSON object per line, the form log aggregators ingest (see the README)."""
+    """One JSON object per line, the form log aggregators ingest (see docs/logs.md)."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -2,7 +2,7 @@
 
 Each :class:`Reason` is a stable code (the contract's names, kept exactly);
 :data:`REASONS` maps it to its HTTP status, RFC 6750 ``error`` code, a human
-title and the default hint an operator reads. Every other module, the README
+title and the default hint an operator reads. Every other module, the docs
 table and the tests take these facts from here.
 """
 

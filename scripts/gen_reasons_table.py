@@ -1,11 +1,11 @@
-"""Print the README's reasons table, generated from jwt_middleware.reasons.REASONS.
+"""Print the reasons table of docs/reasons.md, generated from jwt_middleware.reasons.REASONS.
 
 Usage (from the repository root)::
 
     .venv/bin/python scripts/gen_reasons_table.py            # print the table
-    .venv/bin/python scripts/gen_reasons_table.py --write    # replace it in README.md
+    .venv/bin/python scripts/gen_reasons_table.py --write    # replace it in docs/reasons.md
 
-The README holds the output between ``<!-- reasons:start -->`` and
+docs/reasons.md holds the output between ``<!-- reasons:start -->`` and
 ``<!-- reasons:end -->``; tests/test_docs.py checks that the two agree.
 """
 
@@ -18,7 +18,7 @@ from jwt_middleware.reasons import REASONS
 
 START = "<!-- reasons:start -->"
 END = "<!-- reasons:end -->"
-README = Path(__file__).resolve().parents[1] / "README.md"
+REASONS_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reasons.md"
 
 
 def _cell(text: str) -> str:
@@ -43,7 +43,7 @@ def render_table() -> str:
     return "\n".join(lines)
 
 
-def write_readme(path: Path = README) -> None:
+def write_page(path: Path = REASONS_PAGE) -> None:
     """Replace the text between the markers in ``path`` with a fresh table."""
     text = path.read_text(encoding="utf-8")
     head, sep, rest = text.partition(START)
@@ -55,7 +55,7 @@ def write_readme(path: Path = README) -> None:
 
 def main(argv: list[str]) -> int:
     if argv == ["--write"]:
-        write_readme()
+        write_page()
         return 0
     if argv:
         print(__doc__, file=sys.stderr)

@@ -1,11 +1,16 @@
-"""Checks that keep the documentation true.
+"""Checks that keep the documentation true (README.md and docs/*.md).
 
-- README's reasons table agrees with jwt_middleware.reasons.REASONS and is
-  exactly what scripts/gen_reasons_table.py prints;
+- docs/reasons.md's reasons table agrees with jwt_middleware.reasons.REASONS
+  and is exactly what scripts/gen_reasons_table.py prints;
 - the reason codes and environment variables of the outside contract
-  (../shared/CONTRACT.md) match the package;
-- README's code examples run, and its example rejections are what the code
-  answers.
+  (../shared/CONTRACT.md) match the package, and docs/configuration.md's
+  tables match the settings;
+- every Python example in README.md and docs/*.md runs: the named ones
+  (``# docs-test: NAME``) by a test of their own that also checks what they
+  do, every other one by executing it; the example rejections are what the
+  code answers;
+- every relative link and ``#anchor`` between these pages resolves, and the
+  README stays a front page (under 300 lines).
 """
 
 from __future__ import annotations
@@ -15,14 +20,18 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import jwt as pyjwt
 import pytest
 from conftest import AUDIENCE, ISSUER, Keys, private_pem, public_pem, sign
+from jwks_server import JWKSServer, public_jwk
+from prometheus_client import REGISTRY
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
 from jwt_middleware.reasons import REASONS
@@ -30,21 +39,37 @@ from jwt_middleware.settings import ENV_VARS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+REASONS_PAGE = DOCS / "reasons.md"
+CONFIGURATION_PAGE = DOCS / "configuration.md"
 GENERATOR = ROOT / "scripts" / "gen_reasons_table.py"
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"
 
 START, END = "<!-- reasons:start -->", "<!-- reasons:end -->"
 NONE = "(none)"
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
-_FENCE = re.compile(r"^```([\w-]*)\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^( *)```([\w-]*)\n(.*?)^\1```$", re.DOTALL | re.MULTILINE)
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_MARKER = re.compile(r"^# docs-test: ([\w-]+)$", re.MULTILINE)
+
+#: The named examples, each run by a test below that also checks what it does.
+NAMED_EXAMPLES = {
+    "fastapi-example",
+    "starlette-example",
+    "multi-issuer-example",
+    "json-logging",
+    "fastapi-helpers",
+    "metrics-endpoint",
+}
+EXAMPLE_KID = "2024-rsa"
 
 
 # --- helpers -----------------------------------------------------------------
 
 
-def readme() -> str:
-    return README.read_text(encoding="utf-8")
+def doc_files() -> list[Path]:
+    """README.md and every page under docs/."""
+    return [README, *sorted(DOCS.glob("*.md"))]
 
 
 def cells(row: str) -> list[str]:
@@ -53,17 +78,17 @@ def cells(row: str) -> list[str]:
     return [p.strip().replace("\\|", "|").strip("`") for p in parts]
 
 
-def readme_reasons_block() -> str:
-    text = readme()
-    assert START in text and END in text, f"README.md lacks the markers {START} / {END}"
+def reasons_block() -> str:
+    text = REASONS_PAGE.read_text(encoding="utf-8")
+    assert START in text and END in text, f"docs/reasons.md lacks the markers {START} / {END}"
     return text.split(START, 1)[1].split(END, 1)[0].strip()
 
 
-def readme_reason_rows() -> dict[str, tuple[int, str | None]]:
+def doc_reason_rows() -> dict[str, tuple[int, str | None]]:
     rows: dict[str, tuple[int, str | None]] = {}
-    for line in readme_reasons_block().splitlines()[2:]:  # skip header and separator
+    for line in reasons_block().splitlines()[2:]:  # skip header and separator
         reason, status, error, *_ = cells(line)
-        assert reason not in rows, f"{reason} appears twice in README's reasons table"
+        assert reason not in rows, f"{reason} appears twice in the reasons table"
         rows[reason] = (int(status), None if error == NONE else error)
     return rows
 
@@ -96,10 +121,10 @@ def contract_env_vars() -> list[str]:
     return found
 
 
-def readme_table_rows(first_cell: str) -> dict[str, list[str]]:
-    """Rows of the README tables whose first cell matches ``first_cell`` (a regex)."""
+def configuration_rows(first_cell: str) -> dict[str, list[str]]:
+    """Rows of docs/configuration.md's tables whose first cell matches ``first_cell``."""
     rows: dict[str, list[str]] = {}
-    for line in readme().splitlines():
+    for line in CONFIGURATION_PAGE.read_text(encoding="utf-8").splitlines():
         if line.startswith("|") and not line.startswith("|---"):
             row = cells(line)
             if row and re.fullmatch(first_cell, row[0]):
@@ -107,28 +132,62 @@ def readme_table_rows(first_cell: str) -> dict[str, list[str]]:
     return rows
 
 
-def fenced_block(marker: str) -> str:
-    """A README code block: the one containing ``marker``, or the first after it."""
-    text = readme()
+class Block(NamedTuple):
+    path: Path
+    line: int
+    language: str
+    code: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.relative_to(ROOT)}:{self.line}"
+
+    @property
+    def name(self) -> str | None:
+        match = _MARKER.search(self.code)
+        return match.group(1) if match else None
+
+
+def code_blocks(path: Path) -> Iterator[Block]:
+    """The fenced code blocks of one page (indented ones in list items too), dedented."""
+    text = path.read_text(encoding="utf-8")
     for match in _FENCE.finditer(text):
-        if marker in match.group(2):
-            return match.group(2)
-    position = text.find(marker)
-    assert position >= 0, f"README.md has no {marker!r}"
-    match = _FENCE.search(text, position)
-    assert match, f"no code block after {marker!r} in README.md"
-    return match.group(2)
+        line = text.count("\n", 0, match.start()) + 1
+        yield Block(path, line, match.group(2), textwrap.dedent(match.group(3)))
 
 
-def run_readme_code(marker: str) -> dict[str, Any]:
+def python_examples() -> list[Block]:
+    return [b for path in doc_files() for b in code_blocks(path) if b.language == "python"]
+
+
+def fenced_block(marker: str) -> str:
+    """The one code block, on any page, that contains ``marker`` or comes right after it."""
+    found: list[str] = []
+    for path in doc_files():
+        text = path.read_text(encoding="utf-8")
+        for block in code_blocks(path):
+            if marker in block.code:
+                found.append(block.code)
+        position = text.find(marker)
+        if position >= 0 and not any(marker in b.code for b in code_blocks(path)):
+            match = _FENCE.search(text, position)
+            assert match, f"no code block after {marker!r} in {path.name}"
+            found.append(match.group(3))
+    assert len(found) == 1, f"{marker!r} is in {len(found)} code blocks of the docs"
+    return found[0]
+
+
+def run_doc_code(marker: str) -> dict[str, Any]:
     code = fenced_block(f"# docs-test: {marker}")
-    namespace: dict[str, Any] = {"__name__": f"readme_{marker.replace('-', '_')}"}
-    exec(compile(code, f"README.md ({marker})", "exec"), namespace)  # noqa: S102
+    namespace: dict[str, Any] = {"__name__": f"docs_{marker.replace('-', '_')}"}
+    exec(compile(code, f"docs ({marker})", "exec"), namespace)  # noqa: S102
     return namespace
 
 
-def client(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+def client(app: Any, **kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, **kwargs), base_url="http://testserver"
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -136,13 +195,29 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def normalized(body: Any) -> Any:
-    """A problem body with its timestamps blanked (the README's were taken at another time)."""
+    """A problem body with its timestamps blanked (the docs' were taken at another time)."""
     return json.loads(_TIMESTAMP.sub("<time>", json.dumps(body)))
+
+
+def the_middleware(app: Any) -> Any:
+    (middleware,) = [m for m in app.user_middleware if m.cls is JWTAuthMiddleware]
+    return middleware
+
+
+def use_keys_of(app: Any, server: JWKSServer, **changes: Any) -> Settings:
+    """Point the FastAPI example's JWKS URL at ``server`` (a real JWKS server on 127.0.0.1)."""
+    middleware = the_middleware(app)
+    settings = middleware.kwargs["settings"]
+    assert settings.jwks_url, "the example is meant to take its keys from a JWKS URL"
+    middleware.kwargs["settings"] = dataclasses.replace(
+        settings, jwks_url=server.jwks_url, **changes
+    )
+    return middleware.kwargs["settings"]
 
 
 @pytest.fixture
 def key_files(keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """public.pem / private.pem in a temporary working directory, as in the README."""
+    """public.pem / private.pem in a temporary working directory, as in the docs."""
     (tmp_path / "public.pem").write_text(public_pem(keys.rsa))
     (tmp_path / "private.pem").write_text(private_pem(keys.rsa))
     monkeypatch.chdir(tmp_path)
@@ -151,24 +226,33 @@ def key_files(keys: Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
     return tmp_path
 
 
+@pytest.fixture
+def jwks(keys: Keys) -> Iterator[JWKSServer]:
+    """The issuer of the docs' examples: its JWKS holds keys.rsa under kid 2024-rsa."""
+    with JWKSServer() as server:
+        server.state.keys = [public_jwk(keys.rsa, EXAMPLE_KID)]
+        yield server
+
+
 # --- the reasons table ---------------------------------------------------------
 
 
-def test_every_reason_is_in_the_readme_table_with_its_status_and_error() -> None:
-    rows = readme_reason_rows()
+def test_every_reason_is_in_the_reasons_table_with_its_status_and_error() -> None:
+    rows = doc_reason_rows()
     for reason, info in REASONS.items():
-        assert reason.value in rows, f"{reason.value} is missing from README's reasons table"
+        assert reason.value in rows, f"{reason.value} is missing from docs/reasons.md's table"
         assert rows[reason.value] == (info.status, info.error), reason.value
     extra = set(rows) - {r.value for r in Reason}
-    assert not extra, f"README's reasons table names codes the package lacks: {sorted(extra)}"
+    assert not extra, f"docs/reasons.md's table names codes the package lacks: {sorted(extra)}"
 
 
-def test_readme_table_is_the_generator_output() -> None:
+def test_reasons_table_is_the_generator_output() -> None:
     printed = subprocess.run(
         [sys.executable, str(GENERATOR)], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    assert readme_reasons_block() == printed.strip(), (
-        "README's reasons table is stale: run .venv/bin/python scripts/gen_reasons_table.py --write"
+    assert reasons_block() == printed.strip(), (
+        "docs/reasons.md's reasons table is stale: "
+        "run .venv/bin/python scripts/gen_reasons_table.py --write"
     )
 
 
@@ -185,19 +269,19 @@ def test_contract_reasons_are_the_package_reasons() -> None:
 
 
 def test_contract_env_vars_are_read_and_documented() -> None:
-    documented = readme_table_rows(r"JWT_[A-Z_]+")
+    documented = configuration_rows(r"JWT_[A-Z_]+")
     for var in contract_env_vars():
         assert var in ENV_VARS, f"{var} (CONTRACT section 3) is not in settings.ENV_VARS"
-        assert var in documented, f"{var} is missing from README's environment table"
+        assert var in documented, f"{var} is missing from docs/configuration.md's environment table"
 
 
-def test_readme_env_table_matches_settings() -> None:
-    documented = readme_table_rows(r"JWT_[A-Z_]+")
+def test_env_table_matches_settings() -> None:
+    documented = configuration_rows(r"JWT_[A-Z_]+")
     assert set(documented) == set(ENV_VARS)
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     for var, name in ENV_VARS.items():
         field, default_cell = documented[var][0], documented[var][1]
-        assert field == name, f"{var}: README names field {field!r}, settings has {name!r}"
+        assert field == name, f"{var}: docs name field {field!r}, settings has {name!r}"
         default = defaults[name]
         if default is None or default == ():
             assert default_cell.startswith("unset"), f"{var}: default {default_cell!r}"
@@ -210,22 +294,22 @@ def test_readme_env_table_matches_settings() -> None:
                 shown = default
             else:
                 shown = f"{default:g}"
-            assert default_cell == shown, f"{var}: README default {default_cell!r}, code {shown!r}"
+            assert default_cell == shown, f"{var}: docs default {default_cell!r}, code {shown!r}"
 
 
-def test_readme_keyword_table_matches_settings() -> None:
+def test_keyword_table_matches_settings() -> None:
     """Every Settings field without an environment variable is documented with its default."""
-    documented = readme_table_rows(r"[a-z_]+")
+    documented = configuration_rows(r"[a-z_]+")
     from_env = set(ENV_VARS.values())
     for field in dataclasses.fields(Settings):
         if field.name in from_env:
             continue
-        assert field.name in documented, f"{field.name} is missing from README's keyword table"
+        assert field.name in documented, f"{field.name} is missing from the keyword table"
         default = field.default
         assert documented[field.name][0] == repr(default), f"{field.name}: default {default!r}"
 
 
-# --- the README's code -----------------------------------------------------------
+# --- the examples -------------------------------------------------------------------
 
 
 def claims(**extra: Any) -> dict[str, Any]:
@@ -238,11 +322,37 @@ def claims(**extra: Any) -> dict[str, Any]:
     }
 
 
-async def test_fastapi_example_runs(keys: Keys, key_files: Path) -> None:
-    app = run_readme_code("fastapi-example")["app"]
-    (settings,) = [m.kwargs["settings"] for m in app.user_middleware if m.cls is JWTAuthMiddleware]
+def test_every_named_example_has_its_test() -> None:
+    names = [b.name for b in python_examples() if b.name]
+    assert sorted(names) == sorted(set(names)), "an example name is used twice"
+    assert set(names) == NAMED_EXAMPLES, "a named example without its test, or a test without it"
+
+
+UNNAMED = [b for b in python_examples() if b.name is None]
+
+
+@pytest.mark.parametrize("block", UNNAMED, ids=[b.where for b in UNNAMED])
+def test_every_other_python_example_runs(
+    block: Block, key_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs as written, in a directory holding public.pem and private.pem, with the
+    environment of the docs' examples (a PEM key, an issuer, an audience)."""
+    monkeypatch.setenv("JWT_PUBLIC_KEY_FILE", "public.pem")
+    monkeypatch.setenv("JWT_ISSUER", "https://issuer.example.com/")
+    monkeypatch.setenv("JWT_AUDIENCE", "orders-api")
+    namespace: dict[str, Any] = {"__name__": "docs_example"}
+    exec(compile(block.code, block.where, "exec"), namespace)  # noqa: S102
+
+
+async def test_fastapi_example_runs(keys: Keys, key_files: Path, jwks: JWKSServer) -> None:
+    """The README's example, its JWKS URL pointed at a real JWKS server on 127.0.0.1."""
+    app = run_doc_code("fastapi-example")["app"]
+    settings = use_keys_of(app, jwks)
     token = pyjwt.encode(
-        claims(iss=settings.issuers[0], aud=settings.audiences[0]), keys.rsa, algorithm="RS256"
+        claims(iss=settings.issuers[0], aud=settings.audiences[0]),
+        keys.rsa,
+        algorithm="RS256",
+        headers={"kid": EXAMPLE_KID},
     )
     async with client(app) as c:
         ok = await c.get("/me", headers=bearer(token))
@@ -255,6 +365,106 @@ async def test_fastapi_example_runs(keys: Keys, key_files: Path) -> None:
     assert anonymous.json()["reason"] == "missing_token"
     assert anonymous.headers["www-authenticate"] == 'Bearer realm="api"'
     assert health.status_code == 200
+    assert jwks.jwks_fetches() == 1
+
+
+def failures(reason: str) -> float:
+    return REGISTRY.get_sample_value("jwt_auth_failures_total", {"reason": reason}) or 0.0
+
+
+async def test_fastapi_helpers_example_runs(keys: Keys, key_files: Path, jwks: JWKSServer) -> None:
+    """docs/integration.md: what verified_claims, verified_token, require_scopes,
+    install_problem_handler and bearer_scheme give a route, as the page says."""
+    from fastapi import Depends
+
+    from jwt_middleware.fastapi import verified_claims
+
+    app = run_doc_code("fastapi-helpers")["app"]
+    use_keys_of(app, jwks)
+    middleware = the_middleware(app)
+    middleware.kwargs["public_paths"] = [*middleware.kwargs["public_paths"], "/open"]
+
+    @app.get("/open")
+    async def open_route(claims: dict[str, Any] = Depends(verified_claims)) -> dict[str, Any]:  # noqa: B008
+        return claims
+
+    reader = sign(claims(scope="orders:read"), keys.rsa, headers={"kid": EXAMPLE_KID})
+    writer = sign(claims(scope="orders:write"), keys.rsa, headers={"kid": EXAMPLE_KID})
+    before = failures("insufficient_scope")
+    async with client(app) as c:
+        me = await c.get("/me", headers=bearer(reader))
+        info = await c.get("/token", headers=bearer(reader))
+        denied = await c.delete("/orders/7", headers=bearer(reader))
+        allowed = await c.delete("/orders/7", headers=bearer(writer))
+        public = await c.get("/open")
+        openapi = (await c.get("/openapi.json")).json()
+    assert me.status_code == 200, me.text
+    assert me.json() == {"sub": "alice"}
+    assert info.json() == {"alg": "RS256", "kid": EXAMPLE_KID, "scopes": ["orders:read"]}
+    assert denied.status_code == 403
+    assert denied.headers["content-type"] == "application/problem+json"
+    challenge = denied.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="orders:write"' in challenge
+    assert denied.json()["reason"] == "insufficient_scope"
+    assert denied.json()["required_scopes"] == ["orders:write"]
+    assert failures("insufficient_scope") == before + 1
+    assert allowed.status_code == 200
+    assert allowed.json() == {"deleted": 7, "by": "alice"}
+    assert public.status_code == 401
+    assert public.json()["reason"] == "missing_token"
+    assert public.json()["detail"] == "This route needs a verified bearer token."
+    assert public.headers["www-authenticate"] == 'Bearer realm="api"'
+    scheme = openapi["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"], scheme["bearerFormat"]) == ("http", "bearer", "JWT")
+    for path, method in (("/me", "get"), ("/token", "get"), ("/orders/{order_id}", "delete")):
+        assert openapi["paths"][path][method]["security"] == [{"bearerAuth": []}], path
+
+
+async def test_fastapi_helpers_follow_the_middleware_level(
+    keys: Keys, key_files: Path, jwks: JWKSServer
+) -> None:
+    """The handler renders at the middleware's diagnostics level and realm."""
+    app = run_doc_code("fastapi-helpers")["app"]
+    use_keys_of(app, jwks, diagnostics="minimal", realm="orders")
+    reader = sign(claims(scope="orders:read"), keys.rsa, headers={"kid": EXAMPLE_KID})
+    async with client(app) as c:
+        denied = await c.delete("/orders/7", headers=bearer(reader))
+    assert denied.status_code == 403
+    assert set(denied.json()) == {"type", "title", "status", "reason"}
+    assert denied.headers["www-authenticate"].startswith('Bearer realm="orders"')
+
+
+async def test_fastapi_helpers_without_the_problem_handler_answer_500(
+    keys: Keys, key_files: Path, jwks: JWKSServer
+) -> None:
+    from jwt_middleware.fastapi import ProblemError
+
+    app = run_doc_code("fastapi-helpers")["app"]
+    use_keys_of(app, jwks)
+    del app.exception_handlers[ProblemError]
+    reader = sign(claims(scope="orders:read"), keys.rsa, headers={"kid": EXAMPLE_KID})
+    async with client(app, raise_app_exceptions=False) as c:
+        denied = await c.delete("/orders/7", headers=bearer(reader))
+    assert denied.status_code == 500
+
+
+async def test_metrics_endpoint_example_runs(key_files: Path) -> None:
+    """docs/metrics.md: GET /metrics answers 200 itself, text or OpenMetrics, name[] filters."""
+    app = run_doc_code("metrics-endpoint")["app"]
+    async with client(app) as c:
+        await c.get("/orders")  # a 401, counted
+        text = await c.get("/metrics")
+        only = await c.get("/metrics", params={"name[]": "jwt_auth_requests_total"})
+        openmetrics = await c.get(
+            "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+    assert text.status_code == 200
+    assert text.headers["content-type"].startswith("text/plain")
+    assert 'jwt_auth_requests_total{outcome="rejected"}' in text.text
+    assert "jwt_auth_failures_total" in text.text
+    assert "jwt_auth_requests_total" in only.text
+    assert "jwt_auth_failures_total" not in only.text
+    assert openmetrics.headers["content-type"].startswith("application/openmetrics-text")
 
 
 async def test_starlette_example_runs(
@@ -263,7 +473,7 @@ async def test_starlette_example_runs(
     monkeypatch.setenv("JWT_PUBLIC_KEY_FILE", str(key_files / "public.pem"))
     monkeypatch.setenv("JWT_ISSUER", "https://issuer.example.com/")
     monkeypatch.setenv("JWT_AUDIENCE", "orders-api")
-    app = run_readme_code("starlette-example")["app"]
+    app = run_doc_code("starlette-example")["app"]
     reader = pyjwt.encode(claims(scope="orders:read"), keys.rsa, algorithm="RS256")
     admin = pyjwt.encode(claims(scope="admin"), keys.rsa, algorithm="RS256")
     async with client(app) as c:
@@ -288,7 +498,7 @@ async def test_multi_issuer_example_runs(
 ) -> None:
     partner_secret = "partner-secret-0123456789-abcdefghijklmnop"
     monkeypatch.setenv("PARTNER_JWT_SECRET", partner_secret)
-    namespace = run_readme_code("multi-issuer-example")
+    namespace = run_doc_code("multi-issuer-example")
     app = namespace["app"]
 
     async def me(request: Any) -> Any:
@@ -316,15 +526,15 @@ def parse_http_block(block: str) -> tuple[int, dict[str, str], Any]:
 
 
 @pytest.mark.parametrize("level", ["minimal", "standard", "verbose"])
-async def test_readme_rejection_examples_are_real(keys: Keys, key_files: Path, level: str) -> None:
-    namespace = run_readme_code("fastapi-example")
-    app = namespace["app"]
-    (middleware,) = [m for m in app.user_middleware if m.cls is JWTAuthMiddleware]
-    middleware.kwargs["settings"] = dataclasses.replace(
-        middleware.kwargs["settings"], diagnostics=level
-    )
+async def test_rejection_examples_are_real(
+    keys: Keys, key_files: Path, jwks: JWKSServer, level: str
+) -> None:
+    """The README's rejection (standard) and docs/reasons.md's (minimal, verbose)
+    are what the README's FastAPI example answers."""
+    app = run_doc_code("fastapi-example")["app"]
+    use_keys_of(app, jwks, diagnostics=level)
     now = int(time.time())
-    token = pyjwt.encode(  # the README's example token
+    token = pyjwt.encode(  # the docs' example token
         {
             "iss": "https://issuer.example.com",
             "aud": "orders-api",
@@ -334,12 +544,13 @@ async def test_readme_rejection_examples_are_real(keys: Keys, key_files: Path, l
         },
         keys.rsa,
         algorithm="RS256",
-        headers={"kid": "2024-rsa"},
+        headers={"kid": EXAMPLE_KID},
     )
     async with client(app) as c:
         response = await c.get("/me", headers=bearer(token))
     block = fenced_block(f"<!-- docs-test: rejection-{level} -->")
     if level == "standard":
+        assert block in README.read_text(encoding="utf-8"), "the README shows this one"
         status, headers, body = parse_http_block(block)
         assert response.status_code == status
         for name, value in headers.items():
@@ -350,15 +561,15 @@ async def test_readme_rejection_examples_are_real(keys: Keys, key_files: Path, l
     assert normalized(response.json()) == normalized(body)
 
 
-async def test_readme_json_logging_config_prints_the_documented_denied_line(
+async def test_json_logging_config_prints_the_documented_denied_line(
     keys: Keys, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The README's structlog JSON config renders jwt_auth.denied with the documented keys."""
+    """docs/logs.md's structlog JSON config renders jwt_auth.denied with the documented keys."""
     import structlog
 
     documented = json.loads(fenced_block('"event": "jwt_auth.denied"'))
     try:
-        run_readme_code("json-logging")
+        run_doc_code("json-logging")
         settings = Settings(public_keys=(public_pem(keys.rsa),), issuer=ISSUER, audience=AUDIENCE)
 
         async def ok(scope: Any, receive: Any, send: Any) -> None:
@@ -379,3 +590,79 @@ async def test_readme_json_logging_config_prints_the_documented_denied_line(
     assert denied[0]["reason"] == "token_expired"
     assert denied[0]["request_id"] == "req-7f3a"
     assert token.split(".")[2] not in json.dumps(lines)
+
+
+# --- links and the front page ----------------------------------------------------------
+
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+_INLINE_CODE = re.compile(r"(`+).*?\1", re.DOTALL)
+_HEADING = re.compile(r"^#{1,6} +(.+?) *#*$", re.MULTILINE)
+
+
+def prose(text: str) -> str:
+    """The text outside code: fenced blocks and inline code spans blanked."""
+    return _INLINE_CODE.sub("", _FENCE.sub("", text))
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link keeps its text
+    text = re.sub(r"[^\w\- ]", "", text.lower())
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    text = _FENCE.sub("", path.read_text(encoding="utf-8"))
+    for match in _HEADING.finditer(text):
+        base = slug(match.group(1))
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        found.add(base if count == 0 else f"{base}-{count}")
+    return found
+
+
+def test_slug_is_githubs() -> None:
+    assert slug("HMAC secret rings and `secret_encoding_mismatch`") == (
+        "hmac-secret-rings-and-secret_encoding_mismatch"
+    )
+    assert slug("In your app: request.user, request.auth, request.state") == (
+        "in-your-app-requestuser-requestauth-requeststate"
+    )
+    assert slug("Why joserfc and not authlib.jose") == "why-joserfc-and-not-authlibjose"
+
+
+@pytest.mark.parametrize("page", doc_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_and_anchor_resolves(page: Path) -> None:
+    broken: list[str] = []
+    for target in _LINK.findall(prose(page.read_text(encoding="utf-8"))):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+            continue
+        path_part, _, anchor = target.partition("#")
+        linked = (page.parent / path_part).resolve() if path_part else page
+        if not linked.exists():
+            broken.append(f"{target}: no such file")
+            continue
+        if anchor:
+            if linked.suffix != ".md":
+                broken.append(f"{target}: an anchor into a file that is not markdown")
+            elif anchor not in anchors(linked):
+                broken.append(f"{target}: no heading #{anchor} in {linked.name}")
+    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_the_index() -> None:
+    for index in (README, DOCS / "README.md"):
+        linked = {
+            (index.parent / t.partition("#")[0]).resolve()
+            for t in _LINK.findall(prose(index.read_text(encoding="utf-8")))
+        }
+        pages = {p.resolve() for p in DOCS.glob("*.md")} - {(DOCS / "README.md").resolve()}
+        missing = sorted(p.name for p in pages - linked)
+        assert not missing, f"{index.relative_to(ROOT)} does not link {missing}"
+
+
+def test_readme_is_a_front_page() -> None:
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines < 300, f"README.md has {lines} lines; the reference belongs in docs/"

@@ -473,13 +473,14 @@ def test_dockerfile_command_serves_and_its_healthcheck_passes(
     assert check.returncode != 0
 
 
-# --- the README --------------------------------------------------------------------------
+# --- the docs ----------------------------------------------------------------------------
 
 
-def test_readme_scenario_table_is_the_scenarios() -> None:
-    text = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+def test_docs_scenario_table_is_the_scenarios() -> None:
+    """docs/example-app.md's scenarios table is example_app.issuer.SCENARIOS."""
+    text = (REPO_DIR / "docs" / "example-app.md").read_text(encoding="utf-8")
     block = re.search(r"<!-- scenarios:start[^>]*-->\n(.*?)<!-- scenarios:end -->", text, re.DOTALL)
-    assert block, "README.md lacks the scenarios table markers"
+    assert block, "docs/example-app.md lacks the scenarios table markers"
     rows = [
         [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
         for line in block.group(1).strip().splitlines()[2:]
