@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -34,10 +35,14 @@ class TokenCache:
     """Bounded cache of VerifiedToken by token string."""
 
     __slots__ = (
-        "__weakref__", "_bytes", "_entries", "_lock", "hits", "max_bytes", "max_entries", "misses"
+        "__weakref__", "_bytes", "_entries", "_lock", "clock", "hits", "max_bytes", "max_entries",
+        "misses",
     )  # fmt: skip
 
-    def __init__(self, max_entries: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_entries: int, max_bytes: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.clock = clock
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: dict[str, tuple[VerifiedToken, float]] = {}
@@ -59,11 +64,12 @@ class TokenCache:
         self.hits += 1
         return entry[0]
 
-    def peek(self, token: str, now: float) -> VerifiedToken | None:
-        """Like :meth:`get` for a probe that falls back to :meth:`get`: a hit counts,
-        anything else is left for ``get`` to count (and drop, if expired)."""
+    def lookup(self, token: str) -> VerifiedToken | None:
+        """Like :meth:`get` at this moment of ``clock``, for a probe that falls back to
+        :meth:`get`: a hit counts, anything else is left for ``get`` to count (and drop,
+        if expired)."""
         entry = self._entries.get(token)
-        if entry is None or now >= entry[1]:
+        if entry is None or self.clock() >= entry[1]:
             return None
         self.hits += 1
         return entry[0]

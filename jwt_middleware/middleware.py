@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
-from starlette.authentication import AuthCredentials, BaseUser, UnauthenticatedUser
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import scopes, websocket
@@ -36,33 +36,9 @@ from .verifier import Verifier
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
 
 
-class JWTUser(BaseUser):
-    """The authenticated principal: ``request.user`` on a verified request."""
-
-    __slots__ = ("token",)
-
-    def __init__(self, token: VerifiedToken) -> None:
-        self.token = token
-
-    @property
-    def claims(self) -> dict[str, Any]:
-        return self.token.claims
-
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def identity(self) -> str:
-        return self.token.subject or ""
-
-    @property
-    def display_name(self) -> str:
-        for name in ("preferred_username", "name", "email", "sub"):
-            value = self.token.claims.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return ""
+#: The authenticated principal, ``request.user`` on a verified request: the
+#: :class:`VerifiedToken` itself (a Starlette ``BaseUser``).
+JWTUser = VerifiedToken
 
 
 class JWTAuthMiddleware:
@@ -220,7 +196,7 @@ class JWTAuthMiddleware:
             await self._reject(outcome, scope, receive, send)
             return
         self.observer.accepted(outcome, elapsed, scope)
-        scope["user"] = JWTUser(outcome)
+        scope["user"] = outcome
         scope["auth"] = AuthCredentials(outcome.credential_scopes)
         state = scope.get("state")
         if state is None:

@@ -143,6 +143,7 @@ _BUCKETS: Final = len(_LIMITS)
 #: Where one thread's numbers sit in its row: counts, sums, then the buckets by outcome.
 _SUMS: Final = len(OUTCOMES)
 _FIRST_BUCKET: Final = 2 * len(OUTCOMES)
+_ROW: Final = _FIRST_BUCKET + _BUCKETS * len(OUTCOMES)
 
 
 class RequestTally(Collector):
@@ -162,22 +163,37 @@ class RequestTally(Collector):
 
     def __init__(self) -> None:
         self._rows: dict[int, list[float]] = {}
+        self._local = threading.local()
         self._created = time.time()
 
-    def row(self) -> list[float]:
-        """The calling thread's row (made on first use)."""
-        ident = threading.get_ident()
-        row = self._rows.get(ident)
+    def _row(self) -> list[float]:
+        """The calling thread's row, made on its first request."""
+        row = self._rows.get(threading.get_ident())
         if row is None:
-            row = self._rows[ident] = [0] * (_FIRST_BUCKET + _BUCKETS * len(OUTCOMES))
+            row = self._rows[threading.get_ident()] = [0] * _ROW
+        self._local.row = row
         return row
 
     def record(self, outcome: int, seconds: float) -> None:
         """Count one request: ``outcome`` 0 accepted, 1 rejected."""
-        row = self._rows.get(threading.get_ident()) or self.row()
+        try:
+            row = self._local.row
+        except AttributeError:
+            row = self._row()
         row[outcome] += 1
         row[_SUMS + outcome] += seconds
         row[_FIRST_BUCKET + outcome * _BUCKETS + bisect_left(_LIMITS, seconds)] += 1
+
+    def accepted(self, token: object, seconds: float, scope: object) -> None:
+        """:meth:`record` of an accepted request, with :meth:`Observer.accepted`'s
+        signature: the observer's ``accepted`` itself when nothing is logged."""
+        try:
+            row = self._local.row
+        except AttributeError:
+            row = self._row()
+        row[0] += 1
+        row[_SUMS] += seconds
+        row[_FIRST_BUCKET + bisect_left(_LIMITS, seconds)] += 1
 
     def describe(self) -> Iterator[Metric]:
         return iter(self._families())
@@ -191,7 +207,7 @@ class RequestTally(Collector):
         )
 
     def collect(self) -> Iterator[Metric]:
-        totals = [0.0] * (_FIRST_BUCKET + _BUCKETS * len(OUTCOMES))
+        totals = [0.0] * _ROW
         for row in list(self._rows.values()):  # list(): one step, safe beside a new row
             for i, value in enumerate(row[:]):
                 totals[i] += value
@@ -377,6 +393,8 @@ class Observer:
         if m is not None:
             if m.tally is not None:
                 self._record = m.tally.record
+                if not log_accepted:  # one call per accepted request, not two
+                    self.accepted = m.tally.accepted  # type: ignore[method-assign]
             elif m.requests is not None and m.duration is not None:
                 incs = [counter_increment(m.requests.labels(o)) for o in OUTCOMES]
                 observes = [histogram_observer(m.duration.labels(o)) for o in OUTCOMES]

@@ -2,11 +2,9 @@
 
 A :class:`RemoteKeySource` keeps the last good key set and
 
-- fetches with httpx under connect/read timeouts and a total deadline per
-  document (connect, headers and body together: a server that drips one
-  byte at a time cannot hold the single-flight refresh open), a body-size
-  cap, https only (unless the host is loopback or http is explicitly
-  allowed), and at most a few redirects, each within the same origin;
+- fetches each document through a :class:`~jwt_middleware.fetch.DocumentFetcher`
+  (timeouts and a total deadline, a size cap, https only, same-origin
+  redirects, strict JSON);
 - treats the fetched key set as untrusted input (:func:`~jwt_middleware.keys.load_jwks`
   with ``published=True``): HMAC keys and entries carrying private members are
   never used, the number of keys, RSA sizes and kids are bounded, and every
@@ -25,86 +23,40 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
-import json
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
-from urllib.parse import SplitResult, urljoin, urlsplit
+from typing import Any
 
 import httpx
 import structlog
 
 from .errors import ConfigurationError
+from .fetch import (
+    DEFAULT_MAX_BYTES,
+    DocumentFetcher,
+    FetchError,
+    check_url,
+    is_loopback,
+    redirect_refusal,
+)
 from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
 from .settings import Settings
-from .structure import loads_object
+
+__all__ = [
+    "FetchError",
+    "KeyHistory",
+    "RemoteKeySource",
+    "check_url",
+    "is_loopback",
+    "redirect_refusal",
+    "ttl_from_headers",
+]
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\b", re.IGNORECASE)
-DEFAULT_MAX_BYTES: Final = 256 * 1024
-
-
-class FetchError(Exception):
-    """A fetch that did not yield a usable document; ``cause`` is a short code."""
-
-    def __init__(self, cause: str, message: str) -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(url: str, *, allow_http: bool, what: str) -> None:
-    """Raise ConfigurationError unless ``url`` is https (or http where allowed)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(f"{what}: {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not (allow_http or is_loopback(parts.hostname)):
-        raise ConfigurationError(
-            f"{what}: {url!r} uses plain http; keys must come over https (http is accepted "
-            "for loopback hosts, or set jwks_allow_http=True for a trusted network)"
-        )
-
-
-_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
-
-
-def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
-
-
-def redirect_refusal(current: str, target: str) -> str | None:
-    """Why a redirect from ``current`` to ``target`` is not followed, or None.
-
-    Only redirects within the same origin (scheme, host and port) are
-    followed: never to another host or port, never from https to http (nor
-    from http to https: configure the https URL instead).
-    """
-    try:
-        here, there = urlsplit(current), urlsplit(target)
-        origin_here, origin_there = _origin(here), _origin(there)
-    except ValueError:
-        return "to a URL that cannot be parsed"
-    if origin_here == origin_there and origin_there[1]:
-        return None
-    shown = f"{there.scheme}://{there.netloc}"
-    shown = shown if len(shown) <= 100 else shown[:100] + "..."
-    if here.scheme == "https" and there.scheme != "https":
-        return f"from https to {shown}: a key set never comes over a downgraded connection"
-    return f"to another origin ({shown}): redirects are followed within the same origin only"
 
 
 def ttl_from_headers(headers: httpx.Headers, default: float, low: float, high: float) -> float:
@@ -219,13 +171,6 @@ class RemoteKeySource:
         self.expected_issuer = expected_issuer
         self.allow_http = allow_http
         self.name = url
-        self.max_bytes = max_bytes
-        self.max_redirects = max_redirects
-        #: Total seconds one document's fetch may take, redirects, headers and body
-        #: included (default: the connect and read timeouts added).
-        self.fetch_deadline = (
-            fetch_deadline if fetch_deadline is not None else connect_timeout + read_timeout
-        )
         self.max_keys = max_keys
         self.default_ttl, self.min_ttl, self.max_ttl = default_ttl, min_ttl, max_ttl
         self.cooldown = cooldown
@@ -234,13 +179,14 @@ class RemoteKeySource:
         self.history = history if history is not None else KeyHistory()
         self.clock = clock
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
-        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._own_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=self._timeout,
-            follow_redirects=False,  # followed by _download, within the same origin
-            event_hooks={"request": [self._check_hop]},
-            headers={"accept": "application/json, application/jwk-set+json"},
+        self._fetcher = DocumentFetcher(
+            allow_http=allow_http,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_bytes=max_bytes,
+            max_redirects=max_redirects,
+            deadline=fetch_deadline,
+            client=client,
         )
         self._keyset: KeySet | None = None
         self.expires_at = 0.0
@@ -258,6 +204,11 @@ class RemoteKeySource:
         self._background: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[KeySet], None]] = []
         self._fetch_listeners: list[Callable[[str], None]] = []
+
+    @property
+    def fetch_deadline(self) -> float:
+        """Total seconds one document's fetch may take (see :mod:`jwt_middleware.fetch`)."""
+        return self._fetcher.deadline
 
     # -- what the verifier reads ---------------------------------------------
 
@@ -287,83 +238,12 @@ class RemoteKeySource:
 
     # -- fetching ----------------------------------------------------------------
 
-    async def _check_hop(self, request: httpx.Request) -> None:
-        if request.url.scheme == "http" and not (self.allow_http or is_loopback(request.url.host)):
-            raise FetchError("insecure_redirect", f"refusing plain-http hop to {request.url.host}")
-
-    async def _get_json(self, url: str) -> tuple[dict[str, Any], httpx.Headers]:
-        deadline = self.fetch_deadline
-        try:
-            async with asyncio.timeout(deadline):
-                body, headers = await self._download(url)
-        except TimeoutError:
-            raise FetchError(
-                "timeout", f"{url} was not fetched in full within the {deadline:g} s deadline"
-            ) from None
-        try:
-            document = loads_object(body)
-        except ValueError as exc:
-            raise FetchError("not_json", f"{url} is not a JSON object: {exc}") from None
-        return document, headers
-
-    async def _download(self, url: str) -> tuple[bytes, httpx.Headers]:
-        """GET ``url``, following at most ``max_redirects`` same-origin redirects."""
-        current = url
-        for _ in range(self.max_redirects + 1):
-            try:
-                async with self._client.stream("GET", current, follow_redirects=False) as response:
-                    if response.is_redirect:
-                        target = urljoin(current, response.headers["location"])
-                        refusal = redirect_refusal(current, target)
-                        if refusal is not None:
-                            raise FetchError(
-                                "insecure_redirect", f"refusing a redirect from {current} {refusal}"
-                            )
-                        current = target
-                        continue
-                    if response.status_code != 200:
-                        raise FetchError("http_status", f"HTTP {response.status_code} from {url}")
-                    declared = response.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                        raise FetchError("too_large", f"{url} declares {declared} bytes")
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.max_bytes:
-                            raise FetchError(
-                                "too_large", f"{url} sent more than {self.max_bytes} bytes"
-                            )
-                    return bytes(body), response.headers
-            except FetchError:
-                raise
-            except httpx.TimeoutException as exc:
-                raise FetchError("timeout", f"{type(exc).__name__} fetching {url}") from None
-            except httpx.HTTPError as exc:
-                raise FetchError("unreachable", f"{type(exc).__name__} fetching {url}") from None
-        raise FetchError("redirects", f"more than {self.max_redirects} redirects fetching {url}")
-
     async def _jwks_location(self) -> str:
         if self.jwks_url is not None:
             return self.jwks_url
         assert self.discovery_url is not None
-        document, _ = await self._get_json(self.discovery_url)
-        issuer = document.get("issuer")
-        if not isinstance(issuer, str) or not issuer:
-            raise FetchError("not_discovery", "the discovery document has no issuer")
-        if self.expected_issuer is not None and issuer != self.expected_issuer:
-            raise FetchError(
-                "issuer_mismatch",
-                f"the discovery document's issuer {json.dumps(issuer)} differs from the "
-                f"expected {json.dumps(self.expected_issuer)}",
-            )
+        issuer, jwks_uri = await self._fetcher.discover(self.discovery_url, self.expected_issuer)
         self.discovered_issuer = issuer
-        jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str):
-            raise FetchError("not_jwks", "the discovery document has no jwks_uri")
-        try:
-            check_url(jwks_uri, allow_http=self.allow_http, what="jwks_uri")
-        except ConfigurationError as exc:
-            raise FetchError("insecure_url", str(exc)) from None
         return jwks_uri
 
     async def _fetch(self) -> bool:
@@ -371,7 +251,7 @@ class RemoteKeySource:
         self.last_attempt = time.monotonic()
         try:
             url = await self._jwks_location()
-            document, headers = await self._get_json(url)
+            document, headers = await self._fetcher.get_json(url)
             try:
                 loaded = load_jwks(document, source=url, published=True, max_keys=self.max_keys)
             except ConfigurationError as exc:
@@ -495,5 +375,4 @@ class RemoteKeySource:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if self._own_client:
-            await self._client.aclose()
+        await self._fetcher.aclose()
