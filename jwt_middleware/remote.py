@@ -28,7 +28,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -43,6 +43,7 @@ from .fetch import (
     redirect_refusal,
 )
 from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
+from .keysource import RemoteKeyProvider
 from .settings import Settings
 
 __all__ = [
@@ -376,3 +377,7 @@ class RemoteKeySource:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self._fetcher.aclose()
+
+
+if TYPE_CHECKING:  # mypy checks that the class implements the written interface
+    _implements: type[RemoteKeyProvider] = RemoteKeySource
