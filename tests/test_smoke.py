@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Keys, build_app, claims, sign
+from helpers.apps import build_app
+from helpers.keys import Keys
+from helpers.tokens import claims, sign
 
 from jwt_middleware import Settings
 

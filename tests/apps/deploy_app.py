@@ -1,4 +1,5 @@
-"""Apps for tests/test_deployment.py, served by a real uvicorn: root paths, mounts, WebSockets.
+"""Apps for tests/servers/test_deployment.py, served by a real uvicorn: root paths, mounts,
+WebSockets.
 
 ``app``: the middleware in front of a Starlette app (``/healthz`` public,
 ``/admin`` and everything under it needs scope ``admin``, a WebSocket at

@@ -1,6 +1,6 @@
-"""An app for tests/test_multiprocess.py: several uvicorn workers, one metrics view.
+"""An app for tests/servers/test_multiprocess.py: several uvicorn workers, one metrics view.
 
-Run as ``python -m uvicorn multiproc_app:app --app-dir tests --workers 2`` with
+Run as ``python -m uvicorn multiproc_app:app --app-dir tests/apps --workers 2`` with
 PROMETHEUS_MULTIPROC_DIR set: every worker writes its metric values to files
 there, and /metrics serves prometheus-client's standard multiprocess recipe
 (a fresh CollectorRegistry holding only a MultiProcessCollector), so a scrape

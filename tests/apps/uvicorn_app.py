@@ -1,6 +1,6 @@
-"""A tiny app for tests/test_uvicorn.py: the middleware configured from the environment.
+"""A tiny app for tests/servers/test_uvicorn.py: the middleware configured from the environment.
 
-Run as ``python -m uvicorn uvicorn_app:app --app-dir tests``; the key, issuer,
+Run as ``python -m uvicorn uvicorn_app:app --app-dir tests/apps``; the key, issuer,
 audience and realm come from JWT_* variables via ``Settings.from_env``.
 """
 

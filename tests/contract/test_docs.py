@@ -29,21 +29,22 @@ from typing import Any, NamedTuple
 import httpx
 import jwt as pyjwt
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, private_pem, public_pem, sign
-from jwks_server import JWKSServer, public_jwk
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, ISSUER, Keys, private_pem, public_pem
+from helpers.tokens import sign
 from prometheus_client import REGISTRY
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
 from jwt_middleware.reasons import REASONS
 from jwt_middleware.settings import ENV_VARS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 REASONS_PAGE = DOCS / "reasons.md"
 CONFIGURATION_PAGE = DOCS / "configuration.md"
 GENERATOR = ROOT / "scripts" / "gen_reasons_table.py"
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "CONTRACT.md"
+CONTRACT = Path(__file__).resolve().parents[3] / "shared" / "CONTRACT.md"
 
 START, END = "<!-- reasons:start -->", "<!-- reasons:end -->"
 NONE = "(none)"

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, b64url, claims, public_pem, sign
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
+from helpers.keys import AUDIENCE, ISSUER, Keys, b64url, public_pem
+from helpers.tokens import claims, sign
 from joserfc import jwk
 
 from jwt_middleware import (
@@ -245,7 +246,7 @@ async def test_pyjwt_tokens_through_the_middleware_for_every_alg(
     keys: Keys, tmp_path: Path
 ) -> None:
     """One JWKS holding a key per algorithm: every PyJWT token reaches the handler."""
-    from conftest import build_app
+    from helpers.apps import build_app
 
     entries = [public_jwk(keys.by_alg[alg], kid=f"kid-{alg}", alg=alg) for alg in ASYMMETRIC_ALGS]
     jwks = write_jwks(tmp_path / "all.json", entries)

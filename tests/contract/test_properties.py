@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER, asgi_get, b64url, raw_token, sign
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from helpers.apps import asgi_get
+from helpers.keys import AUDIENCE, ISSUER, b64url
+from helpers.tokens import raw_token, sign
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from joserfc import jwk

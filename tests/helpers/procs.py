@@ -24,6 +24,14 @@ from types import TracebackType
 import httpx
 
 HOST = "127.0.0.1"
+#: The tests' folder and the repository; the apps uvicorn serves in tests (``--app-dir``).
+TESTS_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = TESTS_DIR.parent
+APPS_DIR = TESTS_DIR / "apps"
+#: How long the example app may take to answer its health check.
+EXAMPLE_STARTUP_TIMEOUT = 20.0
+# Variables that would change what the example app does: none may leak in from the caller.
+_EXAMPLE_SCRUB = ("HOST", "PORT", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR")
 #: How long stop() waits after SIGTERM before it kills.
 STOP_TIMEOUT = 10.0
 #: How long stop() waits for the process to go after SIGKILL.
@@ -47,6 +55,11 @@ def child_env(*, drop: Iterable[str] = (), **extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
+
+
+def example_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any JWT_* (or HOST/PORT/...) variable."""
+    return child_env(drop=_EXAMPLE_SCRUB, **extra)
 
 
 def example_app_argv(port: int, *extra: str) -> list[str]:

@@ -30,7 +30,7 @@ import pytest
 
 import jwt_middleware
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 DIST = "asgi-jwt-bearer"
 WHEEL_DIST = DIST.replace("-", "_")
 SCRIPT = Path(sys.executable).parent / "jwt-middleware"

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.prometheus import RULES, rule_exprs
 from prometheus_client import CollectorRegistry
 
 from jwt_middleware.observe import metrics_for
 
-ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
+ROOT = Path(__file__).resolve().parents[2]
 RULES_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "jwt_middleware.json"
 
@@ -131,28 +131,6 @@ def dashboard_exprs() -> list[tuple[str, str]]:
         for target in panel.get("targets", [])
         if "expr" in target
     ]
-
-
-def rule_exprs() -> list[tuple[str, str]]:
-    """(alert name, expr) for every rule, read from the YAML without a YAML
-    parser: each `expr: |` block runs until the next key at its indentation."""
-    lines = RULES.read_text(encoding="utf-8").splitlines()
-    found = []
-    name = ""
-    for index, line in enumerate(lines):
-        alert = re.match(r"\s*- alert: (\S+)", line)
-        if alert:
-            name = alert.group(1)
-        key = re.match(r"(\s*)expr: \|\s*$", line)
-        if key:
-            indent = len(key.group(1))
-            body = []
-            for following in lines[index + 1 :]:
-                if following.strip() and len(following) - len(following.lstrip()) <= indent:
-                    break
-                body.append(following)
-            found.append((name, "\n".join(body)))
-    return found
 
 
 def test_promtool_check_rules() -> None:

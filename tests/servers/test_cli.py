@@ -4,7 +4,7 @@ Commands run as ``python -m jwt_middleware ...`` or as the venv's ``jwt-middlewa
 console script, the token on standard input by default and as an argument in
 some runs.
 
-- diagnose: every case of ``test_reasons_http.CASES`` (imported, not copied) is
+- diagnose: every case of ``helpers.cases.CASES`` (imported, not copied) is
   translated from its ``Settings`` into CLI options and must give the reason the
   middleware gives; its controls must be valid. These ~110 command lines run
   through ``cli.main`` in a few batch processes (one process each would take
@@ -37,29 +37,33 @@ from typing import Any
 import httpx
 import pytest
 import structlog
-from conftest import AUDIENCE, HS_SECRET, ISSUER, Keys, claims, private_pem, public_pem, sign
+from helpers.cases import CASES, CONTROLS, Case, Ctx, Req, hs_token
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, private_pem, public_pem
+from helpers.logs import hmac_fingerprint
+from helpers.procs import (
+    REPO_DIR,
+    ServerProcess,
+    child_env,
+    example_app_argv,
+    free_port,
+)
+from helpers.tokens import claims, sign
 from joserfc.jwk import JWKRegistry, OctKey, RSAKey
-from jwks_server import JWKSServer, public_jwk
-from procs import ServerProcess, child_env, example_app_argv, free_port
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from test_logging import hmac_fingerprint
-from test_reasons_http import CASES, CONTROLS, Case, Ctx, Req, hs_token
-from test_reasons_http import ctx as ctx  # the session fixture the cases are built from
 
 from jwt_middleware import JWTAuthMiddleware, Settings
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
 SCRIPT = Path(sys.executable).parent / "jwt-middleware"
 WORKERS = max(2, os.cpu_count() or 2)
 ESC = "\x1b"
 DAY = 86400
 
-# Cases of test_reasons_http.CASES that one token given to the CLI cannot express.
+# Cases of helpers.cases.CASES that one token given to the CLI cannot express.
 SKIPPED_BY_DESIGN: dict[str, str] = {
     "missing_token": "a request without Authorization; the CLI always has a token (none: exit 2)",
     "multiple_authorization_headers": "several headers in one request; the CLI takes one token",
@@ -67,7 +71,7 @@ SKIPPED_BY_DESIGN: dict[str, str] = {
 }
 # Header values that read as a bare token (or a quoted one) unless marked as a header line.
 AS_HEADER_LINE = {"invalid_scheme_no_prefix", "invalid_scheme_quoted_token_without_bearer"}
-# conftest.build_app's default path_scopes: a request to /admin needs scope "admin".
+# helpers.apps.build_app's default path_scopes: a request to /admin needs scope "admin".
 PATH_SCOPES = {"/admin": ["admin"]}
 # Settings fields the CLI has options for, and fields that never change a reason.
 TRANSLATED = {
@@ -186,7 +190,7 @@ def run_batched(invocations: Sequence[Invocation]) -> list[Run]:
     return [r for r in runs if r is not None]
 
 
-# --- translating a test_reasons_http request into a command line ----------------------
+# --- translating a helpers.cases request into a command line ----------------------
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:

@@ -26,13 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, HS_SECRET, ISSUER, Keys, b64url, build_app, claims, raw_token, sign
-from jwks_server import JWKSServer, public_jwk
-from procs import child_env, free_port
+from helpers.apps import build_app
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, b64url
+from helpers.procs import child_env, free_port
+from helpers.tokens import claims, raw_token, sign
 
 from jwt_middleware import Settings
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 WORKERS = 2
 #: Parts of the unreachable URL that must never be printed.
 USER, PASSWORD, QUERY_SECRET = "svc-user", "pw-0f3c9a1e", "q-7d41b8e2"

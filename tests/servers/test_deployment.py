@@ -22,12 +22,19 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
-from procs import HOST, ServerProcess, child_env, free_port, uvicorn_argv
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.procs import (
+    APPS_DIR,
+    HOST,
+    REPO_DIR,
+    ServerProcess,
+    child_env,
+    free_port,
+    uvicorn_argv,
+)
+from helpers.tokens import claims, sign
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
 SUBPROTOCOL = "bearer"
 LEEWAY = 1
 
@@ -45,7 +52,7 @@ def _serve(keys: Keys, tmp: Path, target: str, *extra: str) -> Iterator[ServerPr
     )
     port = free_port()
     with ServerProcess.start(
-        uvicorn_argv(target, TESTS_DIR, port, *extra),
+        uvicorn_argv(target, APPS_DIR, port, *extra),
         port=port,
         env=env,
         cwd=REPO_DIR,

@@ -31,32 +31,36 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Keys, sign
-from jwks_server import JWKSServer, public_jwk
-from procs import ServerProcess, child_env, example_app_argv, free_port
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import Keys
+from helpers.procs import (
+    EXAMPLE_STARTUP_TIMEOUT,
+    ServerProcess,
+    example_app_argv,
+    example_env,
+    free_port,
+)
+from helpers.tokens import sign
 from prometheus_client.parser import text_string_to_metric_families
 
 from example_app.issuer import SCENARIOS, Scenario
 from jwt_middleware import Reason
 from jwt_middleware.reasons import REASONS
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO_DIR / "Dockerfile"
-STARTUP_TIMEOUT = 20.0
+STARTUP_TIMEOUT = EXAMPLE_STARTUP_TIMEOUT
 PROBLEM_JSON = "application/problem+json"
 DEV_AUDIENCE = "example-api"
 EXT_KID = "ext-rsa-1"
 EXT_AUDIENCE = "orders-api"
-# Variables that would change what the app does: none may leak in from the caller.
-_SCRUB = ("HOST", "PORT", "LOG_LEVEL", "PROMETHEUS_MULTIPROC_DIR")
 
 
 # --- processes -------------------------------------------------------------------
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The caller's environment without any JWT_* (or HOST/PORT/...) variable."""
-    return child_env(drop=_SCRUB, **extra)
+# The environment without any JWT_* (or HOST/PORT/...) variable: helpers.procs.example_env.
+clean_env = example_env
 
 
 Launch = Callable[[list[str], dict[str, str], int], ServerProcess]

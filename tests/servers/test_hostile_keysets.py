@@ -20,38 +20,34 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import (
-    AUDIENCE,
-    HS_SECRET,
-    ISSUER,
-    Keys,
-    b64url,
-    build_app,
-    claims,
-    public_pem,
-    remote_settings,
-    sign,
-)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from helpers.apps import build_app, remote_settings
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, b64url, public_pem
+from helpers.logs import JsonLog, hmac_fingerprint, make_app, oct_thumbprint
+from helpers.procs import (
+    APPS_DIR,
+    REPO_DIR,
+    ServerProcess,
+    child_env,
+    free_port,
+    uvicorn_argv,
+)
+from helpers.tokens import claims, sign
 from joserfc import jwk
-from jwks_server import JWKSServer, public_jwk
-from procs import ServerProcess, child_env, free_port, uvicorn_argv
 from prometheus_client import CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from structlog.testing import capture_logs
-from test_logging import JsonLog, hmac_fingerprint, make_app, oct_thumbprint
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings, Verifier
 from jwt_middleware.keys import MAX_JWKS_KEYS, load_jwks, secret_fingerprint
 from jwt_middleware.remote import RemoteKeySource, redirect_refusal
 from jwt_middleware.sources import load_static_keys
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
 #: The secret an identity provider wrongly publishes as an oct key (32 bytes: PyJWT signs).
 PUBLISHED_SECRET = b"published-0123456789abcdefghijkl"
 
@@ -518,7 +514,7 @@ def uvicorn_with_published_oct(
     )
     port = free_port()
     with ServerProcess.start(
-        uvicorn_argv("uvicorn_app:app", TESTS_DIR, port),
+        uvicorn_argv("uvicorn_app:app", APPS_DIR, port),
         port=port,
         env=env,
         cwd=REPO_DIR,

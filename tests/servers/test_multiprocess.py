@@ -15,18 +15,23 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
-from procs import ServerProcess, child_env, free_port, uvicorn_argv
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.logs import rfc7638
+from helpers.procs import (
+    APPS_DIR,
+    REPO_DIR,
+    ServerProcess,
+    child_env,
+    free_port,
+    uvicorn_argv,
+)
+from helpers.prometheus import promtool
+from helpers.tokens import claims, sign
 from prometheus_client.parser import text_string_to_metric_families
-from test_logging import rfc7638
-from test_metrics import promtool
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
 WORKERS = 2
 STARTUP_TIMEOUT = 20.0
 TRAFFIC_TIMEOUT = 20.0
@@ -130,7 +135,7 @@ def scraped(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sc
     port = free_port()
     result = Scraped()
     with ServerProcess.start(
-        uvicorn_argv("multiproc_app:app", TESTS_DIR, port, "--workers", str(WORKERS)),
+        uvicorn_argv("multiproc_app:app", APPS_DIR, port, "--workers", str(WORKERS)),
         port=port,
         env=env,
         cwd=REPO_DIR,

@@ -33,14 +33,19 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import Keys
+from helpers.jwks_server import public_jwk
+from helpers.keys import Keys
+from helpers.procs import (
+    EXAMPLE_STARTUP_TIMEOUT,
+    ServerProcess,
+    example_app_argv,
+    example_env,
+    free_port,
+)
+from helpers.prometheus import RULES, rule_exprs
 from joserfc import jwk
-from jwks_server import public_jwk
-from procs import ServerProcess, example_app_argv, free_port
-from test_example_app import STARTUP_TIMEOUT, clean_env
-from test_prometheus_rules import RULES, rule_exprs
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = Path(__file__).resolve().parents[2]
 # Bound on every wait for Prometheus (start, scrapes, rule evaluations). The first
 # scrape comes about 5 s after start: Prometheus hands new targets to its scrape
 # manager at most every 5 s, whatever the scrape interval.
@@ -204,7 +209,7 @@ class Launcher:
             )
             apps.append(self.started.enter_context(app))
         for app in apps:
-            app.wait_healthy("/healthz", STARTUP_TIMEOUT)
+            app.wait_healthy("/healthz", EXAMPLE_STARTUP_TIMEOUT)
         return apps
 
     def prometheus(self, apps: list[ServerProcess]) -> Prometheus:
@@ -267,7 +272,7 @@ def launcher(tmp_path: Path) -> Iterator[Launcher]:
 
 
 def jwks_env(path: Path) -> dict[str, str]:
-    return clean_env(
+    return example_env(
         JWT_JWKS_FILE=str(path),
         JWT_ISSUER=ISSUER,
         JWT_AUDIENCE=AUDIENCE,

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
-from procs import ServerProcess, child_env, free_port, uvicorn_argv
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.procs import (
+    APPS_DIR,
+    REPO_DIR,
+    ServerProcess,
+    child_env,
+    free_port,
+    uvicorn_argv,
+)
+from helpers.tokens import claims, sign
 
-TESTS_DIR = Path(__file__).resolve().parent
-REPO_DIR = TESTS_DIR.parent
 REALM = "orders"
 OTHER_AUDIENCE = "orders-api-v2"
 STARTUP_TIMEOUT = 15.0
@@ -37,7 +42,7 @@ def server(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     )
     port = free_port()
     with ServerProcess.start(
-        uvicorn_argv("uvicorn_app:app", TESTS_DIR, port),
+        uvicorn_argv("uvicorn_app:app", APPS_DIR, port),
         port=port,
         env=env,
         cwd=REPO_DIR,

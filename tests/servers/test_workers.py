@@ -37,14 +37,14 @@ from typing import Any
 import httpx
 import pytest
 import websockets.exceptions
-from procs import HOST, ServerProcess, child_env, example_app_argv, free_port
+from helpers.procs import HOST, ServerProcess, child_env, example_app_argv, free_port
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from example_app.devkeys import KeyFileError, load_or_create, private_dir
 
-REPO_DIR = Path(__file__).resolve().parents[1]
+REPO_DIR = Path(__file__).resolve().parents[2]
 WORKERS = 2
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0

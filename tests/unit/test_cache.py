@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
-from jwks_server import JWKSServer, public_jwk
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.tokens import claims, sign
 
 from jwt_middleware import Failure, Settings, VerifiedToken, Verifier, load_static_keys
 from jwt_middleware.cache import TokenCache, entry_size

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import asgi_get, raw_token
+from helpers.apps import asgi_get
+from helpers.tokens import raw_token
 
 from jwt_middleware import REASONS, Failure, JWTAuthMiddleware, Reason, Settings
 from jwt_middleware.extract import extract_bearer, parse_authorization

@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, build_app, claims, public_pem, sign
+from helpers.apps import build_app
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.tokens import claims, sign
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.middleware import Middleware

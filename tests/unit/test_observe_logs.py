@@ -3,7 +3,7 @@
 Each app gets its own logger, built explicitly with ``structlog.wrap_logger``
 around a ``PrintLogger`` writing into a buffer (add_log_level, an ISO
 TimeStamper and the JSONRenderer), passed as ``logger=``; no global structlog
-configuration is touched. Every failure case of test_reasons_http's table,
+configuration is touched. Every failure case of the rejection table (helpers/cases.py),
 and the remote-source cases (unknown kid after a refresh, retired_key,
 key_source_unavailable), is checked against the README's log reference:
 exactly one ``jwt_auth.denied`` line per rejected request with the contract
@@ -16,52 +16,31 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import io
 import json
-import logging
 import re
 import time
 from typing import Any
 
-import httpx
 import pytest
-import structlog
-import test_reasons_http
-from conftest import (
-    AUDIENCE,
-    HS_SECRET,
-    ISSUER,
-    Keys,
-    b64url,
-    claims,
-    private_pem,
-    public_pem,
-    remote_settings,
-    sign,
-)
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwks_server import JWKSServer, public_jwk
-from prometheus_client import CollectorRegistry
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-from test_reasons_http import (
+from helpers.apps import remote_settings
+from helpers.cases import (
     CASE_IDS,
     CASES,
     CONTRACT,
     Case,
     Ctx,
     Req,
-    _never_echoed,
     bearer,
     fake,
     hs_token,
+    never_echoed,
 )
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, b64url, private_pem, public_pem
+from helpers.logs import JsonLog, client, hmac_fingerprint, make_app, oct_thumbprint, rfc7638
+from helpers.tokens import claims, sign
 
-from jwt_middleware import JWTAuthMiddleware, Settings
-
-ctx = test_reasons_http.ctx  # the session fixture the table's cases are built from
+from jwt_middleware import Settings
 
 #: Fields the README documents for jwt_auth.denied (``sub`` only with log_subject=True).
 DENIED_FIELDS = {
@@ -112,84 +91,6 @@ HEX16 = re.compile(r"[0-9a-f]{16}")
 # --- a real JSON logger ----------------------------------------------------------
 
 
-class JsonLog:
-    """A structlog logger rendering one JSON object per line into a buffer."""
-
-    def __init__(self) -> None:
-        self.buffer = io.StringIO()
-        self.logger = structlog.wrap_logger(
-            structlog.PrintLogger(file=self.buffer),
-            processors=[
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso"),
-                structlog.processors.JSONRenderer(),
-            ],
-            # Explicit, so no global structlog configuration can filter or reshape events.
-            wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-            context_class=dict,
-            cache_logger_on_first_use=False,
-        )
-        self._mark = 0
-
-    @property
-    def text(self) -> str:
-        return self.buffer.getvalue()
-
-    def lines(self, since: int = 0) -> list[dict[str, Any]]:
-        """Every line written (from offset ``since``), each parsed as one JSON object."""
-        parsed = []
-        for line in self.text[since:].splitlines():
-            assert line.strip(), "empty log line"
-            obj = json.loads(line)
-            assert isinstance(obj, dict), line
-            parsed.append(obj)
-        return parsed
-
-    def mark(self) -> None:
-        self._mark = len(self.text)
-
-    def new(self) -> list[dict[str, Any]]:
-        """Lines written since the last mark(), then mark again."""
-        found = self.lines(self._mark)
-        self.mark()
-        return found
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [line for line in self.lines() if line["event"] == name]
-
-
-def make_app(
-    settings: Settings,
-    log: JsonLog | None = None,
-    *,
-    registry: CollectorRegistry | None = None,
-    public_paths: tuple[str, ...] = ("/public",),
-) -> JWTAuthMiddleware:
-    """A small Starlette app behind the middleware, with an explicit logger and registry."""
-
-    async def me(request: Request) -> JSONResponse:
-        return JSONResponse({"sub": request.user.identity})
-
-    async def public(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True})
-
-    inner = Starlette(
-        routes=[Route("/me", me), Route("/admin", me), Route("/public", public)],
-    )
-    return JWTAuthMiddleware(
-        inner,
-        settings,
-        public_paths=public_paths,
-        path_scopes={"/admin": ["admin"]},
-        logger=log.logger if log is not None else None,
-        registry=registry,
-    )
-
-
-def client(app: JWTAuthMiddleware) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
-
-
 # --- what a log may never hold ----------------------------------------------------
 
 
@@ -213,7 +114,7 @@ def private_key_text(keys: Keys) -> list[str]:
 
 
 def forbidden(ctx: Ctx, req: Req) -> list[str]:
-    found = list(_never_echoed(ctx, req))
+    found = list(never_echoed(ctx, req))
     found += private_key_text(ctx.keys)
     found += secret_forms(HS_SECRET)
     for secret in req.settings.all_secrets:
@@ -624,59 +525,6 @@ async def test_accepted_line_absent_claims_are_null_not_the_string_none(ctx: Ctx
 
 
 # --- startup events -------------------------------------------------------------------
-
-
-def _int_b64(value: int, length: int | None = None) -> str:
-    size = length if length is not None else (value.bit_length() + 7) // 8
-    return b64url(value.to_bytes(size, "big"))
-
-
-def hmac_fingerprint(secret: str | bytes) -> str:
-    """An HMAC secret's fingerprint as docs/key-sources.md defines it (scrypt of the
-    secret, fixed label, N=2**14, r=8, p=1, 32 bytes, base64url), computed here."""
-    raw = secret.encode() if isinstance(secret, str) else secret
-    derived = hashlib.scrypt(
-        raw,
-        salt=b"jwt_middleware HMAC key fingerprint v1",
-        n=2**14,
-        r=8,
-        p=1,
-        maxmem=64 * 1024 * 1024,
-        dklen=32,
-    )
-    return b64url(derived)
-
-
-def oct_thumbprint(secret: str | bytes) -> str:
-    """The RFC 7638 thumbprint of a secret as an oct JWK: a fast hash, never to be shown."""
-    raw = secret.encode() if isinstance(secret, str) else secret
-    canonical = json.dumps({"k": b64url(raw), "kty": "oct"}, separators=(",", ":"))
-    return b64url(hashlib.sha256(canonical.encode()).digest())
-
-
-def rfc7638(private: Any) -> str:
-    """The fingerprint the package shows, computed here, not by the package: the RFC 7638
-    thumbprint of a public key, or for an HMAC secret :func:`hmac_fingerprint`."""
-    if isinstance(private, (bytes, str)):
-        return hmac_fingerprint(private)
-    members: dict[str, str]
-    if isinstance(private, rsa.RSAPrivateKey):
-        numbers = private.public_key().public_numbers()
-        members = {"e": _int_b64(numbers.e), "kty": "RSA", "n": _int_b64(numbers.n)}
-    elif isinstance(private, ec.EllipticCurvePrivateKey):
-        numbers_ec = private.public_key().public_numbers()
-        size = (private.curve.key_size + 7) // 8
-        crv = {256: "P-256", 384: "P-384", 521: "P-521"}[private.curve.key_size]
-        members = {
-            "crv": crv,
-            "kty": "EC",
-            "x": _int_b64(numbers_ec.x, size),
-            "y": _int_b64(numbers_ec.y, size),
-        }
-    else:
-        raise TypeError(type(private))
-    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
-    return b64url(hashlib.sha256(canonical).digest())
 
 
 def test_keys_loaded_lists_kids_and_fingerprints_never_key_material(ctx: Ctx) -> None:

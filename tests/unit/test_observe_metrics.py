@@ -1,7 +1,7 @@
 """Prometheus metrics, read back from a fresh CollectorRegistry per test.
 
 Counters and the latency histogram are checked against the requests sent
-(every failure case of test_reasons_http's table, accepted requests, public
+(every failure case of the rejection table (helpers/cases.py), accepted requests, public
 paths that must not count); key gauges against the keys loaded, also across
 a rotation on a real JWKS server; label cardinality against a flood of
 random kids, algorithms, issuers, paths and request ids; and the exposition
@@ -14,7 +14,6 @@ import collections
 import contextlib
 import math
 import random
-import shutil
 import string
 import subprocess
 import time
@@ -23,28 +22,18 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-import test_reasons_http
-from conftest import (
-    AUDIENCE,
-    HS_SECRET,
-    ISSUER,
-    Keys,
-    claims,
-    public_pem,
-    raw_token,
-    remote_settings,
-    sign,
-)
-from jwks_server import JWKSServer, public_jwk
+from helpers.apps import remote_settings
+from helpers.cases import CASE_IDS, CASES, Case, Ctx, fake, hs_token
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, public_pem
+from helpers.logs import JsonLog, client, make_app, rfc7638
+from helpers.prometheus import promtool
+from helpers.tokens import claims, raw_token, sign
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from test_logging import JsonLog, client, make_app, rfc7638
-from test_reasons_http import CASE_IDS, CASES, Ctx, fake, hs_token
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
 
-ctx = test_reasons_http.ctx  # the session fixture the table's cases are built from
-
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 FAMILIES = {
     "jwt_auth_requests": "counter",
     "jwt_auth_failures": "counter",
@@ -144,7 +133,7 @@ async def test_counters_match_the_requests_sent(ctx: Ctx, registry: CollectorReg
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-async def test_each_reason_counts_once(case: test_reasons_http.Case, ctx: Ctx) -> None:
+async def test_each_reason_counts_once(case: Case, ctx: Ctx) -> None:
     registry = CollectorRegistry()
     req = case.make(ctx)
     app = make_app(req.settings, registry=registry)
@@ -496,16 +485,6 @@ async def test_middlewares_share_one_registry(
 
 
 # --- promtool -------------------------------------------------------------------------------
-
-
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        pytest.skip(
-            "promtool not installed: bash scripts/ensure_promtool.sh "
-            "(or apt-get install prometheus)"
-        )
-    return found
 
 
 async def exposition_after_a_varied_run(ctx: Ctx, keys: Keys, server: JWKSServer) -> bytes:

@@ -17,7 +17,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from conftest import AUDIENCE, ISSUER, Keys, claims, public_pem, sign
+from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
+from helpers.tokens import claims, sign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette

@@ -11,16 +11,19 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import AUDIENCE, ISSUER, Harness, Keys, build_app, claims, sign
-from conftest import remote_settings as jwks_settings
-from jwks_server import JWKSServer, public_jwk
+from helpers.apps import Harness, build_app
+from helpers.apps import remote_settings as jwks_settings
+from helpers.jwks_server import JWKSServer, public_jwk
+from helpers.keys import AUDIENCE, ISSUER, Keys
+from helpers.tokens import claims, sign
 
 from jwt_middleware import ConfigurationError, Settings, Verifier
 from jwt_middleware.remote import KeyHistory, RemoteKeySource, ttl_from_headers
 
 
 def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
-    """conftest's, with a 30 s refresh cooldown unless ``overrides`` say otherwise."""
+    """helpers.apps.remote_settings, with a 30 s refresh cooldown unless ``overrides``
+    say otherwise."""
     return jwks_settings(server, **{"jwks_refresh_cooldown": 30.0, **overrides})
 
 

@@ -11,19 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import (
-    AUDIENCE,
-    ISSUER,
-    Keys,
-    b64url,
-    build_app,
-    claims,
-    private_pem,
-    public_pem,
-    sign,
-)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from helpers.apps import build_app
+from helpers.keys import AUDIENCE, ISSUER, Keys, b64url, private_pem, public_pem
+from helpers.tokens import claims, sign
 from joserfc import jwk
 from starlette.applications import Starlette
 

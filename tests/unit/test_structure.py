@@ -6,7 +6,8 @@ import base64
 import json
 
 import pytest
-from conftest import b64url, raw_token
+from helpers.keys import b64url
+from helpers.tokens import raw_token
 
 from jwt_middleware import Failure, Reason
 from jwt_middleware.structure import (
