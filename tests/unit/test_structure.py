@@ -1,4 +1,11 @@
-"""Structure stage: parse_compact and the strict JSON reader loads_object."""
+"""Structure stage: parse_compact and the strict JSON reader loads_object; decode_body,
+the cheap decoder the verifier uses for a token whose header plan it remembers.
+
+The cheap decoder's invariant: it accepts nothing parse_compact rejects, and what it
+accepts it decodes to the same bytes (signing input, claims, signature). It may
+leave more to the strict decoder (a payload with whitespace around it, deep
+brackets), which then says why or accepts.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,11 @@ import json
 
 import pytest
 from helpers.keys import b64url
+from helpers.signers import PROFILE_BY_NAME, PROFILES, compact_json
+from helpers.strategies import B64URL, draw_token, json_objects, json_values, valid_claims
 from helpers.tokens import raw_token
+from hypothesis import HealthCheck, currently_in_test_context, event, example, given, settings
+from hypothesis import strategies as st
 
 from jwt_middleware import Failure, Reason
 from jwt_middleware.structure import (
@@ -15,6 +26,7 @@ from jwt_middleware.structure import (
     OversizedClaims,
     OversizedNumber,
     ParsedToken,
+    decode_body,
     loads_claims,
     loads_object,
     parse_compact,
@@ -304,3 +316,101 @@ def test_invalid_json_detail_does_not_echo_long_values() -> None:
     assert f.reason is Reason.invalid_json
     assert secretish not in f.detail
     assert len(f.detail) < 200
+
+
+# --- decode_body: the cheap decoder never accepts what parse_compact rejects ------------
+
+PROPS = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+CHEAP_PROPS = settings(PROPS, max_examples=1000)
+
+
+def assert_body_agrees(token: str) -> None:
+    """decode_body accepts nothing parse_compact rejects, and decodes the same bytes."""
+    dot = token.find(".")
+    body = decode_body(token, dot)
+    if currently_in_test_context():
+        event(f"decode_body accepted: {body is not None}")
+    if body is None:
+        return
+    parsed = parse_compact(token)
+    assert isinstance(parsed, ParsedToken), (token, parsed)
+    signing_input, claims, signature = body
+    assert signing_input == parsed.signing_input
+    assert claims == parsed.claims
+    assert type(claims) is dict
+    assert signature == parsed.signature
+
+
+@PROPS
+@given(data=st.data())
+def test_decode_body_agrees_with_parse_compact_on_mutated_tokens(data: st.DataObject) -> None:
+    """Signed tokens under each profile's header, payload and signature mutated."""
+    _profile, token = draw_token(data)
+    assert_body_agrees(token)
+
+
+_REST_ALPHABET = B64URL + ".=+/ \t\n\x00é"
+
+
+@CHEAP_PROPS
+@given(
+    header=st.sampled_from([p.h64 for p in PROFILES]),
+    rest=st.one_of(
+        st.text(alphabet=_REST_ALPHABET, max_size=120),
+        st.text(max_size=60),
+        st.builds(
+            lambda p, s: f"{b64url(p)}.{b64url(s)}",
+            st.one_of(st.binary(max_size=80), json_values.map(compact_json), json_objects),
+            st.binary(max_size=80),
+        ),
+        st.builds(
+            lambda p, s, mid: f"{b64url(p)}{mid}{s}",
+            st.one_of(json_objects, json_values.map(compact_json)),
+            st.text(alphabet=_REST_ALPHABET, max_size=90),
+            st.sampled_from([".", "..", "", ". ", ".="]),
+        ),
+    ),
+)
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}.AA")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}.AB")  # spare bits set
+@example(header=PROFILES[0].h64, rest=f"{b64url(b' {}')}.AA")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{} ')}.AA")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}.AA.")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}.A")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}.")
+@example(header=PROFILES[0].h64, rest=f"{b64url(b'{}')}==.AA")
+def test_decode_body_accepts_only_what_parse_compact_accepts(header: str, rest: str) -> None:
+    """No signing here, so many more examples: arbitrary text after a known-good header."""
+    assert_body_agrees(f"{header}.{rest}")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b" " + compact_json(valid_claims()),  # JSON whitespace around: valid, not "usual"
+        compact_json(valid_claims()) + b"\n",
+        # 17 brackets (more than the depth limit) but nested only 9 deep
+        compact_json(valid_claims(a=[[[[[[[[1]]]]]]]], b=[[[[[[[[1]]]]]]]])),
+        compact_json(valid_claims(scope="{[{[{[{[{[{[{[{[{[")),  # brackets in a string
+    ],
+)
+def test_unusual_but_valid_payloads_are_left_to_the_strict_decoder(payload: bytes) -> None:
+    token = PROFILE_BY_NAME["hs"].token(payload)
+    assert decode_body(token, token.find(".")) is None
+    parsed = parse_compact(token)
+    assert isinstance(parsed, ParsedToken)
+    assert parsed.claims == json.loads(payload)
+
+
+def test_decode_body_decodes_a_usual_token() -> None:
+    token = PROFILE_BY_NAME["rs"].token(valid_claims())
+    body = decode_body(token, token.find("."))
+    assert body is not None
+    signing_input, claims, signature = body
+    assert signing_input == token.rsplit(".", 1)[0].encode()
+    assert claims == valid_claims()
+    assert b64url(signature) == token.rsplit(".", 1)[1]

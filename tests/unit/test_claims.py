@@ -1,0 +1,334 @@
+"""Claims stage: ClaimsPolicy.problems and ClaimsPolicy.failure.
+
+The invariants, on generated claim sets and times around the leeway edges:
+``problems(claims, now)`` is None exactly when an independent reading of the
+contract's claim rules (``expected_reasons`` here) finds no problem, and
+otherwise lists the reasons it finds; ``failure()`` of the same policy lists
+every problem in the contract's order, the primary one first. The policies are
+four claim configurations: the usual (issuer, audience, exp required, 30 s
+leeway), ``hs`` (the same), ``lenient`` (nothing expected or required, no
+leeway) and ``strict`` (two issuers, two audiences, five required claims, 5 s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from helpers.cases import CLAIM_ORDER
+from helpers.keys import AUDIENCE, ISSUER
+from helpers.strategies import (
+    EDGES,
+    LEEWAY,
+    MAX_UNIX_TIME,
+    NOW,
+    any_claims,
+    audience_values,
+    issuer_values,
+    json_values,
+    string_claim,
+    time_values,
+    valid_claims,
+)
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from jwt_middleware import Reason, Settings, Verifier, load_static_keys
+from jwt_middleware.claims import ClaimsPolicy
+from jwt_middleware.keys import VerificationKey
+from jwt_middleware.outcome import Problem
+
+PROPS = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+CHEAP_PROPS = settings(PROPS, max_examples=1000)
+OTHER_ISSUER = "https://login.example.org/tenant/"
+SECRET = "claims-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Config:
+    issuers: tuple[str, ...]
+    audiences: tuple[str, ...]
+    required: tuple[str, ...]
+    leeway: float
+
+    def policy(self) -> ClaimsPolicy:
+        return ClaimsPolicy(
+            issuers=self.issuers,
+            audiences=self.audiences,
+            required=self.required,
+            leeway=self.leeway,
+        )
+
+
+CONFIGS = {
+    "multi": Config((ISSUER,), (AUDIENCE,), ("exp",), LEEWAY),
+    "hs": Config((ISSUER,), (AUDIENCE,), ("exp",), LEEWAY),
+    "lenient": Config((), (), (), 0),
+    "strict": Config(
+        (ISSUER, OTHER_ISSUER), (AUDIENCE, "billing-api"), ("exp", "nbf", "iat", "sub", "jti"), 5
+    ),
+}
+POLICIES = {name: config.policy() for name, config in CONFIGS.items()}
+TARGETS = tuple(CONFIGS)
+TIME_REASONS = (Reason.token_expired, Reason.token_not_yet_valid, Reason.token_issued_in_future)
+
+
+def _is_time(value: Any) -> bool:
+    return (
+        type(value) in (int, float)
+        and not (isinstance(value, float) and math.isnan(value))
+        and 0 <= value <= MAX_UNIX_TIME
+    )
+
+
+def expected_reasons(config: Config, claims: dict[str, Any], now: float) -> set[Reason]:
+    """An independent reading of the contract's claim rules (CONTRACT section 1)."""
+    found: set[Reason] = set()
+    required = set(config.required)
+    if config.issuers:
+        required.add("iss")
+    if config.audiences:
+        required.add("aud")
+    if required - set(claims):
+        found.add(Reason.missing_claim)
+    present = {
+        k: v for k, v in claims.items() if k in ("exp", "nbf", "iat", "iss", "aud", "sub", "jti")
+    }
+    for name in ("exp", "nbf", "iat"):
+        if name in present and not _is_time(present[name]):
+            found.add(Reason.invalid_claim)
+    leeway = config.leeway
+    if "exp" in present and _is_time(present["exp"]) and now >= present["exp"] + leeway:
+        found.add(Reason.token_expired)
+    if "nbf" in present and _is_time(present["nbf"]) and present["nbf"] - leeway > now:
+        found.add(Reason.token_not_yet_valid)
+    if "iat" in present and _is_time(present["iat"]) and present["iat"] - leeway > now:
+        found.add(Reason.token_issued_in_future)
+    if "iss" in present:
+        if not isinstance(present["iss"], str):
+            found.add(Reason.invalid_claim)
+        elif config.issuers and present["iss"] not in config.issuers:
+            found.add(Reason.issuer_mismatch)
+    if "aud" in present:
+        aud = present["aud"]
+        if isinstance(aud, str):
+            aud = [aud]
+        if not isinstance(aud, list) or not all(isinstance(a, str) for a in aud):
+            found.add(Reason.invalid_claim)
+        elif config.audiences and not set(config.audiences) & set(aud):
+            found.add(Reason.audience_mismatch)
+    for name in ("sub", "jti"):
+        if name in present and not isinstance(present[name], str):
+            found.add(Reason.invalid_claim)
+    return found
+
+
+@pytest.fixture(scope="module")
+def key() -> VerificationKey:
+    s = Settings(secret=SECRET, algorithms=("HS256",))
+    return load_static_keys(s).keyset.keys[0]
+
+
+def check_problems(target: str, claims: dict[str, Any], now: float) -> list[Problem] | None:
+    """problems() is None exactly when the independent reading finds nothing, else it
+    finds the same reasons."""
+    problems = POLICIES[target].problems(claims, now)
+    expected = expected_reasons(CONFIGS[target], claims, now)
+    event(f"problems: {'none' if problems is None else len(problems)}")
+    if problems is None:
+        assert expected == set(), (claims, now, expected)
+    else:
+        assert problems, "problems() returns None or a non-empty list"
+        assert {p.reason for p in problems} == expected, (claims, now, problems)
+    return problems
+
+
+# --- problems(): None exactly when there is no problem ------------------------------------
+
+
+@PROPS
+@given(claims=any_claims, target=st.sampled_from(TARGETS))
+@example(claims=valid_claims(aud=["other", AUDIENCE]), target="multi")
+@example(claims=valid_claims(aud=[]), target="hs")
+@example(claims=valid_claims(aud=[]), target="lenient")
+@example(claims=valid_claims(aud=[AUDIENCE, 1]), target="hs")
+@example(claims=valid_claims(iss=ISSUER.rstrip("/")), target="hs")
+@example(claims=valid_claims(exp=NOW - LEEWAY), target="hs")
+@example(claims=valid_claims(exp=NOW - LEEWAY + 1), target="hs")
+@example(claims=valid_claims(nbf=NOW + LEEWAY), target="hs")
+@example(claims=valid_claims(nbf=NOW + LEEWAY + 1), target="hs")
+@example(claims=valid_claims(iat=NOW + LEEWAY + 0.5), target="multi")
+@example(claims=valid_claims(exp=True), target="hs")
+@example(claims=valid_claims(exp=MAX_UNIX_TIME + 1), target="hs")
+@example(claims=valid_claims(exp=10**30), target="lenient")
+@example(claims=valid_claims(sub=None), target="lenient")
+@example(claims=valid_claims(jti=1), target="strict")
+@example(claims={}, target="lenient")
+@example(claims={}, target="strict")
+def test_problems_are_none_exactly_when_the_claims_pass(
+    claims: dict[str, Any], target: str
+) -> None:
+    check_problems(target, claims, NOW)
+
+
+python_claims = st.dictionaries(
+    st.sampled_from(["iss", "aud", "exp", "nbf", "iat", "sub", "jti", "scope", "x"]),
+    st.one_of(
+        time_values,
+        issuer_values,
+        audience_values,
+        string_claim,
+        st.floats(),  # NaN and infinities too: the rules see Python values
+        st.sampled_from([float("nan"), float("inf"), -float("inf"), (AUDIENCE,), b"x"]),
+    ),
+)
+
+
+@CHEAP_PROPS
+@given(
+    claims=st.one_of(python_claims, any_claims),
+    target=st.sampled_from(TARGETS),
+    now=st.one_of(
+        st.just(float(NOW)),
+        st.sampled_from([NOW + d for d in EDGES] + [NOW + d + 0.25 for d in EDGES]),
+        st.floats(0, 2 * NOW),
+        st.integers(0, MAX_UNIX_TIME + 10),
+    ),
+)
+def test_problems_on_any_python_values_and_any_time(
+    claims: dict[str, Any], target: str, now: float
+) -> None:
+    """Never raises; None exactly when nothing is wrong, at any time (the cheap passing
+    case of every rule may never let a problem through)."""
+    check_problems(target, claims, now)
+
+
+@st.composite
+def typical_valid_claims(draw: st.DrawFn) -> dict[str, Any]:
+    """Valid for every claim configuration here (integer times, string members)."""
+    strict_leeway = 5
+    others = st.lists(st.text(max_size=12), max_size=3)
+    aud = draw(
+        st.one_of(
+            st.just(AUDIENCE),
+            st.builds(lambda a, b: [*a, AUDIENCE, *b], others, others),
+        )
+    )
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": aud,
+        "sub": draw(st.text(max_size=20)),
+        "jti": draw(st.text(max_size=20)),
+        "exp": draw(st.integers(NOW + strict_leeway, MAX_UNIX_TIME)),
+        "nbf": draw(st.integers(0, NOW)),
+        "iat": draw(st.integers(0, NOW)),
+    }
+    claims.update(
+        draw(st.dictionaries(st.text(max_size=8).filter(lambda k: k not in claims), json_values))
+    )
+    return claims
+
+
+@PROPS
+@given(claims=typical_valid_claims(), target=st.sampled_from(TARGETS))
+@example(claims=valid_claims(aud=[AUDIENCE], jti="j"), target="hs")
+@example(claims=valid_claims(aud=["other", AUDIENCE], jti="j"), target="strict")
+def test_typical_valid_claims_have_no_problems(claims: dict[str, Any], target: str) -> None:
+    assert POLICIES[target].problems(claims, NOW) is None, claims
+
+
+def test_problems_examples() -> None:
+    policy = POLICIES["hs"]
+    assert policy.problems(valid_claims(), NOW) is None
+    assert policy.problems(valid_claims(aud=["other", AUDIENCE]), NOW) is None
+    assert (
+        policy.problems(valid_claims(exp=NOW + 0.5, nbf=NOW + LEEWAY, iat=NOW - 1.5), NOW) is None
+    )
+
+    def reasons(claims: dict[str, Any]) -> list[Reason]:
+        problems = policy.problems(claims, NOW)
+        assert problems is not None, claims
+        return [p.reason for p in problems]
+
+    assert reasons(valid_claims(exp=NOW - LEEWAY)) == [Reason.token_expired]
+    assert reasons(valid_claims(aud=["other"])) == [Reason.audience_mismatch]
+    assert reasons(valid_claims(aud=[AUDIENCE, 1])) == [Reason.invalid_claim]
+    assert reasons(valid_claims(iss=ISSUER.rstrip("/"))) == [Reason.issuer_mismatch]
+    assert reasons({**valid_claims(), "sub": None}) == [Reason.invalid_claim]
+    assert reasons(valid_claims(exp=None)) == [Reason.missing_claim]  # exp is required
+
+
+def test_the_verifier_builds_the_policy_from_its_settings() -> None:
+    s = Settings(
+        secret=SECRET,
+        algorithms=("HS256",),
+        issuer=(ISSUER, OTHER_ISSUER),
+        audience=(AUDIENCE, "billing-api"),
+        required_claims=("exp", "nbf", "iat", "sub", "jti"),
+        leeway=5,
+    )
+    policy = Verifier(s, load_static_keys(s).keyset).policy
+    strict = POLICIES["strict"]
+    assert (policy.issuers, policy.audiences, policy.leeway) == (
+        strict.issuers,
+        strict.audiences,
+        strict.leeway,
+    )
+    assert (
+        set(policy.required)
+        == set(strict.required)
+        == {"exp", "nbf", "iat", "sub", "jti", "iss", "aud"}
+    )
+
+
+# --- failure(): every problem, in the contract's order --------------------------------------
+
+
+@PROPS
+@given(claims=any_claims, target=st.sampled_from(TARGETS))
+@example(claims=valid_claims(exp=True, nbf=NOW + 3600, iss="x", aud="y", sub=1), target="hs")
+@example(claims={"exp": NOW - 100, "nbf": NOW + 100, "iat": NOW + 100}, target="strict")
+def test_failure_lists_every_problem_in_contract_order(
+    claims: dict[str, Any], target: str, key: VerificationKey
+) -> None:
+    policy = POLICIES[target]
+    problems = policy.problems(claims, NOW)
+    if problems is None:
+        return
+    failure = policy.failure(problems, "HS256", "k-1", key)
+    order = [CLAIM_ORDER.index(p.reason.value) for p in failure.problems]
+    assert order == sorted(order), failure.problems
+    assert Counter(failure.problems) == Counter(problems)  # every problem, once
+    primary = failure.problems[0]
+    assert failure.reason is primary.reason
+    assert failure.reason.value == min((p.reason.value for p in problems), key=CLAIM_ORDER.index)
+    assert failure.detail == primary.detail
+    assert (failure.alg, failure.kid, failure.key_fingerprint) == ("HS256", "k-1", key.fingerprint)
+    if failure.reason in TIME_REASONS:
+        assert failure.expected["leeway_seconds"] == policy.leeway
+    if failure.reason is Reason.missing_claim:
+        assert set(failure.expected["required_claims"]) == set(policy.required)
+    if failure.reason is Reason.issuer_mismatch:
+        assert failure.expected["issuer"] == sorted(policy.issuers)
+
+
+def test_failure_hints(key: VerificationKey) -> None:
+    policy = POLICIES["hs"]
+    near = policy.problems(valid_claims(iss=ISSUER.rstrip("/")), NOW)
+    assert near is not None
+    hint = policy.failure(near, "HS256", None, key).hint
+    assert hint is not None and "trailing slash" in hint
+    skew = policy.problems(valid_claims(exp=NOW - LEEWAY - 10), NOW)
+    assert skew is not None
+    hint = policy.failure(skew, "HS256", None, key).hint
+    assert hint is not None and "clock" in hint
+    long_ago = policy.problems(valid_claims(exp=NOW - 86400), NOW)
+    assert long_ago is not None
+    assert policy.failure(long_ago, "HS256", None, key).hint is None
