@@ -1,4 +1,5 @@
-"""Middleware behaviour around the verifier: what passes, what the app sees, websockets."""
+"""Middleware behaviour around the verifier: what passes, what the app sees (WebSockets:
+test_websocket.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.testclient import TestClient
 
 from jwt_middleware import REASONS, JWTAuthMiddleware, JWTUser, Reason, Settings
 
@@ -291,106 +292,6 @@ async def test_path_scopes_cover_subpaths_only(keys: Keys, rsa_settings: Setting
     assert h.calls == []
 
 
-# --- websockets ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("headers", "reason"),
-    [
-        ({}, "missing_token"),
-        ({"Authorization": "Bearer Bearer eyJ.eyJ.sig"}, "double_bearer"),
-        ("expired", "token_expired"),
-        ("wrong_key", "signature_invalid"),
-    ],
-)
-def test_websocket_rejected_handshake_is_an_http_response(
-    keys: Keys, rsa_settings: Settings, headers: Any, reason: str
-) -> None:
-    """The test client offers websocket.http.response: the rejection is answered like HTTP."""
-    if headers == "expired":
-        headers = auth(sign(claims(exp=int(time.time()) - 3600, iat=None, nbf=None), keys.rsa))
-    elif headers == "wrong_key":
-        headers = auth(sign(claims(), keys.rsa2))
-    h = build_app(rsa_settings)
-    client = TestClient(h.app)
-    with (
-        pytest.raises(WebSocketDenialResponse) as info,
-        client.websocket_connect("/ws", headers=headers),
-    ):
-        pass
-    denial = info.value
-    assert denial.status_code == REASONS[Reason(reason)].status
-    assert denial.headers["content-type"] == "application/problem+json"
-    assert denial.headers["www-authenticate"].startswith('Bearer realm="api"')
-    assert denial.json()["reason"] == reason
-    assert h.calls == []
-
-
-async def _handshake_without_extension(app: Any, headers: list[tuple[bytes, bytes]]) -> list[Any]:
-    """Drive one handshake through ``app`` as a server without websocket.http.response."""
-    sent: list[Any] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
-
-    async def receive() -> Any:
-        return incoming.pop(0)
-
-    async def send(message: Any) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "websocket",
-        "asgi": {"version": "3.0"},
-        "scheme": "ws",
-        "path": "/ws",
-        "raw_path": b"/ws",
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "subprotocols": [],
-        "server": ("127.0.0.1", 80),
-        "client": ("127.0.0.1", 5000),
-    }
-    await app(scope, receive, send)
-    return sent
-
-
-async def test_websocket_rejection_without_the_extension_closes_1008_with_the_reason(
-    rsa_settings: Settings,
-) -> None:
-    h = build_app(rsa_settings)
-    sent = await _handshake_without_extension(h.app, [(b"authorization", b"Basic dTpw")])
-    # Accepted only to be closed at once: a close before accepting reaches a client as a
-    # bare HTTP 403 without the reason.
-    assert [m["type"] for m in sent] == ["websocket.accept", "websocket.close"]
-    assert sent[1]["code"] == 1008
-    assert sent[1]["reason"] == "invalid_scheme"
-    assert h.calls == []
-
-
-def test_websocket_good_token_is_accepted(keys: Keys, rsa_settings: Settings) -> None:
-    h = build_app(rsa_settings)
-    client = TestClient(h.app)
-    with client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))) as ws:
-        assert ws.receive_json() == {"sub": "user-1"}
-    assert h.calls == ["/ws"]
-
-
-def test_websocket_scope_rules_apply(keys: Keys, rsa_settings: Settings) -> None:
-    h = build_app(rsa_settings, path_scopes={"/ws": ["admin"]})
-    client = TestClient(h.app)
-    with (
-        pytest.raises(WebSocketDenialResponse) as info,
-        client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))),
-    ):
-        pass
-    assert info.value.status_code == 403
-    assert 'scope="admin"' in info.value.headers["www-authenticate"]
-    assert info.value.json()["reason"] == "insufficient_scope"
-    token = sign(claims(scope="admin"), keys.rsa)
-    with client.websocket_connect("/ws", headers=auth(token)) as ws:
-        assert ws.receive_json() == {"sub": "user-1"}
-
-
 # --- a cached token skips the request-stage checks only when they cannot matter -------
 
 
@@ -453,3 +354,28 @@ async def test_other_accepted_spellings_of_a_cached_token_still_pass(
         assert (await c.get("/me", headers=auth(token))).status_code == 200
         r = await c.get("/me", headers={"Authorization": value.format(t=token)})
     assert r.status_code == 200, r.text
+
+
+# --- a first end-to-end check: the fixtures and the middleware fit together ----------
+
+
+async def test_valid_token_reaches_handler(keys: Keys, rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    token = sign(claims(), keys.rsa, headers={"kid": "k1"})
+    async with h.client() as c:
+        r = await c.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert r.json()["claims"]["sub"] == "user-1"
+    assert sorted(r.json()["scopes"]) == ["authenticated", "read", "write"]
+    assert h.calls == ["/me"]
+
+
+async def test_missing_token_is_401_with_challenge(rsa_settings: Settings) -> None:
+    h = build_app(rsa_settings)
+    async with h.client() as c:
+        r = await c.get("/me")
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == 'Bearer realm="api"'
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["reason"] == "missing_token"
+    assert h.calls == []
