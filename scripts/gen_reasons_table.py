@@ -6,7 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python scripts/gen_reasons_table.py --write    # replace it in docs/reasons.md
 
 docs/reasons.md holds the output between ``<!-- reasons:start -->`` and
-``<!-- reasons:end -->``; tests/test_docs.py checks that the two agree.
+``<!-- reasons:end -->``; tests/contract/test_docs.py checks that the two agree.
 """
 
 from __future__ import annotations
