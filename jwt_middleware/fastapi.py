@@ -117,10 +117,11 @@ def install_problem_handler(
 
     async def handler(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
-        settings = getattr(request.state, "jwt_settings", None)
+        middleware = getattr(request.state, "jwt_middleware", None)
+        settings = middleware.settings if middleware is not None else None
         level = diagnostics or (settings.diagnostics if settings else "standard")
         use_realm = realm or (settings.realm if settings else "api")
-        observer = getattr(request.state, "jwt_observer", None)
+        observer = middleware.observer if middleware is not None else None
         if observer is not None:
             observer.denied_after_auth(exc.failure, request.scope)
         status, headers, body = render(exc.failure, level, use_realm)

@@ -197,14 +197,13 @@ class JWTAuthMiddleware:
             return
         self.observer.accepted(outcome, elapsed, scope)
         scope["user"] = outcome
-        scope["auth"] = AuthCredentials(outcome.credential_scopes)
+        scope["auth"] = outcome.credentials
         state = scope.get("state")
         if state is None:
             state = scope["state"] = {}
         state["jwt_claims"] = outcome.claims
         state["jwt"] = outcome
-        state["jwt_settings"] = self.settings
-        state["jwt_observer"] = self.observer
+        state["jwt_middleware"] = self  # its settings and observer, for the FastAPI helpers
         if kind == "websocket":
             assert token is not None
             await websocket.serve(
