@@ -48,8 +48,14 @@ def test_status_and_hint_come_from_the_taxonomy_unless_given() -> None:
 def test_verified_token_credentials_and_subject() -> None:
     scopes = frozenset({"write", "read"})
     verified = VerifiedToken({"sub": "u"}, {}, "RS256", "k", "fp", scopes, 1.0)
-    assert verified.credential_scopes == ("authenticated", "read", "write")
+    credentials = verified.credentials
+    assert list(credentials.scopes) == ["authenticated", "read", "write"]
+    assert verified.credentials is credentials  # made once per token, shared
+    with pytest.raises(TypeError):
+        credentials.scopes.append("admin")
+    with pytest.raises(AttributeError):
+        credentials.scopes = []  # type: ignore[misc]
     assert verified.subject == "u"
     assert VerifiedToken({"sub": 7}, {}, "RS256", None, "fp", scopes, None).subject is None
     other = VerifiedToken({"sub": "u"}, {}, "RS256", "k", "fp", scopes, 1.0)
-    assert verified == other  # credential_scopes is derived, not compared
+    assert verified == other  # the credentials are derived, not compared
