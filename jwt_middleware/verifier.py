@@ -96,8 +96,8 @@ class Verifier:
                 settings.token_cache_entries, settings.token_cache_bytes, clock=clock
             )
             self.cached = self.cache.lookup if source is None else self._cached_if_keys
-        if self._remote is not None:
-            self._remote.on_change(self._keys_changed)
+        if self._remote is not None:  # at once, so the cache gauges follow a rotation
+            self._remote.on_change(self._sync)
 
     # -- the key set and its source -------------------------------------------------
 
@@ -128,13 +128,17 @@ class Verifier:
         if self._remote is not None:
             await self._remote.aclose()
 
-    def _keys_changed(self, keys: KeySet) -> None:
-        """A new key set: adopt a discovered issuer (none configured), and keep a cached
-        token only if its alg and kid still select the very key that verified it."""
+    def _sync(self, keys: KeySet) -> None:
+        """A key set this verifier has not used yet (any source, seen at the next
+        verification or cache probe): forget the memo of the old one, adopt a discovered
+        issuer (when none is configured), and keep a cached token only if its alg and
+        kid still select the very key that verified it."""
+        self._memo.clear()
+        self._memo_keys = keys
         remote = self._remote
         if not self.settings.issuers and remote is not None and remote.discovered_issuer:
             self.policy = self.policy.with_issuer(remote.discovered_issuer)
-        if self.cache is None:
+        if self.cache is None or keys is EMPTY_KEYSET:  # no key set: no hit is served anyway
             return
         selected: dict[tuple[str, str | None], str | None] = {}
 
@@ -152,7 +156,12 @@ class Verifier:
     def _cached_if_keys(self, token: str) -> VerifiedToken | None:
         """:attr:`cached` with a key source: no hit while it has no usable key set."""
         assert self.cache is not None and self.source is not None
-        return None if self.source.keyset is None else self.cache.lookup(token)
+        keys = self.source.keyset
+        if keys is None:
+            return None
+        if keys is not self._memo_keys:
+            self._sync(keys)
+        return self.cache.lookup(token)
 
     def verify(self, token: str, *, now: float | None = None) -> VerifiedToken | Failure:
         """Verify a raw compact token (already extracted from its header)."""
@@ -163,15 +172,14 @@ class Verifier:
         cache = self.cache
         if keys is None:  # no usable keys: the key stage says key_source_unavailable
             keys = EMPTY_KEYSET
-        elif cache is not None:
+        if keys is not self._memo_keys:
+            self._sync(keys)
+        if cache is not None and keys is not EMPTY_KEYSET:
             hit = cache.get(token, now)
             if hit is not None:
                 return hit
         if len(token) > self._max_bytes:
             return too_large(len(token), self._max_bytes)
-        if keys is not self._memo_keys:
-            self._memo.clear()
-            self._memo_keys = keys
         dot = token.find(".")
         plan = self._memo.get(token[:dot]) if dot > 0 else None
         # Structure: the cheap decoder for a known header; the strict one explains.

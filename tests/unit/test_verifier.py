@@ -651,11 +651,6 @@ def test_a_kid_moving_to_another_key_is_kid_mismatch_at_once(
     assert warm == Verifier(SOURCE_SETTINGS, source=source).verify(token, now=NOW)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: Verifier prunes its token cache only on a RemoteKeyProvider's "
-    "on_change; a plain KeyProvider's new key set still serves the old cached successes",
-)
 @pytest.mark.parametrize("keys", ["k1=B", "k2=B", "k1=B k2=A", "empty"])
 def test_cache_of_a_plain_key_provider_never_outlives_its_key_set(keys: str) -> None:
     """A KeyProvider that is not a RemoteKeyProvider tells no one about its changes:
