@@ -3,8 +3,6 @@ Failure.with_claims returns a new value with the token's clipped iss/aud/sub."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from jwt_middleware import REASONS, Failure, Reason, VerifiedToken
@@ -20,11 +18,21 @@ def test_a_failure_lists_itself_as_its_problem_by_default() -> None:
 
 def test_failures_and_verified_tokens_are_frozen() -> None:
     failure = Failure(Reason.unknown_kid, "no key")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         failure.reason = Reason.kid_mismatch  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        failure.extra = 1  # type: ignore[attr-defined]
     verified = VerifiedToken({"sub": "u"}, {"alg": "RS256"}, "RS256", None, "fp", frozenset(), None)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         verified.alg = "HS256"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        verified.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        del verified.alg  # type: ignore[misc]
+    problem = Problem(Reason.token_expired, "late", 12.0)
+    with pytest.raises(AttributeError):
+        problem.detail = "x"  # type: ignore[misc]
+    assert problem == Problem(Reason.token_expired, "late", 99.0)  # value is not compared
 
 
 def test_with_claims_is_a_new_value_with_clipped_claims() -> None:
