@@ -8,6 +8,12 @@ allowed), and at most a few redirects, each within the same origin (never to
 another host or port, never a change of scheme). The body must be a strict
 JSON object. Every failure is a :class:`FetchError` with a short ``cause``
 (the ``result`` label of ``jwt_jwks_fetch_total``).
+
+Each successful fetch also leaves a measurement of the server's clock in
+:attr:`DocumentFetcher.last_clock` (:mod:`jwt_middleware.clock`): its ``Date``
+header, timed from the request leaving to the response's headers arriving.
+The body's download is left out of that interval: the Date was written
+before the body was sent, and a slow body would only widen the error bound.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
+import time
 from typing import Any, Final
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
+from .clock import ClockSample, sample
 from .errors import ConfigurationError
 from .structure import loads_object
 
@@ -112,6 +120,9 @@ class DocumentFetcher:
             event_hooks={"request": [self._check_hop]},
             headers={"accept": "application/json, application/jwk-set+json"},
         )
+        #: The server's clock as the last successful :meth:`get_json` saw it (its
+        #: ``Date`` header), or None (no fetch yet, the last one failed, no Date).
+        self.last_clock: ClockSample | None = None
 
     async def _check_hop(self, request: httpx.Request) -> None:
         if request.url.scheme == "http" and not (self.allow_http or is_loopback(request.url.host)):
@@ -119,9 +130,10 @@ class DocumentFetcher:
 
     async def get_json(self, url: str) -> tuple[dict[str, Any], httpx.Headers]:
         deadline = self.deadline
+        self.last_clock = None
         try:
             async with asyncio.timeout(deadline):
-                body, headers = await self._download(url)
+                body, headers, clock = await self._download(url)
         except TimeoutError:
             raise FetchError(
                 "timeout", f"{url} was not fetched in full within the {deadline:g} s deadline"
@@ -130,14 +142,18 @@ class DocumentFetcher:
             document = loads_object(body)
         except ValueError as exc:
             raise FetchError("not_json", f"{url} is not a JSON object: {exc}") from None
+        self.last_clock = clock
         return document, headers
 
-    async def _download(self, url: str) -> tuple[bytes, httpx.Headers]:
-        """GET ``url``, following at most ``max_redirects`` same-origin redirects."""
+    async def _download(self, url: str) -> tuple[bytes, httpx.Headers, ClockSample | None]:
+        """GET ``url``, following at most ``max_redirects`` same-origin redirects; the
+        body, the headers and the clock sample of the last hop."""
         current = url
         for _ in range(self.max_redirects + 1):
             try:
+                sent_at = time.time()
                 async with self._client.stream("GET", current, follow_redirects=False) as response:
+                    received_at = time.time()
                     if response.is_redirect:
                         target = urljoin(current, response.headers["location"])
                         refusal = redirect_refusal(current, target)
@@ -159,7 +175,13 @@ class DocumentFetcher:
                             raise FetchError(
                                 "too_large", f"{url} sent more than {self.max_bytes} bytes"
                             )
-                    return bytes(body), response.headers
+                    clock = sample(
+                        response.headers.get("date"),
+                        sent_at,
+                        received_at,
+                        age_header=response.headers.get("age"),
+                    )
+                    return bytes(body), response.headers, clock
             except FetchError:
                 raise
             except httpx.TimeoutException as exc:

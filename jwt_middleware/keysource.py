@@ -6,8 +6,8 @@
 - :class:`RemoteKeyProvider`: a provider that fetches its keys
   (:class:`jwt_middleware.remote.RemoteKeySource`): it starts and stops,
   refreshes on demand for an unknown ``kid`` (rate-limited, shared), tells
-  listeners about key-set changes and fetch results, and says what its last
-  fetch reported.
+  listeners about key-set changes and fetch results, says what its last
+  fetch reported, and how far the issuer's clock is from this server's.
 
 A plain static :class:`KeySet` needs neither: ``Verifier(settings, keyset)``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from .clock import ClockSample
 from .keys import KeySet, VerificationKey
 
 
@@ -67,6 +68,11 @@ class RemoteKeyProvider(Protocol):
 
     @property
     def history(self) -> KeyHistoryView: ...
+
+    @property
+    def clock_offset(self) -> ClockSample | None:
+        """The issuer's clock minus this server's, measured from the ``Date`` of its
+        responses (:mod:`jwt_middleware.clock`), or None when nothing was measured."""
 
     async def start(self) -> None:
         """Fetch the keys and start refreshing them in the background."""

@@ -16,7 +16,10 @@ A :class:`RemoteKeySource` keeps the last good key set and
 - keeps verifying with the last good set when the source fails, up to
   ``max_stale`` seconds past its expiry (stale-if-error);
 - remembers keys a refresh dropped (:class:`KeyHistory`) so a token signed
-  by one of them is told apart as retired_key.
+  by one of them is told apart as retired_key;
+- measures the issuer's clock from the ``Date`` of every successful
+  discovery and JWKS response (:mod:`jwt_middleware.clock`):
+  :attr:`RemoteKeySource.clock_offset`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
+from .clock import ClockOffset, ClockSample
 from .errors import ConfigurationError
 from .fetch import (
     DEFAULT_MAX_BYTES,
@@ -205,6 +209,8 @@ class RemoteKeySource:
         self._background: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[KeySet], None]] = []
         self._fetch_listeners: list[Callable[[str], None]] = []
+        #: The issuer's clock, from the Date of each successful response (both documents).
+        self.issuer_clock = ClockOffset()
 
     @property
     def fetch_deadline(self) -> float:
@@ -223,6 +229,12 @@ class RemoteKeySource:
             return None
         return keyset
 
+    @property
+    def clock_offset(self) -> ClockSample | None:
+        """The issuer's clock minus this server's (smoothed, with its error bound),
+        or None before a response with a readable ``Date``."""
+        return self.issuer_clock.estimate
+
     def on_change(self, listener: Callable[[KeySet], None]) -> None:
         """Call ``listener(keyset)`` now if keys are held, then after each successful fetch."""
         self._listeners.append(listener)
@@ -230,7 +242,8 @@ class RemoteKeySource:
             listener(self._keyset)
 
     def on_fetch(self, listener: Callable[[str], None]) -> None:
-        """Call ``listener(result)`` after each fetch: ``success`` or the failure cause."""
+        """Call ``listener(result)`` after each fetch: ``success`` or the failure cause
+        (:attr:`clock_offset` already includes that fetch's measurements)."""
         self._fetch_listeners.append(listener)
 
     def _fetched(self, result: str) -> None:
@@ -244,8 +257,15 @@ class RemoteKeySource:
             return self.jwks_url
         assert self.discovery_url is not None
         issuer, jwks_uri = await self._fetcher.discover(self.discovery_url, self.expected_issuer)
+        self._measured()
         self.discovered_issuer = issuer
         return jwks_uri
+
+    def _measured(self) -> None:
+        """Add the clock sample of the document just fetched, if it had one."""
+        measured = self._fetcher.last_clock
+        if measured is not None:
+            self.issuer_clock.add(measured)
 
     async def _fetch(self) -> bool:
         self.fetch_count += 1
@@ -253,6 +273,7 @@ class RemoteKeySource:
         try:
             url = await self._jwks_location()
             document, headers = await self._fetcher.get_json(url)
+            self._measured()
             try:
                 loaded = load_jwks(document, source=url, published=True, max_keys=self.max_keys)
             except ConfigurationError as exc:

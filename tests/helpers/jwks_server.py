@@ -4,6 +4,10 @@ Misbehaviours for hostile key-set tests: ``raw_body`` (any bytes), ``redirect_to
 (a 302 for /jwks.json, to another path or another server), ``drip_interval``
 (headers at once, then the body one byte per interval). /moved/jwks.json serves
 the same document as /jwks.json (a same-origin redirect target).
+
+The issuer's clock: every response's ``Date`` header is the real time plus
+``date_skew`` seconds (a server whose clock is that far ahead; negative:
+behind), or absent with ``send_date=False``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ class JWKSState:
     raw_body: bytes | None = None  # overrides the JSON document when set
     redirect_to: str | None = None  # answer /jwks.json with a 302 to this location
     drip_interval: float | None = None  # send the body one byte per this many seconds
+    date_skew: float = 0.0  # seconds added to the Date header's time (this server's clock)
+    send_date: bool = True  # False: no Date header at all
     stopping: threading.Event = field(default_factory=threading.Event)
     issuer: str = ""
     fetches: dict[str, int] = field(default_factory=dict)
@@ -65,6 +71,17 @@ class JWKSServer:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
                 pass
+
+            def date_time_string(self, timestamp: float | None = None) -> str:
+                """The Date header: this server's clock, skewed by ``date_skew``."""
+                if timestamp is None:
+                    timestamp = time.time() + state.date_skew
+                return super().date_time_string(timestamp)
+
+            def send_header(self, keyword: str, value: str) -> None:
+                if keyword.lower() == "date" and not state.send_date:
+                    return
+                super().send_header(keyword, value)
 
             def do_GET(self) -> None:
                 with state.lock:

@@ -59,6 +59,7 @@ from jwt_middleware import (
     Verifier,
     load_static_keys,
 )
+from jwt_middleware.clock import ClockSample
 from jwt_middleware.keys import import_jwk
 from jwt_middleware.remote import KeyHistory
 from jwt_middleware.structure import ParsedToken, decode_body, parse_compact
@@ -472,6 +473,7 @@ class NotifyingSource(MutableSource):
     last_error: str | None = None
     last_cause: str | None = None
     discovered_issuer: str | None = None
+    clock_offset: ClockSample | None = None
 
     async def start(self) -> None:
         return None
