@@ -9,6 +9,10 @@ problem listed (CONTRACT section 1: the primary one is the first in
 ``CLAIM_ORDER``). Registered claims (RFC 7519 section 4.1) are checked for
 type whenever present; ``iss`` and ``aud`` against the configured values,
 which also make them required.
+
+The stage stays pure: the issuer's measured clock offset
+(:mod:`jwt_middleware.clock`) comes in as an argument of :meth:`ClaimsPolicy.failure`,
+and only a failed time claim reads it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from .clock import ClockSample, describe
 from .keys import VerificationKey
 from .outcome import Failure, Problem
 from .reasons import CLAIM_ORDER, Reason
@@ -167,6 +172,7 @@ class ClaimsPolicy:
             return Problem(
                 Reason.token_not_yet_valid,
                 f"The token becomes valid in {duration(value - now)} (nbf {utc(value)}).",
+                value - now,
             )
         return bad_time("nbf", value)
 
@@ -178,6 +184,7 @@ class ClaimsPolicy:
             return Problem(
                 Reason.token_issued_in_future,
                 f"The token was issued {duration(value - now)} in the future (iat {utc(value)}).",
+                value - now,
             )
         return bad_time("iat", value)
 
@@ -244,9 +251,20 @@ class ClaimsPolicy:
         return found
 
     def failure(
-        self, problems: list[Problem], alg: str, kid: str | None, key: VerificationKey
+        self,
+        problems: list[Problem],
+        alg: str,
+        kid: str | None,
+        key: VerificationKey,
+        clock: ClockSample | None = None,
     ) -> Failure:
-        """The claims-stage Failure: every problem, the primary one first, with hints."""
+        """The claims-stage Failure: every problem, the primary one first, with hints.
+
+        ``clock`` is the issuer's measured clock offset (a remote key source's
+        :attr:`~jwt_middleware.remote.RemoteKeySource.clock_offset`), or None when
+        nothing was measured (static keys): a failed time claim's hint then says
+        whether the offset explains it, with figures.
+        """
         ordered = tuple(sorted(problems, key=lambda p: CLAIM_ORDER.index(p.reason)))
         primary = ordered[0]
         reason = primary.reason
@@ -266,7 +284,12 @@ class ClaimsPolicy:
             Reason.token_issued_in_future,
         ):
             expected["leeway_seconds"] = self.leeway
-            hint = self._time_hint(primary)
+            if clock is not None:
+                expected["issuer_clock_offset_seconds"] = round(clock.offset, 3)
+                expected["issuer_clock_offset_error_seconds"] = round(clock.error, 3)
+                hint = self._clock_hint(primary, clock)
+            else:
+                hint = self._time_hint(primary)
         return Failure(
             reason,
             primary.detail,
@@ -303,3 +326,83 @@ class ClaimsPolicy:
                     "issuer's and this server's clocks differ: check NTP, or raise JWT_LEEWAY."
                 )
         return None
+
+    def _clock_hint(self, primary: Problem, clock: ClockSample) -> str | None:
+        """The hint of a failed time claim, given the issuer's measured clock offset.
+
+        ``apparent`` is how far the claim is off by this server's clock (seconds past
+        exp, or before nbf or iat); the offset accounts for ``shift`` of it (an offset
+        < 0, this server ahead, makes tokens look expired; > 0 makes them look not yet
+        valid); ``residual`` is how far it is off by the issuer's clock, within ±
+        the error bound. The offset explains the refusal when it is real (beyond its
+        error, in that direction) and the token might pass by the issuer's clock
+        (``residual`` - error within the leeway). Otherwise it is the token's problem:
+        the clocks agree, or the claim fails by the issuer's clock too.
+        """
+        apparent = primary.value
+        if not isinstance(apparent, int | float):
+            return None
+        reason = primary.reason
+        shift = -clock.offset if reason is Reason.token_expired else clock.offset
+        residual = apparent - shift
+        measured = describe(clock)
+        leeway = self.leeway
+        if residual - clock.error <= leeway and shift > clock.error:
+            return (
+                f"{measured[0].upper()}{measured[1:]}: by the issuer's clock the token "
+                f"{_by_issuer_clock(reason, residual, leeway)}. Fix time sync (NTP) on this "
+                "host, or on the issuer if its clock is the wrong one; raising JWT_LEEWAY "
+                "only hides the offset."
+            )
+        if not clock.significant:  # the clocks agree: the claim is what it looks like
+            seen = f"{_off_by(reason, apparent)}, beyond the {leeway:g} s leeway"
+        else:  # then residual - error > leeway: it fails by the issuer's clock too
+            seen = (
+                f"{_off_by(reason, residual)} even by the issuer's clock, more than the "
+                "clock offset explains"
+            )
+        return (
+            f"The token {seen} ({measured}): the token's problem, not this server's "
+            f"clock. {_TOKEN_PROBLEM[reason]}"
+        )
+
+
+_TOKEN_PROBLEM: Final = {
+    Reason.token_expired: "The client must get a new token (refresh it before it expires).",
+    Reason.token_not_yet_valid: (
+        "The issuer dated its nbf ahead, or the client uses a token meant for later."
+    ),
+    Reason.token_issued_in_future: (
+        "The token was minted with a time ahead of the issuer's key server: check the "
+        "clock of the issuer's signing service."
+    ),
+}
+
+
+def _off_by(reason: Reason, seconds: float) -> str:
+    """How far a time claim is off: ``seconds`` past exp, or before nbf or iat."""
+    if reason is Reason.token_expired:
+        return f"expired {duration(seconds)} ago"
+    if reason is Reason.token_not_yet_valid:
+        return f"becomes valid only in {duration(seconds)}"
+    return f"was issued {duration(seconds)} in the future"
+
+
+def _by_issuer_clock(reason: Reason, residual: float, leeway: float) -> str:
+    """What the token is by the issuer's clock, when the offset explains its refusal."""
+    within = (
+        f"within the {leeway:g} s leeway"
+        if residual <= leeway
+        else f"at the edge of the {leeway:g} s leeway"
+    )
+    if reason is Reason.token_expired:
+        if residual <= 0:
+            return f"is still valid for {duration(-residual)}"
+        return f"expired only {duration(residual)} ago, {within}"
+    if reason is Reason.token_not_yet_valid:
+        if residual <= 0:
+            return f"is already valid (since {duration(-residual)})"
+        return f"becomes valid in only {duration(residual)}, {within}"
+    if residual <= 0:
+        return f"was issued {duration(-residual)} ago"
+    return f"was issued only {duration(residual)} in the future, {within}"

@@ -202,8 +202,10 @@ class Verifier:
             ).with_claims(claims)
         policy = self.policy
         problems = policy.problems(claims, now)
-        if problems is not None:
-            return policy.failure(problems, alg, kid, key).with_claims(claims)
+        if problems is not None:  # the issuer's measured clock, for the time hints
+            remote = self._remote
+            clock = remote.clock_offset if remote is not None else None
+            return policy.failure(problems, alg, kid, key, clock).with_claims(claims)
         exp = claims.get("exp")
         verified = VerifiedToken(  # positional: the field order of VerifiedToken
             claims,

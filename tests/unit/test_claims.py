@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 from jwt_middleware import Reason, Settings, Verifier, load_static_keys
 from jwt_middleware.claims import ClaimsPolicy
+from jwt_middleware.clock import ClockSample
 from jwt_middleware.keys import VerificationKey
 from jwt_middleware.outcome import Problem
 
@@ -332,3 +333,137 @@ def test_failure_hints(key: VerificationKey) -> None:
     long_ago = policy.problems(valid_claims(exp=NOW - 86400), NOW)
     assert long_ago is not None
     assert policy.failure(long_ago, "HS256", None, key).hint is None
+
+
+# --- failure(): hints from the issuer's measured clock -------------------------------------
+
+FIX = "Fix time sync (NTP) on this host"
+TOKENS_PROBLEM = "the token's problem, not this server's clock"
+
+
+def clock_hint(claims: dict[str, Any], clock: ClockSample | None, key: VerificationKey) -> str:
+    policy = POLICIES["hs"]
+    problems = policy.problems(claims, NOW)
+    assert problems is not None
+    failure = policy.failure(problems, "HS256", None, key, clock)
+    assert failure.hint is not None
+    if clock is not None:
+        assert failure.expected["issuer_clock_offset_seconds"] == round(clock.offset, 3)
+        assert failure.expected["issuer_clock_offset_error_seconds"] == round(clock.error, 3)
+    return failure.hint
+
+
+def test_hint_this_server_ahead_explains_an_early_expiry(key: VerificationKey) -> None:
+    # This server is 94 s ahead: a token with 60 s left looks expired 34 s ago.
+    hint = clock_hint(valid_claims(exp=NOW - 34), ClockSample(-94.0, 0.3), key)
+    assert hint == (
+        "This server's clock is 94 s ahead of the issuer's (measured from its key-set "
+        "responses, ±0.3 s): by the issuer's clock the token is still valid for 60 s. "
+        "Fix time sync (NTP) on this host, or on the issuer if its clock is the wrong one; "
+        "raising JWT_LEEWAY only hides the offset."
+    )
+    # 20 s ahead, expired 45 s ago here: 25 s by the issuer's clock, within the leeway.
+    hint = clock_hint(valid_claims(exp=NOW - 45), ClockSample(-20.0, 0.5), key)
+    assert "20 s ahead of the issuer's" in hint and "expired only 25 s ago, within the 30 s" in hint
+    assert FIX in hint
+
+
+def test_hint_this_server_behind_explains_nbf_and_iat(key: VerificationKey) -> None:
+    behind = ClockSample(94.0, 0.3)
+    hint = clock_hint(valid_claims(nbf=NOW + 90, iat=NOW + 90), behind, key)
+    assert hint.startswith("This server's clock is 94 s behind the issuer's (measured from")
+    assert "±0.3 s): by the issuer's clock the token is already valid (since 4 s)" in hint
+    assert FIX in hint
+    hint = clock_hint(valid_claims(nbf=None, iat=NOW + 100), behind, key)
+    assert "was issued only 6 s in the future, within the 30 s leeway" in hint
+    assert FIX in hint
+
+
+def test_hint_a_claim_wrong_by_far_more_is_the_tokens_problem(key: VerificationKey) -> None:
+    ahead = ClockSample(-94.0, 0.3)
+    hint = clock_hint(valid_claims(exp=NOW - 5000), ahead, key)
+    assert hint == (
+        "The token expired 81 min 46 s ago even by the issuer's clock, more than the "
+        "clock offset explains (this server's clock is 94 s ahead of the issuer's "
+        "(measured from its key-set responses, ±0.3 s)): the token's problem, not this "
+        "server's clock. The client must get a new token (refresh it before it expires)."
+    )
+    # The offset the other way: nbf in the future even more by the issuer's clock.
+    hint = clock_hint(valid_claims(nbf=NOW + 600), ahead, key)
+    assert "becomes valid only in 11 min 34 s even by the issuer's clock" in hint
+    assert TOKENS_PROBLEM in hint and "nbf ahead" in hint
+    assert FIX not in hint
+    # Behind by 94 s, iat 2 h ahead: the signer's clock, not ours.
+    hint = clock_hint(valid_claims(iat=NOW + 7200), ClockSample(94.0, 0.3), key)
+    assert TOKENS_PROBLEM in hint and "signing service" in hint
+
+
+def test_hint_when_the_clocks_agree(key: VerificationKey) -> None:
+    agree = ClockSample(0.2, 0.6)
+    # Just past the leeway: no clock to blame.
+    hint = clock_hint(valid_claims(exp=NOW - 31), agree, key)
+    assert hint.startswith("The token expired 31 s ago, beyond the 30 s leeway (this server's")
+    assert "agrees with the issuer's to within ±0.6 s" in hint and TOKENS_PROBLEM in hint
+    assert "NTP" not in hint and "JWT_LEEWAY" not in hint
+    hint = clock_hint(valid_claims(exp=NOW - 3600), agree, key)
+    assert hint.startswith("The token expired 60 min 0 s ago, beyond the 30 s leeway")
+    assert TOKENS_PROBLEM in hint
+
+
+def test_hint_without_a_measurement_is_unchanged(key: VerificationKey) -> None:
+    """Static keys (clock None): today's hints, no claim about a measured clock."""
+    policy = POLICIES["hs"]
+    for claims in (
+        valid_claims(exp=NOW - LEEWAY - 10),
+        valid_claims(exp=NOW - 86400),
+        valid_claims(nbf=NOW + 600),
+        valid_claims(iat=NOW + 600),
+    ):
+        problems = policy.problems(claims, NOW)
+        assert problems is not None
+        failure = policy.failure(problems, "HS256", None, key)
+        assert failure == policy.failure(problems, "HS256", None, key, None)
+        assert "measured" not in failure.effective_hint
+        assert "issuer_clock_offset_seconds" not in failure.expected
+
+
+def test_other_reasons_ignore_the_clock(key: VerificationKey) -> None:
+    policy = POLICIES["hs"]
+    problems = policy.problems(valid_claims(aud="other"), NOW)
+    assert problems is not None
+    with_clock = policy.failure(problems, "HS256", None, key, ClockSample(-94.0, 0.3))
+    assert with_clock == policy.failure(problems, "HS256", None, key)
+
+
+@CHEAP_PROPS
+@given(
+    offset=st.floats(-7200, 7200),
+    error=st.floats(0.5, 3),
+    claim=st.sampled_from(["exp", "nbf", "iat"]),
+    off_by=st.floats(LEEWAY + 0.01, 9000),
+)
+def test_hint_claims_the_clock_only_when_the_offset_explains_it(
+    key: VerificationKey, offset: float, error: float, claim: str, off_by: float
+) -> None:
+    """By the issuer's clock (this server's now plus the offset, within the error):
+    "fix time sync" only when the token might pass there and the clocks really differ
+    in the direction that makes it fail here; otherwise "the token's problem", and then
+    the token fails there too or the clocks agree."""
+    value = NOW - off_by if claim == "exp" else NOW + off_by
+    hint = clock_hint(valid_claims(**{claim: value}), ClockSample(offset, error), key)
+    # The claim's own rule, by the issuer's clock, with the leeway widened or narrowed
+    # by the error.
+    loose = dict(ClaimsPolicy(leeway=LEEWAY + error).rules)[claim]
+    tight = dict(ClaimsPolicy(leeway=LEEWAY - error).rules)[claim]
+    issuer_now = NOW + offset
+    shift = -offset if claim == "exp" else offset
+    if FIX in hint:
+        assert shift > error
+        assert loose(value, issuer_now) is None
+        assert TOKENS_PROBLEM not in hint
+    else:
+        assert TOKENS_PROBLEM in hint
+        if "even by the issuer's clock" in hint:
+            assert tight(value, issuer_now) is not None
+        else:
+            assert abs(offset) <= error and "agrees with the issuer's" in hint
