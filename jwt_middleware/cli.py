@@ -1,4 +1,4 @@
-"""``jwt-middleware``: decode, diagnose, fingerprint, probe — with the middleware's own code.
+"""``jwt-middleware``: decode, diagnose, fingerprint, probe, doctor — the middleware's own code.
 
 - ``decode [TOKEN|-]``: header and claims, unverified; never the signature.
 - ``diagnose [TOKEN|-]``: CONTRACT section 5; the same verifier and hints as
@@ -9,6 +9,8 @@
   scrypt-derived for an HMAC secret), the value the middleware logs and exports.
 - ``probe URL... --token T``: send a known-good token to every instance;
   exit 1 if any rejects it.
+- ``doctor``: one report of the runtime (:mod:`jwt_middleware.doctor`); exit 1
+  when it finds a problem.
 
 A token is read from stdin when none is given (or ``-``), so it stays out of
 shell history.
@@ -500,6 +502,125 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if failed else EXIT_OK
 
 
+# -- doctor -------------------------------------------------------------------------
+
+#: Settings shown in the human report even at their defaults (--json shows every one).
+_DOCTOR_ALWAYS = ("issuer", "audience", "algorithms", "leeway", "required_claims")
+_MARKS = {"ok": "ok", "warning": "WARN", "problem": "PROBLEM"}
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    flags = {
+        "jwks_url": args.jwks_url,
+        "discovery_url": args.discovery_url,
+        "jwks_file": args.jwks_file,
+        "public_key_file": args.key_file,
+        "secret": args.secret,
+        "issuer": args.issuer,
+        "audience": args.audience,
+        "algorithms": args.algorithms,
+        "leeway": args.leeway,
+    }
+    report = doctor.examine(flags, os.environ)
+    if args.json:
+        _json_out(report.as_dict())
+        return report.exit_code
+    _print_doctor(report, Style(sys.stdout))
+    return report.exit_code
+
+
+def _mark(status: str, style: Style) -> str:
+    text = _MARKS.get(status, status).ljust(7)
+    if status == "ok":
+        return style.good(text)
+    return style.bad(text) if status == "problem" else style.bold(text)
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def _print_doctor(report: Any, style: Style) -> None:
+    problems, warnings = report.count("problem"), report.count("warning")
+    verdict = style.good("no problem found") if report.ok else style.bad(f"{problems} problem(s)")
+    print(f"jwt-middleware doctor: {verdict}, {warnings} warning(s)")
+    lib_names = {lib["name"] for lib in report.libraries}
+
+    def checks(section: str, skip: set[str] | frozenset[str] = frozenset()) -> None:
+        for check in report.checks:
+            if check.section == section and check.name not in skip:
+                print(f"  {_mark(check.status, style)}  {check.message}")
+
+    print(style.bold("\nversions"))
+    for line in _table([(k, v or "unknown") for k, v in report.versions.items()]):
+        print(line)
+    checks("versions", {"asgi-jwt-bearer"})
+
+    print(style.bold("\nJWT/JOSE libraries"))
+    for lib in report.libraries:
+        worst = next(
+            (c.status for c in report.checks if c.section == "libraries" and c.name == lib["name"]),
+            "ok",
+        )
+        imports = f" (import {', '.join(lib['imports'])})" if lib["imports"] else ""
+        print(f"  {_mark(worst, style)}  {lib['distribution']} {lib['version']}{imports}")
+        for pitfall in lib["pitfalls"]:
+            print(f"           {pitfall['severity']}: {pitfall['text']}")
+            print(f"           {style.dim(pitfall['source'])}")
+    checks("libraries", lib_names)
+
+    print(style.bold("\nconfiguration"))
+    shown = [
+        row
+        for row in report.configuration
+        if "value" in row and (row["origin"] != "default" or row["setting"] in _DOCTOR_ALWAYS)
+    ]
+    if shown:
+        rows: list[tuple[str, ...]] = [("setting", "value", "from")]
+        for row in shown:
+            value = row["value"]
+            if value is None or value == []:
+                text = "(not set)"
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                text = ", ".join(value)
+            else:
+                text = value if isinstance(value, str) else json.dumps(value)
+            rows.append((row["setting"], text, row["origin"]))
+        for line in _table(rows):
+            print(line)
+        rest = len(report.configuration) - len(shown)
+        print(style.dim(f"  ({rest} other settings at their defaults; --json lists all)"))
+    checks("configuration")
+
+    print(style.bold("\nreachability"))
+    checks("reachability")
+    print(style.bold("\nclock"))
+    checks("clock")
+
+    print(style.bold("\nkeys"))
+    if report.keys:
+        key_rows: list[tuple[str, ...]] = [("kid", "key", "algorithms", "fingerprint", "source")]
+        for key in report.keys:
+            key_rows.append(
+                (
+                    key["kid"] or "-",
+                    key["description"],
+                    ",".join(key["algorithms"]),
+                    key["fingerprint"],
+                    key["source"],
+                )
+            )
+        for line in _table(key_rows):
+            print(line)
+    checks("keys")
+
+
 # -- argument parsing -----------------------------------------------------------------
 
 
@@ -556,6 +677,22 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--timeout", type=float, default=5.0, help="seconds per request (5)")
     probe.add_argument("--json", action="store_true")
     probe.set_defaults(func=cmd_probe, usage_of=probe)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="report the runtime: versions, other JWT libraries, configuration, keys, clock",
+    )
+    doctor.add_argument("--jwks-url", help="URL of a JWKS document (else JWT_JWKS_URL)")
+    doctor.add_argument("--discovery-url", help="OpenID discovery URL (else JWT_DISCOVERY_URL)")
+    doctor.add_argument("--jwks-file", help="a local JWKS file (else JWT_JWKS_FILE)")
+    doctor.add_argument("--key-file", help="a PEM public key (else JWT_PUBLIC_KEY_FILE)")
+    doctor.add_argument("--secret", help="an HMAC secret (prefer JWT_SECRET in the environment)")
+    doctor.add_argument("--issuer", help="expected iss (else JWT_ISSUER)")
+    doctor.add_argument("--audience", help="expected audience(s), comma-separated")
+    doctor.add_argument("--algorithms", help="allowed algorithms, comma-separated")
+    doctor.add_argument("--leeway", type=float, help="clock-skew leeway in seconds")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor, usage_of=doctor)
     return parser
 
 
@@ -564,6 +701,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if (
         hasattr(args, "secret")
+        and args.command != "doctor"  # doctor reads the environment as the middleware does
         and args.secret is None
         and not (args.jwks_url or args.jwks_file or args.key_file)
         and os.environ.get("JWT_SECRET")
