@@ -41,6 +41,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from .cache import TokenCache
+from .clock import ClockSample
 from .keys import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
@@ -72,6 +73,8 @@ class Metrics:
     last_success: Gauge
     keys: Gauge
     key_info: Gauge
+    clock_offset: Gauge
+    leeway: Gauge
     caches: CacheCollector
 
 
@@ -289,6 +292,23 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
             multiprocess_mode="livemax",
             registry=r,
         ),
+        # The newest measurement wins across workers: they measure the same two clocks,
+        # and a maximum would hide a negative offset's size behind a smaller one.
+        clock_offset=Gauge(
+            "jwt_issuer_clock_offset_seconds",
+            "The issuer's clock minus this server's, measured from the Date header of its "
+            "key-set and discovery responses (remote key sources only).",
+            ["source"],
+            multiprocess_mode="livemostrecent",
+            registry=r,
+        ),
+        leeway=Gauge(
+            "jwt_leeway_seconds",
+            "The clock-skew leeway applied to exp, nbf and iat for the keys of each source.",
+            ["source"],
+            multiprocess_mode="livemax",
+            registry=r,
+        ),
         caches=CacheCollector(),
     )
     for outcome in OUTCOMES:
@@ -416,12 +436,20 @@ class Observer:
         label = verifier.source_label
         if verifier.cache is not None:
             self.track_cache(label, verifier.cache)
+        if self.metrics is not None:
+            self.metrics.leeway.labels(label).set(verifier.settings.leeway)
         remote = verifier.remote
         if remote is None:
             self.keys_loaded(label, verifier.keyset)
             return
         remote.on_change(lambda keyset: self.keys_loaded(label, keyset))
-        remote.on_fetch(lambda result: self.fetch(label, result))
+
+        def fetched(result: str) -> None:
+            self.fetch(label, result)
+            self.clock_measured(label, remote.clock_offset)
+
+        remote.on_fetch(fetched)
+        self.clock_measured(label, remote.clock_offset)
 
     # -- per request ---------------------------------------------------------------
 
@@ -507,6 +535,12 @@ class Observer:
         m.keys.labels(source).set(len(keyset))
         if fetched:
             m.last_success.labels(source).set(keyset.loaded_at or time.time())
+
+    def clock_measured(self, source: str, measured: ClockSample | None) -> None:
+        """A remote source's issuer clock offset (``jwt_issuer_clock_offset_seconds``);
+        nothing until one is measured (never for static keys)."""
+        if self.metrics is not None and measured is not None:
+            self.metrics.clock_offset.labels(source).set(measured.offset)
 
     def fetch(self, source: str, result: str) -> None:
         """One fetch of a remote source ended: ``success`` or its failure cause."""

@@ -41,6 +41,8 @@ METRICS = frozenset(
         "jwt_token_cache_lookups_total",
         "jwt_token_cache_entries",
         "jwt_token_cache_bytes",
+        "jwt_issuer_clock_offset_seconds",
+        "jwt_leeway_seconds",
     }
 )
 ALLOWED = METRICS | {"up"}

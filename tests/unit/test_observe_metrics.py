@@ -45,6 +45,8 @@ FAMILIES = {
     "jwt_token_cache_lookups": "counter",
     "jwt_token_cache_entries": "gauge",
     "jwt_token_cache_bytes": "gauge",
+    "jwt_issuer_clock_offset_seconds": "gauge",
+    "jwt_leeway_seconds": "gauge",
 }
 
 
@@ -169,6 +171,44 @@ def test_key_info_for_static_keys(ctx: Ctx, registry: CollectorRegistry) -> None
     loaded = value(registry, "jwt_jwks_last_success_timestamp_seconds", source="static")
     assert loaded is not None and before - 1 <= loaded <= time.time() + 1
     assert samples(registry, "jwt_jwks_fetch_total") == []  # static keys are not fetched
+
+
+def test_static_keys_export_the_leeway_and_no_clock_offset(
+    ctx: Ctx, registry: CollectorRegistry
+) -> None:
+    make_app(
+        Settings(jwks_file=ctx.jwks_ab, issuer=ISSUER, audience=AUDIENCE, leeway=12),
+        registry=registry,
+    )
+    assert value(registry, "jwt_leeway_seconds", source="static") == 12.0
+    assert samples(registry, "jwt_issuer_clock_offset_seconds") == []  # nothing measured
+
+
+@pytest.mark.parametrize("skew", [-94.0, 7.0])
+async def test_clock_offset_gauge_reads_the_servers_skew(
+    keys: Keys, server: JWKSServer, registry: CollectorRegistry, skew: float
+) -> None:
+    """A JWKS server whose Date is ``skew`` seconds off: the gauge reads it within the
+    source's error bound, from the first fetch on; a source without a Date adds nothing."""
+    source = server.jwks_url
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    server.state.date_skew = skew
+    app = make_app(remote_settings(server), registry=registry)
+    try:
+        assert value(registry, "jwt_leeway_seconds", source=source) == 30.0
+        assert value(registry, "jwt_issuer_clock_offset_seconds", source=source) is None
+        async with client(app) as c:
+            r = await c.get("/me", headers=auth(sign(claims(), keys.rsa, headers={"kid": "k1"})))
+            assert r.status_code == 200
+        verifier = app.verifier
+        assert verifier.remote is not None
+        measured = verifier.remote.clock_offset
+        assert measured is not None and measured.error < 1.5
+        gauge = value(registry, "jwt_issuer_clock_offset_seconds", source=source)
+        assert gauge == measured.offset
+        assert abs(gauge - skew) <= measured.error
+    finally:
+        await app.shutdown()
 
 
 def test_key_info_alg_label_is_declared_alg_or_kty(ctx: Ctx, registry: CollectorRegistry) -> None:
