@@ -361,7 +361,8 @@ def _import_names(dist: metadata.Distribution, known: tuple[str, ...]) -> set[st
     names = set(known)
     top_level = dist.read_text("top_level.txt")
     if top_level:
-        names.update(line.strip() for line in top_level.splitlines() if line.strip())
+        # One top-level name a line (some list sub-packages as "pkg/sub": the top is pkg).
+        names.update(line.strip().split("/")[0] for line in top_level.splitlines() if line.strip())
     return names
 
 
@@ -746,7 +747,12 @@ def check_remote(report: Report, settings: Settings) -> KeySet | None:
     report.keys = [key_row(k) for k in loaded.keys]
     report.skipped_keys = [_skipped_row(s, last.url) for s in loaded.skipped]
     for entry in loaded.skipped:
-        report.add("keys", f"skipped:{entry.kid or '-'}", "warning", f"{entry.code}: {entry.why}")
+        report.add(
+            "keys",
+            f"skipped:{entry.kid or '-'}",
+            "warning",
+            f"key {entry.kid or '(no kid)'} skipped ({entry.code}): {entry.why}",
+        )
     if not loaded.keys:
         report.add(
             "keys",
