@@ -479,3 +479,28 @@ async def test_key_changes_are_logged_with_kids_and_fingerprints(
         assert skipped and skipped[0]["kid"] == "odd" and "kty" in skipped[0]["why"]
     finally:
         await source.aclose()
+
+
+async def test_clock_offset_from_discovery_and_jwks(keys: Keys, server: JWKSServer) -> None:
+    """Both documents' Date headers feed one estimate; a stepped clock restarts it."""
+    server.state.keys = [public_jwk(keys.rsa, "k1")]
+    server.state.date_skew = 300.0
+    source = RemoteKeySource(discovery_url=server.discovery_url)
+    try:
+        assert source.clock_offset is None
+        assert await source.refresh()
+        assert len(source.issuer_clock) == 2  # the discovery document and the JWKS
+        measured = source.clock_offset
+        assert measured is not None and abs(measured.offset - 300.0) <= measured.error
+        # The issuer's clock is fixed: the next samples contradict the old ones.
+        server.state.date_skew = 0.0
+        assert await source.refresh()
+        measured = source.clock_offset
+        assert measured is not None and abs(measured.offset) <= measured.error
+        assert len(source.issuer_clock) == 2
+        # A failed fetch adds nothing and keeps the estimate.
+        server.state.status = 500
+        assert not await source.refresh()
+        assert source.clock_offset == measured
+    finally:
+        await source.aclose()
