@@ -60,28 +60,43 @@ def extract_bearer(headers: Iterable[tuple[bytes, bytes]], max_token_bytes: int)
     return judge(*authorization(headers), max_token_bytes)
 
 
-def parse_authorization(header: str, max_token_bytes: int) -> str | Failure:
-    """Diagnose one Authorization header value; return the token or a Failure."""
+def parse_authorization(
+    header: str, max_token_bytes: int, *, scheme: str = "Bearer", what: str = "Authorization header"
+) -> str | Failure:
+    """Diagnose one Authorization header value (or another header that carries a token
+    after ``scheme``, named ``what``); return the token or a Failure."""
     if len(header) > max_token_bytes + _HEADER_SLACK:
-        return too_large(len(header), max_token_bytes, "Authorization header")
+        return too_large(len(header), max_token_bytes, what)
     value = header.strip(" \t")
     if not value:
-        return Failure(Reason.invalid_scheme, "The Authorization header is empty.")
-    lowered = value[:16].lower()
-    if lowered.startswith(("bearer%20", "bearer%09", "bearer+")):
+        return Failure(Reason.invalid_scheme, f"The {what} is empty.")
+    expected = scheme.lower()
+    lowered = value[: len(expected) + 8].lower()
+    if lowered.startswith((f"{expected}%20", f"{expected}%09", f"{expected}+")):
         return Failure(
             Reason.url_encoded_token,
-            "The whole header is percent-encoded: the space after 'Bearer' arrived as '%20'.",
+            f"The whole header is percent-encoded: the space after '{scheme}' arrived as '%20'.",
         )
-    scheme, _sep, rest = _split_scheme(value)
-    if scheme.lower() != "bearer":
-        return _other_scheme(scheme, value)
+    given, _sep, rest = _split_scheme(value)
+    if given.lower() != expected:
+        return _other_scheme(given, value, scheme, what)
     token = rest.strip(" \t")
     if not token:
-        return Failure(Reason.empty_token, "The header is 'Bearer' with no token after it.")
-    head = token[:7].lower()
-    if head == "bearer" or (head.startswith("bearer") and head[6:7] in (" ", "\t", "%", ":")):
-        return Failure(Reason.double_bearer, "The header repeats the scheme: 'Bearer Bearer ...'.")
+        return Failure(Reason.empty_token, f"The header is '{scheme}' with no token after it.")
+    head = token[: len(expected) + 1].lower()
+    if head == expected or (
+        head.startswith(expected)
+        and head[len(expected) : len(expected) + 1] in (" ", "\t", "%", ":")
+    ):
+        return Failure(
+            Reason.double_bearer, f"The header repeats the scheme: '{scheme} {scheme} ...'."
+        )
+    return check_token(token, max_token_bytes)
+
+
+def check_token(token: str, max_token_bytes: int) -> str | Failure:
+    """The request-stage checks of a token taken from anywhere: quotes, size, whitespace,
+    percent-encoding. Returns the token or the Failure."""
     if token[0] in "\"'" or token[-1] in "\"'":
         return Failure(Reason.quoted_token, "The token is wrapped in quotes.")
     if len(token) > max_token_bytes:
@@ -107,33 +122,34 @@ def _split_scheme(value: str) -> tuple[str, str, str]:
     return value, "", ""
 
 
-def _other_scheme(scheme: str, value: str) -> Failure:
-    if scheme.startswith(('"', "'")) and _looks_like_jwt(scheme.strip("\"'")):
+def _other_scheme(
+    given: str, value: str, scheme: str = "Bearer", what: str = "Authorization header"
+) -> Failure:
+    if given.startswith(('"', "'")) and _looks_like_jwt(given.strip("\"'")):
         return Failure(
             Reason.invalid_scheme,
-            "The header holds a quoted token without the 'Bearer' scheme.",
-            hint="Send 'Authorization: Bearer <token>' without quotes.",
+            f"The header holds a quoted token without the '{scheme}' scheme.",
+            hint=f"Send '{what.removesuffix(' header')}: {scheme} <token>' without quotes.",
         )
-    if _looks_like_jwt(scheme):
+    if _looks_like_jwt(given):
         return Failure(
             Reason.invalid_scheme,
-            "The header holds a token without the 'Bearer ' scheme in front of it.",
-            hint="Prefix the token with 'Bearer ': 'Authorization: Bearer <token>'.",
+            f"The header holds a token without the '{scheme} ' scheme in front of it.",
+            hint=f"Prefix the token with '{scheme} ': "
+            f"'{what.removesuffix(' header')}: {scheme} <token>'.",
         )
-    if scheme.lower() in _KNOWN_SCHEMES:
-        return Failure(
-            Reason.invalid_scheme, f"The Authorization scheme is '{scheme}', not Bearer."
-        )
-    if scheme == value:
+    if given.lower() in _KNOWN_SCHEMES:
+        return Failure(Reason.invalid_scheme, f"The {what}'s scheme is '{given}', not {scheme}.")
+    if given == value:
         # One word and no scheme: probably a bare credential. Never echo it.
         return Failure(
             Reason.invalid_scheme,
-            "The Authorization header holds a single value with no scheme.",
-            hint="Send 'Authorization: Bearer <token>'.",
+            f"The {what} holds a single value with no scheme.",
+            hint=f"Send '{what.removesuffix(' header')}: {scheme} <token>'.",
         )
     return Failure(
         Reason.invalid_scheme,
-        "The Authorization header uses a scheme other than Bearer (not shown).",
+        f"The {what} uses a scheme other than {scheme} (not shown).",
     )
 
 

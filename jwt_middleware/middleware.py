@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import scopes, websocket
 from .extract import authorization, judge
 from .issuers import MultiIssuerVerifier
+from .locations import TokenLocations
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
@@ -101,6 +102,7 @@ class JWTAuthMiddleware:
         self._rules = PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
         self._max_bytes = self.settings.max_token_bytes
+        self._locations = TokenLocations(self.settings.locations, self._max_bytes)
         self._level = self.settings.diagnostics
         self._realm = self.settings.realm
         self._key_wait = self.settings.key_wait_timeout
@@ -167,15 +169,22 @@ class JWTAuthMiddleware:
         if self._remote and not self._started:
             await self.startup()
         started = perf_counter()
-        raw, count = authorization(scope["headers"])
         outcome: VerifiedToken | Failure | None = None
         token: str | None = None
-        if count == 1 and kind == "http" and raw is not None and raw[:7] == b"Bearer ":
-            # Only a token that passed the request-stage checks before can be cached.
-            token = raw[7:].decode("latin-1")
-            outcome = self.verifier.cached(token)
+        locations = self._locations
+        if locations.default:  # Authorization: Bearer only
+            raw, count = authorization(scope["headers"])
+            if count == 1 and kind == "http" and raw is not None and raw[:7] == b"Bearer ":
+                # Only a token that passed the request-stage checks before can be cached.
+                token = raw[7:].decode("latin-1")
+                outcome = self.verifier.cached(token)
         if outcome is None:
-            extracted = judge(raw, count, self._max_bytes)
+            if not locations.default:
+                extracted = locations.extract(scope)
+            elif raw is None:
+                extracted = locations.missing(scope)
+            else:
+                extracted = judge(raw, count, self._max_bytes)
             if kind == "websocket" and self._subprotocol is not None:
                 offered = websocket.subprotocol_token(scope, self._subprotocol, self._max_bytes)
                 extracted = websocket.combine(extracted, offered)

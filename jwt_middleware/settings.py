@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
 from .keys import SUPPORTED_ALGS
+from .locations import DEFAULT_LOCATIONS, parse_locations
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
@@ -30,12 +31,13 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_REQUIRED_CLAIMS": "required_claims",
     "JWT_DIAGNOSTICS": "diagnostics",
     "JWT_REALM": "realm",
+    "JWT_TOKEN_LOCATIONS": "token_locations",
     "JWT_WEBSOCKET_SUBPROTOCOL": "websocket_subprotocol",
     "JWT_WEBSOCKET_CLOSE_ON_EXPIRY": "websocket_close_on_expiry",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
-_LIST_FIELDS: Final = frozenset({"audience", "algorithms", "required_claims"})
+_LIST_FIELDS: Final = frozenset({"audience", "algorithms", "required_claims", "token_locations"})
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -112,6 +114,9 @@ class Settings:
     diagnostic_keys_per_request: int = 2
     #: Global budget of such extra verifications per second, across requests.
     diagnostic_verifications_per_second: float = 200.0
+    #: Where a token is accepted from, in order (see :mod:`jwt_middleware.locations`):
+    #: ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``.
+    token_locations: str | tuple[str, ...] = DEFAULT_LOCATIONS
     #: WebSocket: a subprotocol name after which a browser client offers its token
     #: (``new WebSocket(url, ["bearer", token])``); None: the Authorization header only.
     websocket_subprotocol: str | None = None
@@ -148,6 +153,11 @@ class Settings:
     @property
     def all_secrets(self) -> tuple[str | bytes, ...]:
         return ((self.secret,) if self.secret else ()) + self.secrets
+
+    @property
+    def locations(self) -> tuple[str, ...]:
+        """The configured token locations (``token_locations`` as a tuple)."""
+        return self.token_locations if isinstance(self.token_locations, tuple) else ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -203,6 +213,7 @@ class Settings:
             raise ConfigurationError(
                 "realm: must be non-empty printable ASCII without quotes or backslashes"
             )
+        parse_locations(self.locations)
         name = self.websocket_subprotocol
         if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
             raise ConfigurationError(

@@ -23,6 +23,7 @@ from .keys import (
     secret_ring,
     secret_warnings,
 )
+from .locations import parse_locations
 from .remote import RemoteKeySource
 from .settings import Settings
 from .structure import loads_object
@@ -128,6 +129,12 @@ def settings_warnings(settings: Settings) -> list[str]:
             "no audience configured: tokens minted for any audience are accepted; set "
             "JWT_AUDIENCE to this API's audience"
         )
+    for location in parse_locations(settings.locations):
+        if location.kind == "query":
+            warnings.append(
+                f"token location {location.describe()}: a token in the URL ends up in access "
+                "logs, proxy logs and browser history; prefer the Authorization header"
+            )
     return warnings
 
 

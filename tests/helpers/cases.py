@@ -70,13 +70,11 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "multiple_tokens": (400, "invalid_request"),
     "wrong_token_type": (401, "invalid_token"),
 }
-# Not from one plain HTTP request with static keys: a key fetch or key-set history, a
-# WebSocket subprotocol beside the header (tests/test_deployment.py), the token-type
-# setting (not yet configurable).
+# Not from one plain HTTP request with static keys: a key fetch or key-set history, the
+# token-type setting (not yet configurable).
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
     "retired_key",
-    "multiple_tokens",
     "wrong_token_type",
 }
 CLAIM_ORDER = [
@@ -226,6 +224,16 @@ class Case:
     scope: str | None = None  # scope="..." expected in the challenge
 
 
+def _two_places(c: Ctx) -> Req:
+    """Two different valid tokens: one in the Authorization header, one in a cookie."""
+    first, second = c.good(), c.good(sub="someone-else")
+    settings = dataclasses.replace(
+        c.rsa, token_locations=("header:Authorization:Bearer", "cookie:access_token")
+    )
+    headers = [("Authorization", f"Bearer {first}"), ("Cookie", f"access_token={second}")]
+    return Req(settings, headers, [first, second])
+
+
 def _sized_token(c: Ctx, target: int) -> str:
     """A validly signed token about ``target`` characters long."""
     base = len(c.good(pad=""))
@@ -350,6 +358,12 @@ CASES: list[Case] = [
         detail=("line break",),
     ),
     Case("multiple_authorization_headers", "multiple_authorization_headers", _multiple),
+    Case(
+        "multiple_tokens_header_and_cookie",
+        "multiple_tokens",
+        lambda c: _two_places(c),
+        detail=("Authorization header", "cookie 'access_token'"),
+    ),
     Case(
         "token_too_large_huge",
         "token_too_large",

@@ -67,6 +67,7 @@ DAY = 86400
 SKIPPED_BY_DESIGN: dict[str, str] = {
     "missing_token": "a request without Authorization; the CLI always has a token (none: exit 2)",
     "multiple_authorization_headers": "several headers in one request; the CLI takes one token",
+    "multiple_tokens_header_and_cookie": "two places in one request; the CLI takes one token",
     "missing_kid": "two PEM keys, diagnose takes one --key-file (missing_kid_jwks covers it)",
 }
 # Header values that read as a bare token (or a quoted one) unless marked as a header line.
@@ -294,6 +295,7 @@ def test_skipped_cases_are_known_and_few() -> None:
     assert {c.reason for c in CASES} - reasons == {
         "missing_token",
         "multiple_authorization_headers",
+        "multiple_tokens",
     }
 
 
