@@ -553,9 +553,12 @@ def _print_doctor(report: Any, style: Style) -> None:
     lib_names = {lib["name"] for lib in report.libraries}
 
     def checks(section: str, skip: set[str] | frozenset[str] = frozenset()) -> None:
-        for check in report.checks:
-            if check.section == section and check.name not in skip:
+        found = [c for c in report.checks if c.section == section]
+        for check in found:
+            if check.name not in skip:
                 print(f"  {_mark(check.status, style)}  {check.message}")
+        if not found and section in ("reachability", "clock", "keys"):
+            print(style.dim("  (not examined: the configuration is not valid)"))
 
     print(style.bold("\nversions"))
     for line in _table([(k, v or "unknown") for k, v in report.versions.items()]):

@@ -445,6 +445,14 @@ def test_usage_errors_exit_2() -> None:
     assert run.code == 2, run
     assert "usage: jwt-middleware doctor" in run.err
     assert doctor("--frobnicate").code == 2
+    # A bad value in the environment is a finding about the configuration, not a usage error.
+    bad_env = doctor(JWT_LEEWAY="soon", JWT_SECRET=HS_SECRET)
+    assert bad_env.code == 1, bad_env
+    assert "PROBLEM  the middleware would not start with this configuration: JWT_LEEWAY" in (
+        bad_env.out
+    )
+    assert bad_env.out.count("(not examined: the configuration is not valid)") == 3
+    assert HS_SECRET not in bad_env.out + bad_env.err
 
 
 @pytest.mark.parametrize(
