@@ -84,6 +84,7 @@ REQUEST_STAGE = {
     "whitespace_in_token",
     "multiple_authorization_headers",
     "token_too_large",
+    "multiple_tokens",
 }
 HEX16 = re.compile(r"[0-9a-f]{16}")
 
