@@ -21,8 +21,9 @@ The report (``profile-e2e-<variant>.txt``) gives the inclusive share (a sample
 counts once if any frame matches) of the frames that matter: the whole
 ``JWTAuthMiddleware.__call__``, split by its line on the stack into the
 line that awaits the inner app and the rest (the middleware's own cost),
-``Verifier.verify``, ``decode_body``, the key primitive ``check`` (keys.py),
-``extract_bearer``, ``Observer.accepted``/``rejected``, the inner app
+``Verifier.verify``, ``TokenCache.lookup``, ``decode_body``, the key primitive
+``check`` (keys.py), ``authorization`` (the header scan), the request tally or
+``Observer.accepted``/``rejected``, the inner app
 (Starlette routing and response, which includes writing the response), the
 h11 protocol (``H11Protocol.data_received``, ``RequestResponseCycle.send``),
 the asyncio loop; then the top functions by inclusive and by self share
@@ -149,20 +150,27 @@ KEY_FRAMES: tuple[tuple[str, str, Callable[[list[Frame]], bool]], ...] = (
     ("verify", "  Verifier.verify", _func_is("Verifier.verify", JWT)),
     (
         "cached",
-        "  Verifier.cached (the cache lookup before verify)",
-        _func_is("Verifier.cached", JWT),
+        "  TokenCache.lookup (the cache probe before verify)",
+        _func_is("TokenCache.lookup", JWT),
     ),
-    ("decode_body", "  decode_body (parse.py)", _func_is("decode_body", JWT + "parse")),
+    ("decode_body", "  decode_body (structure.py)", _func_is("decode_body", JWT + "structure")),
     (
         "check",
         "  key primitive check (keys.py: the RSA signature)",
         _func_endswith("check", JWT + "keys"),
     ),
-    ("extract_bearer", "  extract_bearer", _func_is("extract_bearer", JWT)),
+    (
+        "extract_bearer",
+        "  authorization (extract.py: the header scan)",
+        _func_is("authorization", JWT),
+    ),
     (
         "observer_accepted",
-        "  Observer.accepted (metrics, logs)",
-        _func_is("Observer.accepted", JWT),
+        "  RequestTally.accepted / Observer.accepted (metrics, logs)",
+        lambda frames: (
+            _func_is("RequestTally.accepted", JWT)(frames)
+            or _func_is("Observer.accepted", JWT)(frames)
+        ),
     ),
     ("observer_rejected", "  Observer.rejected", _func_is("Observer.rejected", JWT)),
     ("inner_app", "inner app awaited by the middleware (Starlette routing + response)", _never),
