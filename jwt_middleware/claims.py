@@ -17,7 +17,7 @@ and only a failed time claim reads it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -109,13 +109,33 @@ def issuer_near_miss(actual: str, expected: str) -> str | None:
     return None
 
 
+def _one_of(name: str, allowed: tuple[str, ...]) -> Rule:
+    """A claim that must hold one of ``allowed`` (Cognito's ``token_use``: ``access``)."""
+    accepted = frozenset(allowed)
+    wanted = " or ".join(repr(a) for a in allowed)
+
+    def rule(value: Any, now: float) -> Problem | None:
+        if type(value) is str and value in accepted:
+            return None
+        shown = f"'{clip(value, 30)}'" if type(value) is str else f"a {json_type(value)}"
+        return Problem(Reason.invalid_claim, f"'{name}' is {shown}, not {wanted}.", value)
+
+    return rule
+
+
 class ClaimsPolicy:
     """The claim rules: expected issuers and audiences, required claims, leeway.
 
     Immutable; :meth:`with_issuer` gives a policy expecting a discovered issuer.
+    An identity provider's rules (:mod:`jwt_middleware.idp`) come in as data when
+    the policy is built: more accepted ``issuers`` (Google's two spellings, an
+    Entra ID template expanded per tenant), ``claim_values`` (a claim required to
+    hold one of some values: Cognito's ``token_use``). A policy without them
+    runs exactly the rules it ran before; :class:`AudienceAlternatesPolicy`
+    (Cognito's ``client_id``) is a subclass, so the default one pays nothing for it.
     """
 
-    __slots__ = ("audiences", "issuers", "leeway", "required", "rules")
+    __slots__ = ("audiences", "claim_values", "issuers", "leeway", "required", "rules")
 
     def __init__(
         self,
@@ -124,15 +144,20 @@ class ClaimsPolicy:
         audiences: Iterable[str] = (),
         required: Iterable[str] = ("exp",),
         leeway: float = 30.0,
+        claim_values: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.issuers = frozenset(issuers)
         self.audiences = frozenset(audiences)
         self.leeway = leeway
+        self.claim_values = dict(claim_values or {})
         needed = list(dict.fromkeys(required))
         if self.issuers and "iss" not in needed:
             needed.append("iss")
-        if self.audiences and "aud" not in needed:
+        if self.audiences and "aud" not in needed and self._aud_required():
             needed.append("aud")
+        for name in self.claim_values:
+            if name not in needed:
+                needed.append(name)
         self.required = tuple(needed)
         #: (claim, rule), in the order problems are listed.
         self.rules: tuple[tuple[str, Rule], ...] = (
@@ -143,12 +168,23 @@ class ClaimsPolicy:
             ("aud", self._aud),
             ("sub", _string("sub")),
             ("jti", _string("jti")),
+            *((name, _one_of(name, allowed)) for name, allowed in self.claim_values.items()),
         )
 
-    def with_issuer(self, issuer: str) -> ClaimsPolicy:
-        return ClaimsPolicy(
-            issuers=(issuer,), audiences=self.audiences, required=self.required, leeway=self.leeway
-        )
+    def _aud_required(self) -> bool:
+        return True
+
+    def _copy_kwargs(self) -> dict[str, Any]:
+        return {
+            "audiences": self.audiences,
+            "required": self.required,
+            "leeway": self.leeway,
+            "claim_values": self.claim_values,
+        }
+
+    def with_issuer(self, issuer: str, *more: str) -> ClaimsPolicy:
+        """This policy expecting ``issuer`` (and ``more``: a provider's other spellings)."""
+        return type(self)(issuers=(issuer, *more), **self._copy_kwargs())
 
     # -- the rules ------------------------------------------------------------------
 
@@ -195,7 +231,7 @@ class ClaimsPolicy:
             return Problem(Reason.issuer_mismatch, f"The token's issuer is '{clip(value)}'.", value)
         return Problem(Reason.invalid_claim, f"'iss' is a {json_type(value)}, not a string.")
 
-    def _aud(self, value: Any, now: float) -> Problem | None:
+    def _aud(self, value: Any, now: float, name: str = "aud") -> Problem | None:
         audiences = self.audiences
         if type(value) is str:
             if not audiences or value in audiences:
@@ -208,9 +244,13 @@ class ClaimsPolicy:
         else:
             return Problem(
                 Reason.invalid_claim,
-                f"'aud' is a {json_type(value)}, not a string or an array of strings.",
+                f"'{name}' is a {json_type(value)}, not a string or an array of strings.",
             )
         listed = ", ".join(f"'{clip(a, 60)}'" for a in shown[:5]) or "an empty array"
+        if name != "aud":
+            return Problem(
+                Reason.audience_mismatch, f"The token has no 'aud'; its '{name}' is {listed}."
+            )
         return Problem(Reason.audience_mismatch, f"The token's audience is {listed}.")
 
     # -- the stage ------------------------------------------------------------------
@@ -365,6 +405,44 @@ class ClaimsPolicy:
             f"The token {seen} ({measured}): the token's problem, not this server's "
             f"clock. {_TOKEN_PROBLEM[reason]}"
         )
+
+
+class AudienceAlternatesPolicy(ClaimsPolicy):
+    """A policy where other claims stand for ``aud`` when the token has none.
+
+    Amazon Cognito's access tokens carry the app client id in ``client_id`` and
+    no ``aud`` (its ID tokens carry ``aud``): with an expected audience, a token
+    passes when its ``aud`` holds one, or when it has no ``aud`` and its
+    ``client_id`` holds one. Neither present is ``missing_claim``.
+    """
+
+    __slots__ = ("alternates",)
+
+    def __init__(self, *, audience_alternates: tuple[str, ...] = ("client_id",), **kwargs: Any):
+        self.alternates = audience_alternates
+        super().__init__(**kwargs)
+
+    def _aud_required(self) -> bool:
+        return not self.alternates
+
+    def _copy_kwargs(self) -> dict[str, Any]:
+        return {**super()._copy_kwargs(), "audience_alternates": self.alternates}
+
+    def problems(self, claims: dict[str, Any], now: float) -> list[Problem] | None:
+        found = super().problems(claims, now)
+        if not self.audiences or "aud" in claims:
+            return found
+        for name in self.alternates:
+            value = claims.get(name, _ABSENT)
+            if value is not _ABSENT:
+                problem = self._aud(value, now, name)
+                break
+        else:
+            names = " nor ".join(f"'{n}'" for n in ("aud", *self.alternates))
+            problem = Problem(Reason.missing_claim, f"Neither {names} is present.")
+        if problem is None:
+            return found
+        return [*(found or ()), problem]
 
 
 _TOKEN_PROBLEM: Final = {

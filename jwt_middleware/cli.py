@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from cryptography.hazmat.primitives import serialization
 
-from . import scopes
+from . import idp, scopes
 from .errors import ConfigurationError
 from .extract import parse_authorization
 from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
@@ -48,6 +48,7 @@ from .settings import Settings
 from .sources import load_static_keys
 from .structure import parse_compact
 from .text import clip
+from .tokentype import describe
 from .verifier import EMPTY_KEYSET, Verifier
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -152,6 +153,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
         for name in ("iat", "nbf", "exp")
         if name in parsed.claims
     }
+    identity = identify(parsed.header, parsed.claims)
     if args.json:
         _json_out(
             {
@@ -159,6 +161,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                 "claims": parsed.claims,
                 "times": times,
                 "signature_bytes": len(parsed.signature),
+                **identity,
             }
         )
         return EXIT_OK
@@ -172,8 +175,32 @@ def cmd_decode(args: argparse.Namespace) -> int:
         width = max(len(k) for k in times)
         for name, text in times.items():
             print(f"  {name.ljust(width)}  {text}")
+    _print_identity(identity, style)
     print(style.dim(f"signature: {len(parsed.signature)} bytes (not shown, not verified)"))
     return EXIT_OK
+
+
+def identify(
+    header: dict[str, Any], claims: dict[str, Any], configured: str | None = None
+) -> dict[str, Any]:
+    """What a token is (its type), its provider (``configured``, else recognised from
+    its own ``iss``) and the provider's quirks the token shows."""
+    provider = configured or idp.recognise_str(claims.get("iss"))
+    if provider is None and header.get("alg") == "dir":
+        provider = idp.recognise_str(header.get("iss"))
+    return {
+        "token_type": describe(header, claims),
+        "provider": idp.describe_provider(provider),
+        "provider_notes": idp.token_notes(header, claims),
+    }
+
+
+def _print_identity(identity: dict[str, Any], style: Style) -> None:
+    print(f"{style.bold('type')}      {identity['token_type']}")
+    if identity["provider"]:
+        print(f"{style.bold('provider')}  {identity['provider']}")
+    for note in identity["provider_notes"]:
+        print(f"  - {note}")
 
 
 def _indent(text: str) -> str:
@@ -209,6 +236,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         "algorithms": args.algorithms or "RS256",
         "leeway": args.leeway,
         "diagnostics": "verbose",
+        "token_types": args.token_types or (),
+        "idp": args.idp,
+        "idp_tenants": args.idp_tenants or (),
     }
     if args.jwks_url:
         values.update(jwks_url=args.jwks_url, jwks_allow_http=True)
@@ -331,14 +361,21 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if isinstance(outcome, VerifiedToken):
         outcome = scopes.decide(outcome, args.require_scope)
     style = Style(sys.stdout)
+    parsed = parse_compact(token) if not isinstance(token, Failure) else None
+    identity = (
+        identify(parsed.header, parsed.claims, verifier.idp_rules.provider)
+        if parsed is not None and not isinstance(parsed, Failure)
+        else None
+    )
     if isinstance(outcome, Failure):
-        return _print_failure(outcome, args.json, style, decoded=None)
+        return _print_failure(outcome, args.json, style, decoded=None, identity=identity)
     if args.json:
         _json_out(
             {
                 "valid": True,
                 "reason": None,
                 "problems": [],
+                **(identity or {}),
                 "alg": outcome.alg,
                 "kid": outcome.kid,
                 "key_fingerprint": outcome.key_fingerprint,
@@ -348,6 +385,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     print(f"{style.good('VALID')}  {outcome.alg}, kid {outcome.kid or '(none)'}")
+    if identity is not None:
+        _print_identity(identity, style)
     rows = [
         ("key", outcome.key_fingerprint),
         ("subject", outcome.subject or "(none)"),
@@ -360,12 +399,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _print_failure(
-    failure: Failure, as_json: bool, style: Style, decoded: dict[str, Any] | None
+    failure: Failure,
+    as_json: bool,
+    style: Style,
+    decoded: dict[str, Any] | None,
+    identity: dict[str, Any] | None = None,
 ) -> int:
     body = problem_body(failure, "verbose")
     info = REASONS[failure.reason]
     if as_json:
-        _json_out({"valid": False, **body})
+        _json_out({"valid": False, **body, **(identity or {})})
         return EXIT_REJECTED
     error = f", {info.error}" if info.error else ""
     print(f"{style.bad('REJECTED')}  {style.bold(failure.reason.value)} ({info.status}{error})")
@@ -381,6 +424,8 @@ def _print_failure(
         print(f"  {style.bold('expected')}")
         for name, value in expected.items():
             print(f"    {name}: {json.dumps(value, default=str)}")
+    if identity is not None:
+        _print_identity(identity, style)
     return EXIT_REJECTED
 
 
@@ -663,6 +708,13 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--audience", help="expected audience(s), comma-separated")
     diagnose.add_argument("--algorithms", help="allowed algorithms, comma-separated (RS256)")
     diagnose.add_argument("--leeway", type=float, default=30.0, help="seconds (30)")
+    diagnose.add_argument(
+        "--token-types", help="accepted header typ values, comma-separated (e.g. at+jwt)"
+    )
+    diagnose.add_argument(
+        "--idp", default="auto", help="identity-provider rules: auto (default), none, or a name"
+    )
+    diagnose.add_argument("--idp-tenants", help="Entra ID tenants for a {tenantid} issuer")
     diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=cmd_diagnose, usage_of=diagnose)

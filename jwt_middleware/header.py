@@ -5,7 +5,9 @@
 :func:`check` adds what depends on the keys and the allow-list: an HMAC
 token against asymmetric keys is ``algorithm_confusion`` (whether or not
 HMAC is allowed anyway), an algorithm outside the allow-list is
-``algorithm_not_allowed``. A key embedded in the header (``jwk``, ``jku``,
+``algorithm_not_allowed``; with accepted token types configured
+(``JWT_TOKEN_TYPES``), a header ``typ`` outside them is ``wrong_token_type``.
+A key embedded in the header (``jwk``, ``jku``,
 ``x5u``, ``x5c``) plays no part here: it is never used (see
 :mod:`jwt_middleware.signature`).
 """
@@ -18,6 +20,7 @@ from .keys import HMAC_ALGS, KeySet
 from .outcome import Failure
 from .reasons import Reason
 from .text import clip
+from .tokentype import describe, type_matches
 
 #: ``crit`` extensions this verifier understands (none).
 UNDERSTOOD_CRIT: Final[frozenset[str]] = frozenset()
@@ -58,9 +61,20 @@ def check_structure(header: dict[str, Any], signature: bytes) -> Failure | None:
 
 
 def check(
-    header: dict[str, Any], signature: bytes, keys: KeySet, allowed: frozenset[str]
+    header: dict[str, Any],
+    signature: bytes,
+    keys: KeySet,
+    allowed: frozenset[str],
+    token_types: frozenset[str] = frozenset(),
+    claims: dict[str, Any] | None = None,
 ) -> Failure | None:
-    """The whole header stage: None when the token may go on to key selection."""
+    """The whole header stage: None when the token may go on to key selection.
+
+    ``token_types`` are the accepted ``typ`` values, normalised
+    (:func:`jwt_middleware.tokentype.accepted_types`); empty: ``typ`` is not
+    checked. ``claims`` (unverified) only make the detail of ``wrong_token_type``
+    say what the token is; the decision reads the header alone.
+    """
     failure = check_structure(header, signature)
     if failure is not None:
         return failure
@@ -85,6 +99,18 @@ def check(
             Reason.algorithm_not_allowed,
             f"The token is signed with {clip(alg, 16)}, which is not allowed.",
             expected={"algorithms": sorted(allowed)},
+            alg=alg,
+            kid=kid,
+        )
+    # typ is part of the header segment, and the verifier memoises this stage's
+    # decisions per header segment: a typ that passed here passes for every token
+    # with the same header segment, so the memo stays correct.
+    if token_types and not type_matches(header, token_types):
+        return Failure(
+            Reason.wrong_token_type,
+            f"{describe(header, claims)} Expected an access token, typ "
+            f"{' or '.join(repr(t) for t in sorted(token_types))}.",
+            expected={"token_types": sorted(token_types)},
             alg=alg,
             kid=kid,
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
+from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
 from .keys import SUPPORTED_ALGS
 from .locations import DEFAULT_LOCATIONS, parse_locations
 
@@ -34,10 +35,15 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_TOKEN_LOCATIONS": "token_locations",
     "JWT_WEBSOCKET_SUBPROTOCOL": "websocket_subprotocol",
     "JWT_WEBSOCKET_CLOSE_ON_EXPIRY": "websocket_close_on_expiry",
+    "JWT_TOKEN_TYPES": "token_types",
+    "JWT_IDP": "idp",
+    "JWT_IDP_TENANTS": "idp_tenants",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
-_LIST_FIELDS: Final = frozenset({"audience", "algorithms", "required_claims", "token_locations"})
+_LIST_FIELDS: Final = frozenset(
+    {"audience", "algorithms", "required_claims", "token_locations", "token_types", "idp_tenants"}
+)
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -122,6 +128,14 @@ class Settings:
     websocket_subprotocol: str | None = None
     #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
     websocket_close_on_expiry: bool = True
+    #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
+    #: ``application/`` optional; empty: ``typ`` is not checked.
+    token_types: str | tuple[str, ...] = ()
+    #: Identity-provider rules (:mod:`jwt_middleware.idp`): ``auto`` (recognised from
+    #: the issuer, discovery or JWKS URL), ``none``, or a provider's name.
+    idp: str = "auto"
+    #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
+    idp_tenants: str | tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -132,6 +146,8 @@ class Settings:
             set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
         elif issuer is not None:
             set_(self, "issuer", tuple(issuer))
+        if isinstance(self.idp, str):
+            set_(self, "idp", self.idp.strip().lower())
         set_(self, "public_keys", tuple(self.public_keys))
         set_(self, "secrets", tuple(self.secrets))
         self._validate()
@@ -158,6 +174,16 @@ class Settings:
     def locations(self) -> tuple[str, ...]:
         """The configured token locations (``token_locations`` as a tuple)."""
         return self.token_locations if isinstance(self.token_locations, tuple) else ()
+
+    @property
+    def accepted_token_types(self) -> tuple[str, ...]:
+        """The configured ``token_types`` as a tuple (as given, not normalised)."""
+        return self.token_types if isinstance(self.token_types, tuple) else ()
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        """The configured ``idp_tenants`` as a tuple."""
+        return self.idp_tenants if isinstance(self.idp_tenants, tuple) else ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -222,6 +248,19 @@ class Settings:
             )
         if any(not iss for iss in self.issuers):
             raise ConfigurationError("issuer: empty issuer value")
+        if self.idp not in IDP_CHOICES:
+            raise ConfigurationError(
+                f"idp: {self.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)"
+            )
+        bad_types = [t for t in self.accepted_token_types if not t.strip() or "," in t]
+        if bad_types:
+            raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
+        templated = [i for i in self.issuers if TENANT_PLACEHOLDER in i.lower()]
+        if templated and resolve(self) == "entra" and not self.tenants:
+            raise ConfigurationError(
+                f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
+                "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
+            )
         if not self.external_keys and not any(
             (
                 self.jwks_url,

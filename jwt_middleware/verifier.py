@@ -26,9 +26,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from . import header as header_stage
-from . import selection, signature
+from . import idp, selection, signature
 from .cache import TokenCache
-from .claims import ClaimsPolicy
+from .claims import AudienceAlternatesPolicy, ClaimsPolicy
 from .keys import KeySet, VerificationKey
 from .keysource import KeyProvider, RemoteKeyProvider
 from .outcome import Failure, VerifiedToken
@@ -36,6 +36,7 @@ from .reasons import Reason
 from .scopes import scopes_of
 from .settings import Settings
 from .structure import ParsedToken, decode_body, parse_compact, too_large
+from .tokentype import ID_TOKEN_HELP, accepted_types, id_token_marks
 
 EMPTY_KEYSET: Final = KeySet(())
 #: Reasons after which a remote key source is asked for new keys.
@@ -74,13 +75,22 @@ class Verifier:
         self.clock = clock
         self._static = keyset
         self._remote = source if isinstance(source, RemoteKeyProvider) else None
-        self.policy = ClaimsPolicy(
-            issuers=settings.issuers,
+        #: The identity provider's rules (jwt_middleware.idp), as data for the policy.
+        self.idp_rules = rules = idp.rules_for(settings)
+        policy_class = AudienceAlternatesPolicy if rules.audience_alternates else ClaimsPolicy
+        extra = (
+            {"audience_alternates": rules.audience_alternates} if rules.audience_alternates else {}
+        )
+        self.policy: ClaimsPolicy = policy_class(
+            issuers=rules.issuers,
             audiences=settings.audiences,
             required=settings.required,
             leeway=settings.leeway,
+            claim_values=rules.claim_values,
+            **extra,
         )
         self._allowed = frozenset(settings.allowed_algorithms)
+        self._token_types = accepted_types(settings.accepted_token_types)
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
         self._budget = signature.DiagnosticBudget(settings.diagnostic_verifications_per_second)
@@ -137,7 +147,10 @@ class Verifier:
         self._memo_keys = keys
         remote = self._remote
         if not self.settings.issuers and remote is not None and remote.discovered_issuer:
-            self.policy = self.policy.with_issuer(remote.discovered_issuer)
+            rules = self.idp_rules
+            self.policy = self.policy.with_issuer(
+                *idp.expand_issuers((remote.discovered_issuer,), rules.provider, rules.tenants)
+            )
         if self.cache is None or keys is EMPTY_KEYSET:  # no key set: no hit is served anyway
             return
         selected: dict[tuple[str, str | None], str | None] = {}
@@ -187,25 +200,27 @@ class Verifier:
         if plan is None or body is None:
             parsed = parse_compact(token)
             if isinstance(parsed, Failure):
-                return parsed
+                return self.advise(parsed, None, None)
             planned = self._plan(parsed, keys, now)
             if isinstance(planned, Failure):
-                return planned.with_claims(parsed.claims)
+                return self.advise(planned, parsed.header, parsed.claims).with_claims(parsed.claims)
             plan = planned
             body = parsed.signing_input, parsed.claims, parsed.signature
         header, alg, kid, key, check = plan
         signing_input, claims, sig = body
         if not check(signing_input, sig):
             parsed = ParsedToken(header, claims, signing_input, sig)
-            return signature.explain(
+            failure = signature.explain(
                 parsed, alg, kid, key, keys, per_request=self._per_request, budget=self._budget
-            ).with_claims(claims)
+            )
+            return self.advise(failure, header, claims).with_claims(claims)
         policy = self.policy
         problems = policy.problems(claims, now)
         if problems is not None:  # the issuer's measured clock, for the time hints
             remote = self._remote
             clock = remote.clock_offset if remote is not None else None
-            return policy.failure(problems, alg, kid, key, clock).with_claims(claims)
+            failure = policy.failure(problems, alg, kid, key, clock)
+            return self.advise(failure, header, claims).with_claims(claims)
         exp = claims.get("exp")
         verified = VerifiedToken(  # positional: the field order of VerifiedToken
             claims,
@@ -222,7 +237,9 @@ class Verifier:
 
     def _plan(self, parsed: ParsedToken, keys: KeySet, now: float) -> _Plan | Failure:
         """The header and key stages for a parsed token; a success is memoised."""
-        failure = header_stage.check(parsed.header, parsed.signature, keys, self._allowed)
+        failure = header_stage.check(
+            parsed.header, parsed.signature, keys, self._allowed, self._token_types, parsed.claims
+        )
         if failure is not None:
             return failure
         header = parsed.header
@@ -240,6 +257,39 @@ class Verifier:
         signing_input = parsed.signing_input
         memo[signing_input[: signing_input.find(b".")].decode("ascii")] = plan
         return plan
+
+    # -- advice: the failure path only ---------------------------------------------------
+
+    def advise(
+        self,
+        failure: Failure,
+        header: dict[str, Any] | None,
+        claims: dict[str, Any] | None,
+    ) -> Failure:
+        """``failure`` with a hint naming what it most likely is: the identity
+        provider's quirk behind it (:func:`jwt_middleware.idp.quirk`), an OpenID
+        Connect ID token sent as an access token. Never changes the reason: the
+        marks of an ID token explain a refusal, they never cause one."""
+        rules = self.idp_rules
+        provider = rules.provider
+        if provider is None and self.settings.idp == "auto":
+            provider = idp.token_provider(header, claims)  # the token's own iss: a hint only
+        parts: list[str] = []
+        said = idp.quirk(provider, failure, header, claims, rules, self.policy.audiences)
+        if said:
+            parts.append(said)
+        if claims is not None and provider != "google":  # Google: APIs verify ID tokens
+            marks = id_token_marks(claims)
+            if marks and not (said and "ID token" in said):
+                parts.append(
+                    f"The token looks like an OpenID Connect ID token ({', '.join(marks)}). "
+                    + ID_TOKEN_HELP
+                )
+        if not parts:
+            return failure
+        if failure.hint:
+            parts.append(failure.hint)
+        return failure._replace(hint=" ".join(parts))
 
     # -- refresh policy ---------------------------------------------------------------
 

@@ -70,12 +70,10 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "multiple_tokens": (400, "invalid_request"),
     "wrong_token_type": (401, "invalid_token"),
 }
-# Not from one plain HTTP request with static keys: a key fetch or key-set history, the
-# token-type setting (not yet configurable).
+# Not from one plain HTTP request with static keys: a key fetch or key-set history.
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
     "retired_key",
-    "wrong_token_type",
 }
 CLAIM_ORDER = [
     "invalid_claim",
@@ -186,6 +184,11 @@ class Ctx:
         return Settings(public_keys=(public_pem(self.keys.rsa),), issuer=ISSUER, audience=AUDIENCE)
 
     @property
+    def at_jwt(self) -> Settings:
+        """:attr:`rsa` requiring RFC 9068 access tokens (JWT_TOKEN_TYPES=at+jwt)."""
+        return dataclasses.replace(self.rsa, token_types=("at+jwt",))
+
+    @property
     def ab(self) -> Settings:
         return Settings(jwks_file=self.jwks_ab, issuer=ISSUER, audience=AUDIENCE)
 
@@ -194,6 +197,9 @@ class Ctx:
 
     def good(self, **overrides: Any) -> str:
         return sign(claims(**overrides), self.keys.rsa)
+
+    def good_typed(self, typ: str, **overrides: Any) -> str:
+        return sign(claims(**overrides), self.keys.rsa, headers={"typ": typ})
 
 
 @dataclass
@@ -375,6 +381,47 @@ CASES: list[Case] = [
         "token_too_large",
         lambda c: bearer(c.rsa, _sized_token(c, 8220)),
         detail=("8192",),
+    ),
+    # header stage: the token type (RFC 9068), when JWT_TOKEN_TYPES is set
+    Case(
+        "wrong_token_type_id_token",
+        "wrong_token_type",
+        lambda c: bearer(
+            c.at_jwt,
+            sign(claims(nonce="n-0S6_WzA2Mj", at_hash="77QmUPtjPfzWtF2AnpK9RQ"), c.keys.rsa),
+        ),
+        detail=("'JWT'", "ID token", "'at+jwt'"),
+        hint=("access_token", "id_token"),
+    ),
+    Case(
+        "wrong_token_type_no_typ",
+        "wrong_token_type",
+        lambda c: bearer(c.at_jwt, rs_token({"alg": "RS256"}, claims(), c.keys.rsa)),
+        detail=("no 'typ'", "'at+jwt'"),
+    ),
+    Case(
+        "wrong_token_type_logout_token",
+        "wrong_token_type",
+        lambda c: bearer(
+            c.at_jwt,
+            sign(
+                claims(
+                    exp=None,
+                    jti="bWJq",
+                    sid="08a5019c-17e1-4977-8f42-65a12843ea02",
+                    events={"http://schemas.openid.net/event/backchannel-logout": {}},
+                ),
+                c.keys.rsa,
+                headers={"typ": "logout+jwt"},
+            ),
+        ),
+        detail=("logout token",),
+    ),
+    Case(
+        "wrong_token_type_keycloak_id_token_claim",
+        "wrong_token_type",
+        lambda c: bearer(c.at_jwt, sign(claims(typ="ID", azp="web-app"), c.keys.rsa)),
+        detail=("typ 'ID' (Keycloak)", "ID token"),
     ),
     # structure stage
     Case(
@@ -906,6 +953,20 @@ CONTROLS: list[tuple[str, Callable[[Ctx], Req]]] = [
         lambda c: bearer(
             Settings(public_keys=(public_pem(c.keys.rsa),), audience=AUDIENCE),
             c.good(iss=None),
+        ),
+    ),
+    (
+        "typ_at_jwt_required",
+        lambda c: bearer(c.at_jwt, c.good_typed("at+jwt")),
+    ),
+    (
+        "typ_application_at_jwt_any_case",
+        lambda c: bearer(c.at_jwt, c.good_typed("application/AT+JWT")),
+    ),
+    (
+        "typ_not_required_by_default_id_token_marks",
+        lambda c: bearer(
+            c.rsa, c.good(nonce="n-0S6_WzA2Mj", at_hash="77QmUPtjPfzWtF2AnpK9RQ", azp=AUDIENCE)
         ),
     ),
     ("admin_scope", lambda c: bearer(c.rsa, c.good(scope="read admin"), path="/admin")),

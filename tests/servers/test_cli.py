@@ -84,6 +84,9 @@ TRANSLATED = {
     "audience",
     "algorithms",
     "leeway",
+    "token_types",
+    "idp",
+    "idp_tenants",
 }
 NO_EFFECT_ON_REASON = {"diagnostics", "realm"}
 
@@ -239,6 +242,12 @@ class Translator:
             args += ["--audience", ",".join(s.audiences)]
         args += ["--algorithms", ",".join(s.allowed_algorithms)]
         args += ["--leeway", str(s.leeway)]
+        if s.accepted_token_types:
+            args += ["--token-types", ",".join(s.accepted_token_types)]
+        if s.idp != "auto":
+            args += ["--idp", s.idp]
+        if s.tenants:
+            args += ["--idp-tenants", ",".join(s.tenants)]
         return args, env
 
     def invocation(self, name: str, req: Req, index: int) -> Invocation:

@@ -1,0 +1,435 @@
+"""Identity-provider rules: recognise the provider, apply its documented rules, name its quirks.
+
+The provider is recognised from the configured issuer, discovery URL or JWKS
+URL (``JWT_IDP=auto``, the default), named (``entra``, ``auth0``, ``okta``,
+``keycloak``, ``cognito``, ``google``), or turned off (``none``). Two kinds
+of effect, kept apart:
+
+- **Acceptance**, as data given to the :class:`~jwt_middleware.claims.ClaimsPolicy`
+  when it is built (:func:`rules_for`): Google's two issuer spellings, Entra ID
+  multi-tenant issuers (``{tenantid}``) expanded over an allow-list of tenants,
+  Cognito's ``client_id`` standing for the audience of an access token. These
+  only widen what passes: no token that passed without them is refused. The
+  one narrowing rule, Cognito's ``token_use`` must be ``access``, applies only
+  when ``JWT_IDP=cognito`` is set explicitly.
+- **Hints**, on the failure path only (:func:`quirk`): a sentence naming the
+  quirk behind a refusal, for the verifier's advice step and the CLI.
+
+Every rule cites its provider's documentation (``PROVIDERS``; docs/providers.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from urllib.parse import urlsplit
+
+from .reasons import Reason
+from .text import clip
+
+if TYPE_CHECKING:
+    from .outcome import Failure
+    from .settings import Settings
+
+
+class Provider(NamedTuple):
+    name: str
+    label: str
+    docs: str
+
+
+PROVIDERS: Final[dict[str, Provider]] = {
+    p.name: p
+    for p in (
+        Provider(
+            "entra",
+            "Microsoft Entra ID",
+            "https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens",
+        ),
+        Provider("auth0", "Auth0", "https://auth0.com/docs/secure/tokens/access-tokens"),
+        Provider("okta", "Okta", "https://developer.okta.com/docs/concepts/auth-servers/"),
+        Provider(
+            "keycloak",
+            "Keycloak",
+            "https://www.keycloak.org/docs/latest/server_admin/#audience-support",
+        ),
+        Provider(
+            "cognito",
+            "Amazon Cognito",
+            "https://docs.aws.amazon.com/cognito/latest/developerguide/"
+            "amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html",
+        ),
+        Provider(
+            "google",
+            "Google",
+            "https://developers.google.com/identity/openid-connect/openid-connect"
+            "#validatinganidtoken",
+        ),
+    )
+}
+#: The values of ``JWT_IDP``.
+IDP_CHOICES: Final = ("auto", "none", *PROVIDERS)
+#: How an Entra ID multi-tenant issuer names the tenant (its common discovery document).
+TENANT_PLACEHOLDER: Final = "{tenantid}"
+#: Google's issuer, written both ways (Google's ID tokens carry either).
+GOOGLE_ISSUERS: Final = ("https://accounts.google.com", "accounts.google.com")
+#: Microsoft Graph as an audience: its URI and its application id.
+GRAPH_AUDIENCES: Final = frozenset(
+    {
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.com/",
+        "00000003-0000-0000-c000-000000000000",
+    }
+)
+
+_ENTRA_HOSTS: Final = (
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+    "login.windows.net",
+    "sts.windows.net",
+)
+_GUID: Final = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_ENTRA_V1: Final = re.compile(r"^https://sts\.windows\.net/([^/]+)/$")
+_ENTRA_V2: Final = re.compile(r"^https://login\.microsoftonline\.[a-z.]+/([^/]+)/v2\.0$")
+
+
+def _host_path(url: str) -> tuple[str, str]:
+    text = url.strip()
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return "", ""
+    return host, parts.path
+
+
+def recognise(url: str | None) -> str | None:
+    """The provider an issuer, discovery or JWKS URL belongs to, or None."""
+    if not url:
+        return None
+    host, path = _host_path(url)
+    if not host:
+        return None
+    if host in _ENTRA_HOSTS or host.endswith(".ciamlogin.com"):
+        return "entra"
+    if host == "accounts.google.com" or (
+        host == "www.googleapis.com" and path.startswith("/oauth2/")
+    ):
+        return "google"
+    if host.startswith("cognito-idp.") and host.endswith(".amazonaws.com"):
+        return "cognito"
+    if host.endswith((".auth0.com", ".auth0app.com")):
+        return "auth0"
+    if host.endswith((".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com")):
+        return "okta"
+    if "/realms/" in path:
+        return "keycloak"
+    return None
+
+
+def resolve(settings: Settings) -> str | None:
+    """The provider whose rules apply under ``settings`` (None: no provider rules)."""
+    if settings.idp == "none":
+        return None
+    if settings.idp != "auto":
+        return settings.idp
+    for url in (*settings.issuers, settings.discovery_url, settings.jwks_url):
+        found = recognise(url)
+        if found is not None:
+            return found
+    return None
+
+
+def expand_issuers(
+    issuers: Iterable[str], provider: str | None, tenants: Iterable[str]
+) -> tuple[str, ...]:
+    """The issuers a provider accepts for the configured ones: Google's other spelling;
+    an Entra ID ``{tenantid}`` template once per allowed tenant (the template kept as
+    written, so refusing everything, when no tenant is allowed)."""
+    out: list[str] = []
+    tenant_ids = tuple(t.strip() for t in tenants if t.strip())
+    for issuer in issuers:
+        if provider == "google" and issuer.rstrip("/") in GOOGLE_ISSUERS:
+            out.extend(GOOGLE_ISSUERS)
+            continue
+        at = issuer.lower().find(TENANT_PLACEHOLDER)
+        if provider == "entra" and at >= 0 and tenant_ids:
+            end = at + len(TENANT_PLACEHOLDER)
+            out.extend(issuer[:at] + tid + issuer[end:] for tid in tenant_ids)
+            continue
+        out.append(issuer)
+    return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRules:
+    """What a provider changes in the claims policy, as data (see :func:`rules_for`)."""
+
+    provider: str | None
+    #: Named by JWT_IDP (not recognised): its narrowing rules apply too.
+    explicit: bool
+    issuers: tuple[str, ...]
+    #: The issuers as configured (templates unexpanded), for the hints.
+    configured_issuers: tuple[str, ...]
+    tenants: tuple[str, ...]
+    #: Claims that stand for ``aud`` when the token has none (Cognito: ``client_id``).
+    audience_alternates: tuple[str, ...] = ()
+    #: Claims required to hold one of these values (Cognito, explicit: ``token_use``).
+    claim_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def rules_for(settings: Settings) -> ProviderRules:
+    """The provider rules of ``settings``: built once, when the verifier is built."""
+    provider = resolve(settings)
+    explicit = settings.idp not in ("auto", "none")
+    tenants = settings.tenants
+    alternates: tuple[str, ...] = ()
+    values: dict[str, tuple[str, ...]] = {}
+    if provider == "cognito":
+        if settings.audiences:  # access tokens carry the app client id in client_id
+            alternates = ("client_id",)
+        if explicit:
+            values["token_use"] = ("access",)
+    return ProviderRules(
+        provider,
+        explicit,
+        expand_issuers(settings.issuers, provider, tenants),
+        settings.issuers,
+        tenants,
+        alternates,
+        values,
+    )
+
+
+# -- hints: the failure path only ---------------------------------------------------
+
+
+def org_authorization_server(iss: Any) -> bool:
+    """Whether ``iss`` is Okta's org authorization server (an Okta host, no path)."""
+    if type(iss) is not str:
+        return False
+    host, path = _host_path(iss)
+    return recognise(iss) == "okta" and path.strip("/") == "" and bool(host)
+
+
+def token_provider(
+    header: Mapping[str, Any] | None, claims: Mapping[str, Any] | None
+) -> str | None:
+    """The provider a token's own (unverified) ``iss`` names, for hints only."""
+    iss = claims.get("iss") if claims is not None else None
+    if iss is None and header is not None:
+        iss = header.get("iss")  # Auth0 writes its issuer in a JWE header
+    return recognise(iss) if type(iss) is str else None
+
+
+def _auds(value: Any) -> list[str]:
+    if type(value) is str:
+        return [value]
+    if type(value) is list:
+        return [a for a in value if type(a) is str]
+    return []
+
+
+def _entra(
+    failure: Failure,
+    header: Mapping[str, Any] | None,
+    claims: Mapping[str, Any],
+    rules: ProviderRules,
+    audiences: Iterable[str],
+) -> str | None:
+    if header is not None and "nonce" in header:
+        aud = ", ".join(f"'{clip(a, 60)}'" for a in _auds(claims.get("aud"))[:2]) or "none"
+        graph = (
+            " (a Microsoft Graph token)" if GRAPH_AUDIENCES & set(_auds(claims.get("aud"))) else ""
+        )
+        return (
+            f"Microsoft Entra ID: the header carries a 'nonce'{graph}, audience {aud}: such "
+            "tokens are for Microsoft Graph, and only Graph can verify them (the signature "
+            "covers a hash of the nonce). Request a token for this API's own scope (for "
+            "example api://<this API's client id>/.default), not a Graph scope such as "
+            "User.Read."
+        )
+    iss = claims.get("iss")
+    reason = failure.reason
+    if reason is Reason.issuer_mismatch and type(iss) is str:
+        v1, v2 = _ENTRA_V1.match(iss), _ENTRA_V2.match(iss)
+        templated = [i for i in rules.configured_issuers if TENANT_PLACEHOLDER in i.lower()]
+        if templated and (v1 or v2):
+            tenant = (v1 or v2).group(1) if (v1 or v2) else ""  # type: ignore[union-attr]
+            if tenant not in rules.tenants:
+                return (
+                    f"Microsoft Entra ID multi-tenant issuer: the token comes from tenant "
+                    f"'{clip(tenant, 40)}', which is not in JWT_IDP_TENANTS (the tenants "
+                    f"{', '.join(repr(t) for t in rules.tenants[:5]) or 'allowed: none'}). "
+                    "Add the tenant id if this tenant may call the API."
+                )
+        wants_v2 = any(_ENTRA_V2.match(i) for i in rules.issuers)
+        wants_v1 = any(_ENTRA_V1.match(i) for i in rules.issuers)
+        if v1 and wants_v2 and not wants_v1:
+            return (
+                "Microsoft Entra ID: this is a v1.0 token (iss https://sts.windows.net/"
+                "{tid}/) while the v2.0 issuer is configured. Entra ID issues the token "
+                "version the API's app registration asks for: set "
+                "'requestedAccessTokenVersion': 2 in its manifest (accessTokenAcceptedVersion), "
+                "or add the v1.0 issuer to JWT_ISSUER."
+            )
+        if v2 and wants_v1 and not wants_v2:
+            return (
+                "Microsoft Entra ID: this is a v2.0 token (iss https://login.microsoftonline."
+                "com/{tid}/v2.0) while the v1.0 issuer (https://sts.windows.net/{tid}/) is "
+                "configured. Configure the v2.0 issuer, or add it to JWT_ISSUER beside the "
+                "v1.0 one."
+            )
+    if reason is Reason.audience_mismatch:
+        token_auds = _auds(claims.get("aud"))
+        wanted = list(audiences)
+        if any(_GUID.match(a) for a in token_auds) and any(not _GUID.match(a) for a in wanted):
+            return (
+                "Microsoft Entra ID: the token's audience is the API's client id (a GUID), as "
+                "in v2.0 tokens, while JWT_AUDIENCE names the App ID URI (api://...). Add the "
+                "client id to JWT_AUDIENCE (both may be listed)."
+            )
+        if any(not _GUID.match(a) for a in token_auds) and any(_GUID.match(a) for a in wanted):
+            return (
+                "Microsoft Entra ID: the token's audience is an App ID URI (api://... or a "
+                "URL), as in v1.0 tokens, while JWT_AUDIENCE names the client id (a GUID). Add "
+                "the App ID URI to JWT_AUDIENCE (both may be listed)."
+            )
+    return None
+
+
+def _cognito(failure: Failure, claims: Mapping[str, Any]) -> str | None:
+    use = claims.get("token_use")
+    if use == "id":
+        return (
+            "Amazon Cognito: this is an ID token ('token_use' 'id'). Send the access token "
+            "of the token response (its 'token_use' is 'access')."
+        )
+    if failure.reason in (Reason.audience_mismatch, Reason.missing_claim) and use == "access":
+        return (
+            "Amazon Cognito: access tokens carry the app client id in 'client_id' and no "
+            "'aud' (ID tokens carry it in 'aud'): JWT_AUDIENCE must be the app client id."
+        )
+    return None
+
+
+def _keycloak(failure: Failure, claims: Mapping[str, Any]) -> str | None:
+    if failure.reason is Reason.audience_mismatch and _auds(claims.get("aud")) == ["account"]:
+        return (
+            "Keycloak: an 'aud' of only 'account' is Keycloak's default (the account "
+            "console's client): no audience mapper adds this API. In the client (or a client "
+            "scope) the token is requested with, add a mapper of type Audience whose "
+            "included client audience is this API's client id."
+        )
+    return None
+
+
+_OKTA: Final = (
+    "Okta: the issuer {iss} is Okta's org authorization server. Its access tokens are "
+    "for Okta's own APIs: no other API can verify them. Request the token from a custom "
+    "authorization server ({iss}/oauth2/default or /oauth2/<id>) and set JWT_ISSUER to it."
+)
+
+
+_TYP: Final = {
+    "entra": "Microsoft Entra ID writes typ 'JWT' in its access tokens, never 'at+jwt': "
+    "with Entra ID, accept 'JWT' in JWT_TOKEN_TYPES or leave it unset.",
+    "keycloak": "Keycloak writes typ 'JWT' in the header of its access tokens (the claim typ "
+    "'Bearer' marks them): accept 'JWT' in JWT_TOKEN_TYPES or leave it unset.",
+    "cognito": "Amazon Cognito writes no typ in its tokens ('token_use' says what a token "
+    "is): leave JWT_TOKEN_TYPES unset and set JWT_IDP=cognito to require access tokens.",
+    "google": "Google issues no JWT access tokens (its access tokens are opaque): APIs "
+    "verify Google ID tokens, so leave JWT_TOKEN_TYPES unset.",
+    "auth0": "Auth0 writes typ 'at+jwt' only when the API's token profile is RFC 9068 (API "
+    "settings, Token Profile): choose it, or accept 'JWT' in JWT_TOKEN_TYPES.",
+}
+
+
+def quirk(
+    provider: str | None,
+    failure: Failure,
+    header: Mapping[str, Any] | None,
+    claims: Mapping[str, Any] | None,
+    rules: ProviderRules,
+    audiences: Iterable[str] = (),
+) -> str | None:
+    """The sentence naming ``provider``'s quirk behind ``failure``, or None."""
+    reason = failure.reason
+    if provider == "auth0" and reason in (Reason.malformed_token, Reason.encrypted_token):
+        return (
+            "Auth0 hands out an opaque or encrypted (JWE) access token, meant for its "
+            "/userinfo endpoint, when the authorization request names no audience: request "
+            "the token with audience=<this API's Identifier in the Auth0 dashboard>."
+        )
+    if provider == "google" and reason is Reason.malformed_token:
+        return (
+            "Google: its OAuth 2.0 access tokens are opaque (ya29...) and cannot be verified "
+            "as JWTs; APIs verify Google ID tokens."
+        )
+    if claims is None:
+        return None
+    if reason is Reason.wrong_token_type and provider in _TYP:
+        return _TYP[provider]
+    if (
+        provider == "okta"
+        or recognise(claims.get("iss") if type(claims.get("iss")) is str else None) == "okta"
+    ):
+        iss = claims.get("iss")
+        if org_authorization_server(iss):
+            return _OKTA.format(iss=clip(str(iss).rstrip("/"), 80))
+        configured = [i for i in rules.configured_issuers if org_authorization_server(i)]
+        if configured:
+            return _OKTA.format(iss=clip(configured[0].rstrip("/"), 80))
+    if provider == "entra":
+        return _entra(failure, header, claims, rules, audiences)
+    if provider == "cognito":
+        return _cognito(failure, claims)
+    if provider == "keycloak":
+        return _keycloak(failure, claims)
+    return None
+
+
+def describe_provider(provider: str | None) -> str | None:
+    """``label`` of a provider, or None."""
+    found = PROVIDERS.get(provider) if provider is not None else None
+    return found.label if found is not None else None
+
+
+def token_notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
+    """What a token alone shows of its provider's quirks (``decode`` and ``diagnose``)."""
+    notes: list[str] = []
+    iss = claims.get("iss")
+    auds = _auds(claims.get("aud"))
+    if "nonce" in header and (GRAPH_AUDIENCES & set(auds) or recognise_str(iss) == "entra"):
+        notes.append(
+            "a Microsoft Graph token (header 'nonce'): only Graph can verify its signature"
+        )
+    if type(iss) is str:
+        if _ENTRA_V1.match(iss):
+            notes.append("an Entra ID v1.0 token (iss https://sts.windows.net/{tid}/)")
+        elif _ENTRA_V2.match(iss):
+            notes.append(
+                "an Entra ID v2.0 token (iss https://login.microsoftonline.com/{tid}/v2.0)"
+            )
+        if org_authorization_server(iss):
+            notes.append("from Okta's org authorization server: for Okta's own APIs only")
+        if iss == "accounts.google.com":
+            notes.append("Google's issuer written without https:// (Google uses both spellings)")
+    use = claims.get("token_use")
+    if use == "access" and "aud" not in claims and "client_id" in claims:
+        notes.append("a Cognito access token: the app client id is in 'client_id', no 'aud'")
+    elif use == "id":
+        notes.append("a Cognito ID token ('token_use' 'id')")
+    if auds == ["account"] and recognise_str(iss) == "keycloak":
+        notes.append("Keycloak's default 'aud: account': no audience mapper for an API")
+    return notes
+
+
+def recognise_str(value: Any) -> str | None:
+    """:func:`recognise` for an unverified claim (anything but a string: None)."""
+    return recognise(value) if type(value) is str else None
