@@ -40,7 +40,9 @@ LEEWAY = 1
 
 
 @contextlib.contextmanager
-def _serve(keys: Keys, tmp: Path, target: str, *extra: str) -> Iterator[ServerProcess]:
+def _serve(
+    keys: Keys, tmp: Path, target: str, *extra: str, **more_env: str
+) -> Iterator[ServerProcess]:
     pem = tmp / "public.pem"
     pem.write_text(public_pem(keys.rsa))
     env = child_env(
@@ -49,6 +51,7 @@ def _serve(keys: Keys, tmp: Path, target: str, *extra: str) -> Iterator[ServerPr
         JWT_AUDIENCE=AUDIENCE,
         JWT_LEEWAY=str(LEEWAY),
         JWT_WEBSOCKET_SUBPROTOCOL=SUBPROTOCOL,
+        **more_env,
     )
     port = free_port()
     with ServerProcess.start(
@@ -361,3 +364,48 @@ async def test_websocket_http_client_sees_the_same_rejection_as_http(
     assert response.status_code == r.status_code
     assert response.headers["WWW-Authenticate"] == r.headers["www-authenticate"]
     assert json.loads(response.body)["reason"] == r.json()["reason"]
+
+
+# --- token locations through a real server -------------------------------------------------
+
+LOCATIONS = "header:Authorization:Bearer, cookie:at, query:access_token"
+
+
+@pytest.fixture(scope="module")
+def located(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """JWT_TOKEN_LOCATIONS: the Authorization header, a cookie and a query parameter."""
+    with _serve(
+        keys, tmp_path_factory.mktemp("located"), "deploy_app:app", JWT_TOKEN_LOCATIONS=LOCATIONS
+    ) as server:
+        server.wait_healthy("/healthz", 20.0, probe_timeout=0.5)
+        yield server
+
+
+def test_token_locations_through_uvicorn(keys: Keys, located: ServerProcess) -> None:
+    good, other = token(keys), token(keys, sub="someone-else")
+    with located.client() as c:
+        by_cookie = c.get("/me", headers={"Cookie": f"theme=dark; at={good}"})
+        by_query = c.get("/me", params={"access_token": good})
+        same_twice = c.get("/me", params={"access_token": good}, headers={"Cookie": f"at={good}"})
+        two = c.get("/me", headers={"Authorization": f"Bearer {good}", "Cookie": f"at={other}"})
+    assert by_cookie.status_code == 200, by_cookie.text
+    assert by_query.status_code == 200 and same_twice.status_code == 200
+    assert two.status_code == 400
+    assert two.json()["reason"] == "multiple_tokens"
+    assert 'error="invalid_request"' in two.headers["www-authenticate"]
+    assert good not in two.text and other not in two.text
+
+
+def test_missing_token_hint_names_the_moved_header_through_uvicorn(
+    keys: Keys, direct: ServerProcess
+) -> None:
+    good = token(keys)
+    with direct.client() as c:
+        moved = c.get("/me", headers={"X-Forwarded-Authorization": f"Bearer {good}"})
+        proxied = c.get("/me", headers={"X-Auth-Request-Access-Token": good})
+    for response, place in ((moved, "X-Forwarded-Authorization"), (proxied, "oauth2-proxy")):
+        assert response.status_code == 401
+        body = response.json()
+        assert body["reason"] == "missing_token"
+        assert place in body["hint"]
+        assert good not in response.text
