@@ -20,6 +20,8 @@ Every rule cites its provider's documentation (``PROVIDERS``; docs/providers.md)
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -215,6 +217,19 @@ def org_authorization_server(iss: Any) -> bool:
         return False
     host, path = _host_path(iss)
     return recognise(iss) == "okta" and path.strip("/") == "" and bool(host)
+
+
+def jwe_header(token: str) -> dict[str, Any] | None:
+    """The protected header of a JWE (five segments), if it is a small JSON object: Auth0
+    names its issuer there. For a hint only, on the failure path."""
+    first = token[: token.find(".")]
+    if not 0 < len(first) <= 1024:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(first + "=" * (-len(first) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def token_provider(

@@ -200,7 +200,8 @@ class Verifier:
         if plan is None or body is None:
             parsed = parse_compact(token)
             if isinstance(parsed, Failure):
-                return self.advise(parsed, None, None)
+                header = idp.jwe_header(token) if parsed.reason is Reason.encrypted_token else None
+                return self.advise(parsed, header, None)
             planned = self._plan(parsed, keys, now)
             if isinstance(planned, Failure):
                 return self.advise(planned, parsed.header, parsed.claims).with_claims(parsed.claims)
