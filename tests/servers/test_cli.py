@@ -900,3 +900,44 @@ def test_console_script_is_installed_and_runs(keys: Keys, pem_files: dict[str, s
     for command in ("decode", "diagnose", "fingerprint", "probe"):
         assert command in help_.out
     assert diagnose.code == 0 and diagnose.out.startswith("VALID")
+
+
+# --- token type and provider (decode, diagnose) ------------------------------------------
+
+
+def test_decode_and_diagnose_name_the_token_type_and_provider(keys: Keys, tmp_path: Path) -> None:
+    """An Entra ID v1.0 ID-token-like token: decode names its type, the provider and the
+    v1.0 quirk; diagnose with a v2.0 issuer gives the quirk in the hint too."""
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    token = sign(
+        claims(iss=f"https://sts.windows.net/{tenant}/", nonce="n-0S6", at_hash="77QmUP"),
+        keys.rsa,
+    )
+    pem = tmp_path / "entra.pem"
+    pem.write_text(public_pem(keys.rsa))
+    v2 = f"https://login.microsoftonline.com/{tenant}/v2.0"
+    human, as_json, diagnosed, typed = run_all(
+        [
+            Invocation(["decode"], token),
+            Invocation(["decode", "--json"], token),
+            Invocation(["diagnose", "--json", "--key-file", str(pem), "--issuer", v2], token),
+            Invocation(["diagnose", "--key-file", str(pem), "--token-types", "at+jwt"], token),
+        ]
+    )
+    assert human.code == as_json.code == 0
+    assert "type      The token's header 'typ' is 'JWT'" in human.out
+    assert "OpenID Connect ID token" in human.out
+    assert "provider  Microsoft Entra ID" in human.out
+    assert "v1.0 token" in human.out
+    body = as_json.json()
+    assert body["provider"] == "Microsoft Entra ID"
+    assert "ID token" in body["token_type"]
+    assert any("v1.0" in note for note in body["provider_notes"])
+    assert diagnosed.code == 1, diagnosed
+    result = diagnosed.json()
+    assert result["reason"] == "issuer_mismatch"
+    assert "requestedAccessTokenVersion" in result["hint"]
+    assert "OpenID Connect ID token" in result["hint"]
+    assert result["provider"] == "Microsoft Entra ID"
+    assert typed.code == 1, typed
+    assert "wrong_token_type" in typed.out and "ID token" in typed.out
