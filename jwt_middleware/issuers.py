@@ -35,10 +35,11 @@ class MultiIssuerVerifier:
         self.verifiers = tuple(verifiers)
         self.by_issuer: dict[str, Verifier] = {}
         for verifier in self.verifiers:
-            issuers = verifier.settings.issuers
-            if not issuers:
+            if not verifier.settings.issuers:
                 raise ConfigurationError("every issuer configuration must set its issuer")
-            for iss in issuers:
+            # Every spelling the verifier accepts (Google's two, an Entra ID template's
+            # allowed tenants), so a token is routed wherever its issuer would pass.
+            for iss in sorted(verifier.policy.issuers):
                 if iss in self.by_issuer:
                     raise ConfigurationError(f"issuer {iss!r} is configured twice")
                 self.by_issuer[iss] = verifier
