@@ -8,7 +8,9 @@ an accepted token pays a few comparisons and a failed one gets every
 problem listed (CONTRACT section 1: the primary one is the first in
 ``CLAIM_ORDER``). Registered claims (RFC 7519 section 4.1) are checked for
 type whenever present; ``iss`` and ``aud`` against the configured values,
-which also make them required.
+which also make them required. An expected audience that is an http(s) URI (an
+RFC 8707 resource indicator) also accepts its normalised spelling: see
+:func:`resource_key`.
 
 The stage stays pure: the issuer's measured clock offset
 (:mod:`jwt_middleware.clock`) comes in as an argument of :meth:`ClaimsPolicy.failure`,
@@ -17,6 +19,7 @@ and only a failed time claim reads it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -39,6 +42,54 @@ _ENV_WORDS: Final = frozenset(
 )  # fmt: skip
 
 Rule = Callable[[Any, float], "Problem | None"]
+
+#: An absolute http(s) URI (RFC 3986): scheme, authority (a reg-name or an IPv6 literal,
+#: an optional port; no userinfo), path, query; no fragment (RFC 8707 section 2).
+_RESOURCE_URI: Final = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::(?P<port>[0-9]*))?"
+    r"(?P<path>/[^?#]*)?(?P<query>\?[^#]*)?"
+)
+_DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
+
+
+def resource_parts(uri: str) -> tuple[str, str, str] | None:
+    """``(origin, path, query)`` of an http(s) resource URI, the origin normalised, or
+    None for anything else (an audience that is not such a URI is compared as written).
+
+    The normalisation is RFC 3986 section 6.2.3's scheme-based one, and no more: the
+    scheme and the host in lower case, the default port (``:443`` for https, ``:80``
+    for http) or an empty one removed. The path and the query are kept as written:
+    ``/mcp`` and ``/mcp/`` are two resources, and percent-encoding and dot segments
+    are not rewritten.
+    """
+    found = _RESOURCE_URI.fullmatch(uri)
+    if found is None:
+        return None
+    scheme = found["scheme"].lower()
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is None:
+        return None
+    port = found["port"]
+    origin = f"{scheme}://{found['host'].lower()}"
+    if port and port != default:
+        origin = f"{origin}:{port}"
+    return origin, found["path"] or "", found["query"] or ""
+
+
+def resource_key(uri: str) -> str | None:
+    """The normalised spelling of an http(s) resource URI (:func:`resource_parts`), or None.
+
+    An empty path is ``/``: for http(s), ``https://api.example.com`` and
+    ``https://api.example.com/`` name the same resource (RFC 3986 section 6.2.3, RFC
+    9110 section 4.2.3: both are a request for ``/``), so a token for one is accepted
+    for the other. A non-empty path is compared exactly, its trailing slash too.
+    """
+    parts = resource_parts(uri)
+    if parts is None:
+        return None
+    origin, path, query = parts
+    return f"{origin}{path or '/'}{query}"
 
 
 def is_time(value: Any) -> bool:
@@ -109,6 +160,40 @@ def issuer_near_miss(actual: str, expected: str) -> str | None:
     return None
 
 
+def resource_near_miss(actual: str, expected: str) -> str | None:
+    """The hint when a token's aud ``actual`` nearly names the resource URI ``expected``
+    (RFC 8707): the same origin (after normalising), another path. None otherwise."""
+    a, e = resource_parts(actual), resource_parts(expected)
+    if a is None or e is None or a[0] != e[0]:
+        return None
+    a_path, e_path = a[1] or "/", e[1] or "/"  # an empty path is "/" (resource_key)
+    shown, wanted = clip(actual, 80), clip(expected, 80)
+    fix = f"request the token with resource={wanted} (RFC 8707)"
+    if a_path == "/" and e_path != "/":
+        return (
+            f"The token was requested for {shown} but this resource is {wanted}, a path "
+            f"below that origin: {fix}."
+        )
+    if a_path.rstrip("/") == e_path.rstrip("/") and a_path != e_path:
+        return (
+            f"The token's audience {shown} differs from this resource {wanted} only by a "
+            "trailing slash. Resource URIs are compared exactly, beyond the letter case of "
+            f"the scheme and host and a default port: {fix}, or add that spelling to "
+            "JWT_AUDIENCE if it names this resource too."
+        )
+    if a_path != e_path:
+        return (
+            f"The token was requested for {shown}, another path on this resource's "
+            f"origin; this resource is {wanted}: {fix}."
+        )
+    if a[2] != e[2]:
+        return (
+            f"The token was requested for {shown}, which differs from this resource "
+            f"{wanted} in its query: {fix}."
+        )
+    return None
+
+
 def _one_of(name: str, allowed: tuple[str, ...]) -> Rule:
     """A claim that must hold one of ``allowed`` (Cognito's ``token_use``: ``access``)."""
     accepted = frozenset(allowed)
@@ -135,7 +220,15 @@ class ClaimsPolicy:
     (Cognito's ``client_id``) is a subclass, so the default one pays nothing for it.
     """
 
-    __slots__ = ("audiences", "claim_values", "issuers", "leeway", "required", "rules")
+    __slots__ = (
+        "audiences",
+        "claim_values",
+        "issuers",
+        "leeway",
+        "required",
+        "resources",
+        "rules",
+    )
 
     def __init__(
         self,
@@ -148,6 +241,13 @@ class ClaimsPolicy:
     ) -> None:
         self.issuers = frozenset(issuers)
         self.audiences = frozenset(audiences)
+        #: The normalised spellings of the expected audiences that are http(s) resource
+        #: URIs (:func:`resource_key`): decided here, once. The aud rule reads them only
+        #: when the exact test fails, so a token whose aud is written as configured pays
+        #: nothing for them, nor does a policy whose audiences are not URIs (empty set).
+        self.resources = frozenset(
+            key for key in (resource_key(a) for a in self.audiences) if key is not None
+        )
         self.leeway = leeway
         self.claim_values = dict(claim_values or {})
         needed = list(dict.fromkeys(required))
@@ -236,11 +336,15 @@ class ClaimsPolicy:
         if type(value) is str:
             if not audiences or value in audiences:
                 return None
-            shown = [value]
+            if self.resources and resource_key(value) in self.resources:
+                return None  # the resource URI spelled otherwise: host case, default port
+            shown = (value,)
         elif type(value) is list and all(type(a) is str for a in value):
             if not audiences or not audiences.isdisjoint(value):
                 return None
-            shown = value
+            if self.resources and not self.resources.isdisjoint(map(resource_key, value)):
+                return None
+            shown = tuple(value)
         else:
             return Problem(
                 Reason.invalid_claim,
@@ -249,9 +353,11 @@ class ClaimsPolicy:
         listed = ", ".join(f"'{clip(a, 60)}'" for a in shown[:5]) or "an empty array"
         if name != "aud":
             return Problem(
-                Reason.audience_mismatch, f"The token has no 'aud'; its '{name}' is {listed}."
+                Reason.audience_mismatch,
+                f"The token has no 'aud'; its '{name}' is {listed}.",
+                shown,
             )
-        return Problem(Reason.audience_mismatch, f"The token's audience is {listed}.")
+        return Problem(Reason.audience_mismatch, f"The token's audience is {listed}.", shown)
 
     # -- the stage ------------------------------------------------------------------
 
@@ -318,6 +424,8 @@ class ClaimsPolicy:
             expected["required_claims"] = list(self.required)
         if reason is Reason.issuer_mismatch:
             hint = self._issuer_hint(primary)
+        elif reason is Reason.audience_mismatch:
+            hint = self._audience_hint(primary)
         elif reason in (
             Reason.token_expired,
             Reason.token_not_yet_valid,
@@ -353,6 +461,17 @@ class ClaimsPolicy:
                     "match the issuer's 'iss' (see its discovery document) character for "
                     "character."
                 )
+        return None
+
+    def _audience_hint(self, primary: Problem) -> str | None:
+        """The near miss of a token's aud and an expected resource URI, if one is."""
+        if not self.resources or not isinstance(primary.value, tuple):
+            return None
+        for expected in sorted(a for a in self.audiences if resource_key(a) is not None):
+            for actual in primary.value[:20]:
+                near = resource_near_miss(actual, expected)
+                if near:
+                    return near
         return None
 
     def _time_hint(self, primary: Problem) -> str | None:
