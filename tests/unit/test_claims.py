@@ -467,3 +467,188 @@ def test_hint_claims_the_clock_only_when_the_offset_explains_it(
             assert tight(value, issuer_now) is not None
         else:
             assert abs(offset) <= error and "agrees with the issuer's" in hint
+
+
+# --- the audience as an RFC 8707 resource URI -------------------------------------------
+
+RESOURCE = "https://api.example.com/mcp"
+ORIGIN_RESOURCE = "https://api.example.com"
+
+
+def resource_policy(*audiences: str) -> ClaimsPolicy:
+    return ClaimsPolicy(issuers=(ISSUER,), audiences=audiences or (RESOURCE,), leeway=LEEWAY)
+
+
+def aud_hint(policy: ClaimsPolicy, aud: Any, key: VerificationKey) -> str:
+    """The audience_mismatch failure's hint (the reason asserted)."""
+    problems = policy.problems(valid_claims(aud=aud), NOW)
+    assert problems is not None and [p.reason for p in problems] == [Reason.audience_mismatch], (
+        problems
+    )
+    failure = policy.failure(problems, "HS256", None, key)
+    assert failure.reason is Reason.audience_mismatch
+    return failure.effective_hint
+
+
+@pytest.mark.parametrize(
+    ("configured", "aud"),
+    [
+        (RESOURCE, "HTTPS://API.EXAMPLE.COM/mcp"),
+        (RESOURCE, "https://Api.Example.Com:443/mcp"),
+        (RESOURCE, "https://api.example.com:/mcp"),  # an empty port is the default one
+        ("HTTPS://API.example.com:443/mcp", RESOURCE),  # the configured spelling too
+        ("http://api.example.com/mcp", "http://API.example.com:80/mcp"),
+        ("https://api.example.com:8443/mcp", "https://API.example.com:8443/mcp"),
+        ("https://[2001:DB8::1]/mcp", "https://[2001:db8::1]:443/mcp"),
+        (f"{RESOURCE}?tenant=a", "https://API.example.com/mcp?tenant=a"),
+        # An empty path is "/" for http(s) (RFC 3986 section 6.2.3): the same resource.
+        (ORIGIN_RESOURCE, "https://api.example.com/"),
+        (f"{ORIGIN_RESOURCE}/", ORIGIN_RESOURCE),
+        (ORIGIN_RESOURCE, "https://API.example.com:443"),
+    ],
+)
+def test_resource_audience_accepts_its_normalised_spellings(configured: str, aud: str) -> None:
+    policy = resource_policy(configured)
+    assert policy.problems(valid_claims(aud=aud), NOW) is None
+    assert policy.problems(valid_claims(aud=["other-api", aud]), NOW) is None
+
+
+@CHEAP_PROPS
+@given(
+    scheme_case=st.lists(st.booleans(), min_size=5, max_size=5),
+    host_case=st.lists(st.booleans(), min_size=15, max_size=15),
+    port=st.sampled_from(["", ":", ":443"]),
+    as_list=st.booleans(),
+)
+def test_any_letter_case_of_scheme_and_host_and_the_default_port_pass(
+    scheme_case: list[bool], host_case: list[bool], port: str, as_list: bool
+) -> None:
+    def cased(text: str, upper: list[bool]) -> str:
+        return "".join(c.upper() if u else c for c, u in zip(text, upper, strict=True))
+
+    aud = f"{cased('https', scheme_case)}://{cased('api.example.com', host_case)}{port}/mcp"
+    policy = resource_policy()
+    assert policy.problems(valid_claims(aud=[aud] if as_list else aud), NOW) is None
+    # The path is compared as written: its letter case is not normalised.
+    assert policy.problems(valid_claims(aud=aud.replace("/mcp", "/MCP")), NOW) is not None
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        "https://api.example.com:8443/mcp",  # another port
+        "http://api.example.com/mcp",  # another scheme
+        "https://api.example.org/mcp",  # another host
+        "https://api.example.com./mcp",  # a trailing dot is another name
+        "https://user@api.example.com/mcp",  # userinfo: not a resource URI
+        f"{RESOURCE}#frag",  # a fragment: not a resource URI (RFC 8707 section 2)
+        "https://api.example.com/%6Dcp",  # percent-encoding is not rewritten
+        "https://api.example.com/./mcp",  # nor dot segments
+        "https://api.example.com:0443/mcp",
+        "api.example.com/mcp",
+    ],
+)
+def test_resource_audience_refuses_other_resources(aud: str, key: VerificationKey) -> None:
+    policy = resource_policy()
+    problems = policy.problems(valid_claims(aud=aud), NOW)
+    assert problems is not None and [p.reason for p in problems] == [Reason.audience_mismatch]
+
+
+@pytest.mark.parametrize(
+    ("configured", "aud"),
+    [
+        (RESOURCE, f"{RESOURCE}/"),
+        (f"{RESOURCE}/", RESOURCE),
+        (RESOURCE, "HTTPS://API.example.com/mcp/"),
+    ],
+)
+def test_a_trailing_slash_is_refused_and_named(
+    configured: str, aud: str, key: VerificationKey
+) -> None:
+    hint = aud_hint(resource_policy(configured), aud, key)
+    assert hint == (
+        f"The token's audience {aud} differs from this resource {configured} only by a "
+        "trailing slash. Resource URIs are compared exactly, beyond the letter case of the "
+        f"scheme and host and a default port: request the token with resource={configured} "
+        "(RFC 8707), or add that spelling to JWT_AUDIENCE if it names this resource too."
+    )
+
+
+@pytest.mark.parametrize(
+    "aud", [ORIGIN_RESOURCE, f"{ORIGIN_RESOURCE}/", "HTTPS://API.example.com:443"]
+)
+def test_the_origin_for_a_path_below_it_is_named(aud: str, key: VerificationKey) -> None:
+    assert aud_hint(resource_policy(), aud, key) == (
+        f"The token was requested for {aud} but this resource is {RESOURCE}, a path below "
+        f"that origin: request the token with resource={RESOURCE} (RFC 8707)."
+    )
+    # In an array among other audiences too.
+    assert "a path below that origin" in aud_hint(resource_policy(), ["billing-api", aud], key)
+
+
+@pytest.mark.parametrize(
+    ("configured", "aud"),
+    [
+        (RESOURCE, "https://api.example.com/api"),
+        (RESOURCE, "https://api.example.com/mcp/v2"),
+        (RESOURCE, "https://API.example.com/MCP"),
+        (ORIGIN_RESOURCE, RESOURCE),  # the other way round: not "the origin"
+    ],
+)
+def test_another_path_on_the_same_origin_is_named(
+    configured: str, aud: str, key: VerificationKey
+) -> None:
+    assert aud_hint(resource_policy(configured), aud, key) == (
+        f"The token was requested for {aud}, another path on this resource's origin; this "
+        f"resource is {configured}: request the token with resource={configured} (RFC 8707)."
+    )
+
+
+def test_another_query_is_named(key: VerificationKey) -> None:
+    hint = aud_hint(resource_policy(), f"{RESOURCE}?tenant=b", key)
+    assert "differs from this resource https://api.example.com/mcp in its query" in hint
+
+
+def test_another_origin_keeps_the_reasons_own_hint(key: VerificationKey) -> None:
+    policy = resource_policy()
+    default = aud_hint(ClaimsPolicy(audiences=("orders-api",)), "billing-api", key)
+    assert default.startswith("None of the token's aud values is an expected audience")
+    for aud in ("https://api.example.org/mcp", "http://api.example.com/mcp", "billing-api"):
+        assert aud_hint(policy, aud, key) == default
+
+
+def test_the_near_miss_names_the_configured_resource_it_is_near(key: VerificationKey) -> None:
+    policy = resource_policy("orders-api", "https://other.example.com/a", RESOURCE)
+    hint = aud_hint(policy, ["x", f"{RESOURCE}/"], key)
+    assert hint.startswith(
+        f"The token's audience {RESOURCE}/ differs from this resource {RESOURCE}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("configured", "aud"),
+    [
+        ("orders-api", "ORDERS-API"),
+        ("orders-api", "orders-api/"),
+        (
+            "api://6e74172b-be56-4843-9ff4-e66a39bb12e3",
+            "API://6e74172b-be56-4843-9ff4-e66a39bb12e3",
+        ),
+        ("urn:example:api", "URN:example:api"),
+        ("https://user@api.example.com/mcp", "https://user@API.example.com/mcp"),
+    ],
+)
+def test_audiences_that_are_not_http_resource_uris_are_compared_as_written(
+    configured: str, aud: str, key: VerificationKey
+) -> None:
+    policy = resource_policy(configured)
+    assert policy.resources == frozenset()
+    assert policy.problems(valid_claims(aud=configured), NOW) is None
+    assert aud_hint(policy, aud, key).startswith("None of the token's aud values")
+
+
+def test_the_normalised_spellings_are_decided_once(key: VerificationKey) -> None:
+    policy = resource_policy("orders-api", "HTTPS://API.Example.com:443/mcp", ORIGIN_RESOURCE)
+    assert policy.resources == {"https://api.example.com/mcp", "https://api.example.com/"}
+    assert policy.with_issuer(OTHER_ISSUER).resources == policy.resources
+    assert POLICIES["strict"].resources == frozenset()  # no URI audience: nothing to test
