@@ -124,7 +124,8 @@ def install_problem_handler(
         observer = middleware.observer if middleware is not None else None
         if observer is not None:
             observer.denied_after_auth(exc.failure, request.scope)
-        status, headers, body = render(exc.failure, level, use_realm)
+        extra = getattr(middleware, "challenge_extra", None)  # resource_metadata, if served
+        status, headers, body = render(exc.failure, level, use_realm, extra)
         response = Response(body, status_code=status)
         response.raw_headers = headers
         return response

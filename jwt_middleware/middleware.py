@@ -26,10 +26,11 @@ from . import scopes, websocket
 from .extract import authorization, judge
 from .issuers import MultiIssuerVerifier
 from .locations import TokenLocations
+from .metadata import MAX_AGE, MetadataDocument, issuers_of, resource_warnings, respond
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
-from .responses import render
+from .responses import render, resource_metadata_param
 from .settings import Settings
 from .sources import build_verifier
 from .verifier import Verifier
@@ -63,6 +64,11 @@ class JWTAuthMiddleware:
     :mod:`jwt_middleware.paths`). WebSocket handshakes follow the same rules;
     see :mod:`jwt_middleware.websocket` for rejections, the subprotocol token
     and the close when a socket's token expires.
+
+    With ``settings.resource`` (``JWT_RESOURCE``) set, the RFC 9728 protected
+    resource metadata (:mod:`jwt_middleware.metadata`, ``self.metadata``) is
+    served, public, at its well-known path, and every challenge carries
+    ``resource_metadata`` (``self.challenge_extra``).
     """
 
     def __init__(
@@ -109,6 +115,25 @@ class JWTAuthMiddleware:
         self._subprotocol = self.settings.websocket_subprotocol
         self._close_on_expiry = self.settings.websocket_close_on_expiry
         self._leeway = self.settings.leeway
+        #: The RFC 9728 document when ``resource`` is set (else None), its path and body.
+        self.metadata: MetadataDocument | None = None
+        #: ``resource_metadata="<url>"`` for every challenge, formatted once (or None).
+        self.challenge_extra: str | None = None
+        self._metadata_path: str | None = None
+        self._metadata_body = b""
+        self._metadata_scopes = dict(path_scopes or {})
+        #: Discovery with no configured issuer: authorization_servers waits for the fetch.
+        self._metadata_pending = False
+        if self.settings.resource:
+            self.metadata = MetadataDocument.for_verifier(
+                verifier, path_scopes=self._metadata_scopes
+            )
+            self._metadata_path = self.metadata.well_known_path
+            self._metadata_body = self.metadata.body()
+            self._metadata_pending = not self.metadata.authorization_servers and self._remote
+            self.challenge_extra = resource_metadata_param(self.metadata.well_known_url)
+            for warning in resource_warnings(self.settings):
+                self.log.warning("jwt_auth.config_warning", message=warning)
 
     # -- remote key source lifecycle ------------------------------------------------
 
@@ -156,6 +181,13 @@ class JWTAuthMiddleware:
                 await self._lifespan(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
+            return
+        if (
+            self._metadata_path is not None
+            and kind == "http"
+            and (scope["path"] == self._metadata_path or route_path(scope) == self._metadata_path)
+        ):
+            await self._serve_metadata(scope, send)
             return
         rules = self._rules
         # The path as the application's routing sees it (root_path and mounts removed).
@@ -231,6 +263,22 @@ class JWTAuthMiddleware:
             return
         await self.app(scope, receive, send)
 
+    async def _serve_metadata(self, scope: Scope, send: Send) -> None:
+        """The RFC 9728 document: GET and HEAD; a CORS preflight; 405 otherwise."""
+        if self._metadata_pending and not self._started:
+            await self.startup()  # fetch the discovery document (no lifespan)
+        if self._metadata_pending:
+            issuers = issuers_of(self.verifier)
+            if issuers:  # the discovery document has been fetched
+                self.metadata = MetadataDocument.for_verifier(
+                    self.verifier, path_scopes=self._metadata_scopes
+                )
+                self._metadata_body = self.metadata.body()
+                self._metadata_pending = False
+        await respond(
+            scope, send, self._metadata_body, max_age=None if self._metadata_pending else MAX_AGE
+        )
+
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:
         return any(name == b"access-control-request-method" for name, _ in scope["headers"])
@@ -238,9 +286,16 @@ class JWTAuthMiddleware:
     async def _reject(self, failure: Failure, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await websocket.reject(
-                failure, scope, receive, send, self._level, self._realm, self._subprotocol
+                failure,
+                scope,
+                receive,
+                send,
+                self._level,
+                self._realm,
+                self._subprotocol,
+                self.challenge_extra,
             )
             return
-        status, headers, body = render(failure, self._level, self._realm)
+        status, headers, body = render(failure, self._level, self._realm, self.challenge_extra)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

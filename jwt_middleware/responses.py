@@ -1,9 +1,12 @@
 """Turn a Failure into the contract's HTTP response (CONTRACT section 2).
 
 400/401/403 carry an RFC 6750 ``WWW-Authenticate: Bearer`` challenge; the
-body is RFC 9457 ``application/problem+json``. The diagnostics level decides
-how much the body says; no level ever contains the token, a signature, a
-secret or key material (failures never hold them in the first place).
+body is RFC 9457 ``application/problem+json``. With a resource configured
+(``JWT_RESOURCE``), every challenge also carries ``resource_metadata="<url>"``
+(RFC 9728 section 5.1): the middleware formats that parameter once, at
+startup (:func:`resource_metadata_param`), and passes it to :func:`render`.
+The diagnostics level decides how much the body says; no level ever contains
+the token, a signature, a secret or key material (failures never hold them in the first place).
 """
 
 from __future__ import annotations
@@ -24,8 +27,15 @@ def problem_type(reason: str) -> str:
     return PROBLEM_TYPE_BASE + reason
 
 
-def challenge(failure: Failure, realm: str) -> str | None:
-    """The ``WWW-Authenticate`` value, or None (the 503 carries no challenge)."""
+def resource_metadata_param(url: str | None) -> str | None:
+    """The challenge parameter naming the metadata URL (RFC 9728 section 5.1), or None."""
+    return None if url is None else f'resource_metadata="{url}"'
+
+
+def challenge(failure: Failure, realm: str, extra: str | None = None) -> str | None:
+    """The ``WWW-Authenticate`` value, or None (the 503 carries no challenge).
+
+    ``extra``: a preformatted parameter appended last (:func:`resource_metadata_param`)."""
     info = failure.info
     if info.status == 503:
         return None
@@ -35,6 +45,8 @@ def challenge(failure: Failure, realm: str) -> str | None:
         parts.append(f'error_description="{failure.reason.value}"')
     if failure.required_scopes:
         parts.append(f'scope="{" ".join(failure.required_scopes)}"')
+    if extra is not None:
+        parts.append(extra)
     return ", ".join(parts)
 
 
@@ -63,16 +75,17 @@ def problem_body(failure: Failure, level: DiagnosticsLevel) -> dict[str, Any]:
 
 
 def render(
-    failure: Failure, level: DiagnosticsLevel, realm: str
+    failure: Failure, level: DiagnosticsLevel, realm: str, challenge_extra: str | None = None
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Status, raw ASGI headers and body bytes for ``failure``."""
+    """Status, raw ASGI headers and body bytes for ``failure``; ``challenge_extra`` is
+    appended to the challenge (the ``resource_metadata`` parameter)."""
     body = json.dumps(problem_body(failure, level), separators=(",", ":")).encode("utf-8")
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"cache-control", b"no-store"),
     ]
-    value = challenge(failure, realm)
+    value = challenge(failure, realm, challenge_extra)
     if value is not None:
         headers.append((b"www-authenticate", value.encode("latin-1", "replace")))
     if failure.info.status == 503:

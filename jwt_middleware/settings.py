@@ -15,6 +15,7 @@ from .errors import ConfigurationError
 from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
 from .keys import SUPPORTED_ALGS
 from .locations import DEFAULT_LOCATIONS, parse_locations
+from .metadata import check_resource, check_url
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
@@ -38,11 +39,20 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_TOKEN_TYPES": "token_types",
     "JWT_IDP": "idp",
     "JWT_IDP_TENANTS": "idp_tenants",
+    "JWT_RESOURCE": "resource",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
 _LIST_FIELDS: Final = frozenset(
-    {"audience", "algorithms", "required_claims", "token_locations", "token_types", "idp_tenants"}
+    {
+        "audience",
+        "algorithms",
+        "required_claims",
+        "token_locations",
+        "token_types",
+        "idp_tenants",
+        "resource_scopes",
+    }
 )
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -136,6 +146,15 @@ class Settings:
     idp: str = "auto"
     #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
     idp_tenants: str | tuple[str, ...] = ()
+    #: This API's resource identifier (RFC 8707 / RFC 9728): when set, the protected
+    #: resource metadata is served and challenges carry ``resource_metadata``.
+    resource: str | None = None
+    #: Scopes listed in the metadata's ``scopes_supported``, after those of ``path_scopes``.
+    resource_scopes: str | tuple[str, ...] = ()
+    #: The metadata's ``resource_name`` (human-readable) ...
+    resource_name: str | None = None
+    #: ... and ``resource_documentation`` (a URL of the API's documentation for developers).
+    resource_documentation: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -184,6 +203,11 @@ class Settings:
     def tenants(self) -> tuple[str, ...]:
         """The configured ``idp_tenants`` as a tuple."""
         return self.idp_tenants if isinstance(self.idp_tenants, tuple) else ()
+
+    @property
+    def supported_scopes(self) -> tuple[str, ...]:
+        """The configured ``resource_scopes`` as a tuple."""
+        return self.resource_scopes if isinstance(self.resource_scopes, tuple) else ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -261,6 +285,13 @@ class Settings:
                 f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
                 "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
             )
+        if self.resource is not None:
+            check_resource(self.resource)
+        if self.resource_documentation is not None:
+            check_url(self.resource_documentation, what="resource_documentation")
+        bad_scopes = [s for s in self.supported_scopes if not s or any(c.isspace() for c in s)]
+        if bad_scopes:
+            raise ConfigurationError(f"resource_scopes: {bad_scopes[0]!r} is not a scope")
         if not self.external_keys and not any(
             (
                 self.jwks_url,

@@ -117,13 +117,15 @@ async def reject(
     level: DiagnosticsLevel,
     realm: str,
     subprotocol: str | None,
+    challenge_extra: str | None = None,
 ) -> None:
-    """Answer a rejected handshake (see the module docstring)."""
+    """Answer a rejected handshake (see the module docstring); ``challenge_extra`` as in
+    :func:`jwt_middleware.responses.render`."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client went away before the handshake
     if _HTTP_RESPONSE_EXTENSION in (scope.get("extensions") or {}):
-        status, headers, body = render(failure, level, realm)
+        status, headers, body = render(failure, level, realm, challenge_extra)
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
         return

@@ -1,0 +1,333 @@
+"""OAuth 2.0 Protected Resource Metadata (RFC 9728), built from the verifying settings.
+
+With ``JWT_RESOURCE`` set (``Settings(resource=...)``: this API's resource
+identifier, RFC 8707 / RFC 9728), the middleware serves this document at its
+well-known URL and every challenge carries ``resource_metadata="<url>"``
+(RFC 9728 section 5.1). The pieces are usable on their own::
+
+    doc = MetadataDocument.from_settings(settings, path_scopes={"/admin": ["admin"]})
+    doc.well_known_url   # https://api.example.com/.well-known/oauth-protected-resource/mcp
+    doc.well_known_path  # /.well-known/oauth-protected-resource/mcp
+    doc.document()       # the JSON object, a dict
+    doc.body()           # the same, as the bytes served
+    Route(doc.well_known_path, doc)  # the document is an ASGI app, for a parent app
+
+``MetadataDocument.for_verifier(verifier, path_scopes=...)`` does the same
+for a :class:`~jwt_middleware.verifier.Verifier` or a
+:class:`~jwt_middleware.issuers.MultiIssuerVerifier`: the issuers of every
+verifier, and, with discovery and no configured issuer, the discovered one
+once the discovery document has been fetched.
+
+The members, and where each comes from:
+
+- ``resource``: ``settings.resource`` exactly as configured (RFC 9728
+  section 3.3: identical to the identifier the well-known URL was derived from).
+- ``authorization_servers``: the configured issuers that are http(s) URLs
+  (RFC 8414 issuer identifiers), an Entra ID ``{tenantid}`` template expanded
+  per allowed tenant; with discovery and no issuer, the discovered issuer.
+  Omitted when there is none (it is optional).
+- ``scopes_supported``: the scopes of ``path_scopes``, then
+  ``settings.resource_scopes``, each once; omitted when empty.
+- ``bearer_methods_supported``: the RFC 6750 methods among the token
+  locations: ``header`` for a header location, ``query`` for a query
+  parameter named ``access_token`` (RFC 6750 section 2.3 names it; a
+  parameter of another name is not that method). Cookies are not an RFC 6750
+  method and are left out; a cookie-only configuration publishes ``[]`` ("no
+  bearer method", RFC 9728 section 2).
+- ``resource_name``, ``resource_documentation``: from the settings when set.
+
+``resource_signing_alg_values_supported`` is not published: RFC 9728 defines
+it as the algorithms the resource signs its *responses* with, which this
+middleware does not do; the algorithms tokens are verified with are not
+that (and are the authorization server's to publish).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+from starlette.types import Receive, Scope, Send
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .issuers import MultiIssuerVerifier
+    from .settings import Settings
+    from .verifier import Verifier
+
+WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
+"""The RFC 9728 well-known URI string (section 3)."""
+CONTENT_TYPE: Final = "application/json"
+#: How long clients and caches may keep the document (it changes only with a restart).
+MAX_AGE: Final = 3600
+_TENANT_PLACEHOLDER: Final = "{tenantid}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_resource(resource: str, *, what: str = "resource (JWT_RESOURCE)") -> str:
+    """``resource`` if it is a valid resource identifier, else ConfigurationError.
+
+    An absolute ``https`` URL (``http`` only for a loopback host), with a host,
+    without user information, a query or a fragment (RFC 9728 section 1.2,
+    RFC 8707 section 2).
+    """
+    text = resource
+    if not text or not text.isascii() or not text.isprintable() or any(c in text for c in ' "\\'):
+        raise ConfigurationError(
+            f"{what}: {resource!r} must be a URL of printable ASCII without spaces, quotes or "
+            "backslashes (percent-encode anything else)"
+        )
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018  (a bad port raises ValueError)
+    except ValueError as exc:
+        raise ConfigurationError(f"{what}: {resource!r} is not a URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        raise ConfigurationError(
+            f"{what}: {resource!r} must be an absolute https URL, e.g. https://api.example.com/mcp"
+        )
+    if scheme == "http" and not _is_loopback(host):
+        raise ConfigurationError(
+            f"{what}: {resource!r} uses http; a resource identifier must use https "
+            "(http is accepted for localhost and loopback addresses only)"
+        )
+    if "#" in text:
+        raise ConfigurationError(f"{what}: {resource!r} must not have a fragment (RFC 8707)")
+    if "?" in text:
+        raise ConfigurationError(
+            f"{what}: {resource!r} must not have a query: the well-known URL is derived "
+            "from the path (RFC 9728 section 3.1)"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(f"{what}: {resource!r} must not hold user information")
+    return resource
+
+
+def check_url(url: str, *, what: str) -> str:
+    """``url`` if it is an absolute http(s) URL with a host, else ConfigurationError."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme.lower() in ("https", "http") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() for c in url):
+        raise ConfigurationError(f"{what}: {url!r} must be an absolute http(s) URL")
+    return url
+
+
+def well_known_path(resource: str) -> str:
+    """The path of the metadata URL for ``resource`` (RFC 9728 section 3.1).
+
+    The well-known string goes between the host and the resource's path; a
+    terminating slash of the path is removed first: ``https://h/mcp`` and
+    ``https://h/mcp/`` give ``/.well-known/oauth-protected-resource/mcp``,
+    ``https://h`` and ``https://h/`` give ``/.well-known/oauth-protected-resource``.
+    """
+    path = urlsplit(resource).path
+    if path.endswith("/"):
+        path = path[:-1]
+    return WELL_KNOWN + path
+
+
+def well_known_url(resource: str) -> str:
+    """The metadata URL for ``resource``: its scheme and authority, then :func:`well_known_path`."""
+    parts = urlsplit(resource)
+    return f"{parts.scheme}://{parts.netloc}{well_known_path(resource)}"
+
+
+def _issuer_urls(issuers: Iterable[str], tenants: Iterable[str]) -> list[str]:
+    tenant_ids = [t.strip() for t in tenants if t.strip()]
+    out: list[str] = []
+    for issuer in issuers:
+        at = issuer.lower().find(_TENANT_PLACEHOLDER)
+        if at >= 0:
+            end = at + len(_TENANT_PLACEHOLDER)
+            out.extend(issuer[:at] + tid + issuer[end:] for tid in tenant_ids)
+        else:
+            out.append(issuer)
+    return [i for i in dict.fromkeys(out) if urlsplit(i).scheme.lower() in ("https", "http")]
+
+
+def bearer_methods(locations: Iterable[str]) -> list[str]:
+    """The RFC 6750 methods among token ``locations`` (``header``, ``query``), in order."""
+    from .locations import parse_locations
+
+    methods: list[str] = []
+    for location in parse_locations(locations):
+        if location.kind == "header":
+            method = "header"
+        elif location.kind == "query" and location.name == "access_token":
+            method = "query"
+        else:
+            continue  # a cookie, or a query parameter RFC 6750 does not name
+        if method not in methods:
+            methods.append(method)
+    return methods
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataDocument:
+    """The protected resource metadata of one resource (see the module docstring)."""
+
+    resource: str
+    authorization_servers: tuple[str, ...] = ()
+    scopes_supported: tuple[str, ...] = ()
+    bearer_methods_supported: tuple[str, ...] = ("header",)
+    resource_name: str | None = None
+    resource_documentation: str | None = None
+
+    def __post_init__(self) -> None:
+        check_resource(self.resource)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        path_scopes: Mapping[str, Iterable[str]] | None = None,
+        issuers: Iterable[str] | None = None,
+    ) -> MetadataDocument:
+        """The document ``settings`` describe (``settings.resource`` must be set).
+
+        ``path_scopes``: the middleware's, whose scopes are listed first.
+        ``issuers``: instead of ``settings.issuers`` (several verifiers, a
+        discovered issuer).
+        """
+        if not settings.resource:
+            raise ConfigurationError("protected resource metadata needs resource (JWT_RESOURCE)")
+        scopes: list[str] = []
+        for required in (path_scopes or {}).values():
+            scopes.extend(required)
+        scopes.extend(settings.supported_scopes)
+        return cls(
+            resource=settings.resource,
+            authorization_servers=tuple(
+                _issuer_urls(settings.issuers if issuers is None else issuers, settings.tenants)
+            ),
+            scopes_supported=tuple(dict.fromkeys(s for s in scopes if s)),
+            bearer_methods_supported=tuple(bearer_methods(settings.locations)),
+            resource_name=settings.resource_name,
+            resource_documentation=settings.resource_documentation,
+        )
+
+    @classmethod
+    def for_verifier(
+        cls,
+        verifier: Verifier | MultiIssuerVerifier,
+        *,
+        path_scopes: Mapping[str, Iterable[str]] | None = None,
+    ) -> MetadataDocument:
+        """The document for a verifier's settings, with the issuers of all its verifiers
+        (a :class:`MultiIssuerVerifier`'s), or the discovered issuer once known."""
+        return cls.from_settings(
+            verifier.settings, path_scopes=path_scopes, issuers=issuers_of(verifier)
+        )
+
+    @property
+    def well_known_path(self) -> str:
+        """The host-relative path the document is served at (RFC 9728 section 3.1)."""
+        return well_known_path(self.resource)
+
+    @property
+    def well_known_url(self) -> str:
+        """The absolute URL of the document: the challenges' ``resource_metadata``."""
+        return well_known_url(self.resource)
+
+    def document(self) -> dict[str, Any]:
+        """The metadata as a JSON object; optional members only when they have a value."""
+        doc: dict[str, Any] = {"resource": self.resource}
+        if self.authorization_servers:
+            doc["authorization_servers"] = list(self.authorization_servers)
+        if self.scopes_supported:
+            doc["scopes_supported"] = list(self.scopes_supported)
+        doc["bearer_methods_supported"] = list(self.bearer_methods_supported)
+        if self.resource_name:
+            doc["resource_name"] = self.resource_name
+        if self.resource_documentation:
+            doc["resource_documentation"] = self.resource_documentation
+        return doc
+
+    def body(self) -> bytes:
+        """:meth:`document` as the UTF-8 JSON served."""
+        return json.dumps(self.document(), separators=(",", ":")).encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The document as an ASGI app, for a parent app that routes the well-known
+        path itself: ``Route(doc.well_known_path, doc)``."""
+        await respond(scope, send, self.body())
+
+
+async def respond(scope: Scope, send: Send, body: bytes, *, max_age: int | None = MAX_AGE) -> None:
+    """Send the document ``body``: GET and HEAD, 204 to OPTIONS (CORS preflight), 405
+    otherwise. Any origin may read it (``Access-Control-Allow-Origin: *``: browser-based
+    clients fetch it cross-origin); ``max_age`` None sends ``Cache-Control: no-cache``."""
+    method = scope.get("method", "GET")
+    headers = [(b"access-control-allow-origin", b"*")]
+    if method in ("GET", "HEAD"):
+        status = 200
+        headers += [
+            (b"content-type", CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (
+                b"cache-control",
+                b"no-cache" if max_age is None else b"public, max-age=%d" % max_age,
+            ),
+        ]
+        if method == "HEAD":
+            body = b""
+    else:
+        status, body = (204 if method == "OPTIONS" else 405), b""
+        headers += [
+            (b"allow", b"GET, HEAD, OPTIONS"),
+            (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+            (b"content-length", b"0"),
+        ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def issuers_of(verifier: Verifier | MultiIssuerVerifier) -> tuple[str, ...]:
+    """The issuers a verifier accepts: configured ones, else a discovered one (once known)."""
+    from .issuers import MultiIssuerVerifier
+
+    verifiers = verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,)
+    out: list[str] = []
+    for one in verifiers:
+        if one.settings.issuers:
+            out.extend(_issuer_urls(one.settings.issuers, one.settings.tenants))
+        else:
+            remote = one.remote
+            discovered = getattr(remote, "discovered_issuer", None) if remote else None
+            if isinstance(discovered, str) and discovered:
+                out.append(discovered)
+    return tuple(dict.fromkeys(out))
+
+
+def resource_warnings(settings: Settings) -> list[str]:
+    """Warnings about a resource that works but is probably not what is meant."""
+    resource = settings.resource
+    if not resource or not settings.audiences:
+        return []
+    if resource in settings.audiences:
+        return []
+    return [
+        f"resource {resource!r} (JWT_RESOURCE) is not one of the expected audiences "
+        f"{', '.join(settings.audiences)} (JWT_AUDIENCE): clients that follow the metadata "
+        "ask for tokens for the resource, and those tokens will be refused as "
+        "audience_mismatch; add the resource to JWT_AUDIENCE"
+    ]
