@@ -63,9 +63,8 @@ CLIENT_ID_CLAIMS = ("client_id", "azp", "cid")
 
 
 def _resource(settings: Settings) -> str | None:
-    """The configured resource URI (``resource`` / JWT_RESOURCE), when this version has it."""
-    value = getattr(settings, "resource", None)
-    return value if isinstance(value, str) and value else None
+    """The configured resource URI (``resource`` / JWT_RESOURCE), if any."""
+    return settings.resource or None
 
 
 def _same_resource(a: str, b: str) -> bool:
