@@ -388,3 +388,29 @@ def test_resource_warning_is_logged() -> None:
     assert any(
         e == "jwt_auth.config_warning" and "JWT_RESOURCE" in kw["message"] for e, kw in events
     )
+
+
+async def test_websocket_rejection_carries_the_parameter() -> None:
+    app = _app(hs())
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "path": "/ws",
+        "root_path": "",
+        "headers": [],
+        "query_string": b"",
+        "extensions": {"websocket.http.response": {}},
+    }
+    await app(scope, receive, send)
+    start = sent[0]
+    assert start["type"] == "websocket.http.response.start" and start["status"] == 401
+    assert dict(start["headers"])[b"www-authenticate"] == (
+        f'Bearer realm="api", resource_metadata="{WELL_KNOWN}"'.encode()
+    )
