@@ -19,6 +19,23 @@ from .metadata import check_resource, check_url
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
+DPoPMode = Literal["allowed", "required", "off"]
+DPOP_MODES: Final = ("allowed", "required", "off")
+DPoPReplayFail = Literal["closed", "open"]
+DPOP_REPLAY_FAILS: Final = ("closed", "open")
+#: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
+DPOP_ALGORITHMS: Final = (
+    "ES256",
+    "ES384",
+    "ES512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "EdDSA",
+)
 
 ENV_VARS: Final[dict[str, str]] = {
     "JWT_JWKS_URL": "jwks_url",
@@ -40,6 +57,11 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_IDP": "idp",
     "JWT_IDP_TENANTS": "idp_tenants",
     "JWT_RESOURCE": "resource",
+    "JWT_DPOP": "dpop",
+    "JWT_DPOP_NONCE": "dpop_nonce",
+    "JWT_DPOP_NONCE_SECRET": "dpop_nonce_secret",
+    "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
+    "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
@@ -52,9 +74,10 @@ _LIST_FIELDS: Final = frozenset(
         "token_types",
         "idp_tenants",
         "resource_scopes",
+        "dpop_algorithms",
     }
 )
-_BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry"})
+_BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 # RFC 7230 token characters: what a WebSocket subprotocol name may hold (RFC 6455 4.1).
@@ -155,6 +178,24 @@ class Settings:
     resource_name: str | None = None
     #: ... and ``resource_documentation`` (a URL of the API's documentation for developers).
     resource_documentation: str | None = None
+    #: DPoP (RFC 9449): ``allowed`` (DPoP and Bearer), ``required`` (Bearer refused), ``off``.
+    dpop: DPoPMode = "allowed"
+    #: Require a server-issued nonce in every DPoP proof (``use_dpop_nonce``).
+    dpop_nonce: bool = False
+    #: Key of the stateless nonces; give every instance of a fleet the same one.
+    #: None: a random key per process.
+    dpop_nonce_secret: str | None = field(default=None, repr=False)
+    #: A nonce is accepted for this many seconds after it was issued (two time slots).
+    dpop_nonce_lifetime: float = 300.0
+    #: Redis URL of the ``jti`` replay store shared by a fleet; None: per-process memory.
+    dpop_replay_redis_url: str | None = field(default=None, repr=False)
+    #: When the replay store is unavailable: ``closed`` (refuse, 503) or ``open`` (accept).
+    dpop_replay_fail: DPoPReplayFail = "closed"
+    #: Algorithms a DPoP proof may be signed with (asymmetric only).
+    dpop_algorithms: str | tuple[str, ...] = DPOP_ALGORITHMS
+    #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
+    #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
+    dpop_iat_window: float = 60.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -208,6 +249,11 @@ class Settings:
     def supported_scopes(self) -> tuple[str, ...]:
         """The configured ``resource_scopes`` as a tuple."""
         return self.resource_scopes if isinstance(self.resource_scopes, tuple) else ()
+
+    @property
+    def dpop_allowed_algorithms(self) -> tuple[str, ...]:
+        """The configured ``dpop_algorithms`` as a tuple."""
+        return self.dpop_algorithms if isinstance(self.dpop_algorithms, tuple) else ()
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -292,6 +338,7 @@ class Settings:
         bad_scopes = [s for s in self.supported_scopes if not s or any(c.isspace() for c in s)]
         if bad_scopes:
             raise ConfigurationError(f"resource_scopes: {bad_scopes[0]!r} is not a scope")
+        self._validate_dpop()
         if not self.external_keys and not any(
             (
                 self.jwks_url,
@@ -305,6 +352,44 @@ class Settings:
             raise ConfigurationError(
                 "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
                 "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+            )
+
+    def _validate_dpop(self) -> None:
+        if self.dpop not in DPOP_MODES:
+            raise ConfigurationError(
+                f"dpop: {self.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
+            )
+        if self.dpop_replay_fail not in DPOP_REPLAY_FAILS:
+            raise ConfigurationError(
+                f"dpop_replay_fail: {self.dpop_replay_fail!r} is not one of "
+                f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
+            )
+        algs = self.dpop_allowed_algorithms
+        if not algs:
+            raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
+        bad = [a for a in algs if a not in DPOP_ALGORITHMS]
+        if bad:
+            raise ConfigurationError(
+                f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
+                f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
+            )
+        if not (0 < self.dpop_iat_window <= 3600):
+            raise ConfigurationError(
+                f"dpop_iat_window: {self.dpop_iat_window} s is outside 0..3600 seconds"
+            )
+        if not (0 < self.dpop_nonce_lifetime <= 86400):
+            raise ConfigurationError(
+                f"dpop_nonce_lifetime: {self.dpop_nonce_lifetime} s is outside 0..86400 seconds"
+            )
+        if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 16:
+            raise ConfigurationError(
+                "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
+            )
+        url = self.dpop_replay_redis_url
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigurationError(
+                "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
+                "(JWT_DPOP_REPLAY_REDIS_URL)"
             )
 
     @classmethod
@@ -326,7 +411,9 @@ class Settings:
                 if flag not in _TRUE | _FALSE:
                     raise ConfigurationError(f"{var}: {raw!r} is not true or false")
                 values[name] = flag in _TRUE
-            elif name == "secret":
+            elif name in ("dpop", "dpop_replay_fail"):
+                values[name] = raw.strip().lower()
+            elif name in ("secret", "dpop_nonce_secret"):
                 values[name] = raw  # kept as given: whitespace is part of a secret
             else:
                 values[name] = raw.strip()
