@@ -12,7 +12,8 @@ summed over every worker (see docs/deployment-workers.md).
 With no key setting in the environment (JWT_JWKS_URL, JWT_DISCOVERY_URL,
 JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET) an embedded development
 issuer starts on the same server: ``/.well-known/openid-configuration``,
-``/.well-known/jwks.json`` and ``/dev/token?scenario=...``. With any key
+``/.well-known/jwks.json`` and ``/dev/token?scenario=...`` (``&jkt=<thumbprint>``
+for a DPoP-bound token). With any key
 setting it is off. Its workers share one key set
 (:mod:`example_app.devkeys`), and each response carries ``X-Worker-PID``,
 the process that served it, to see the workers take turns.
@@ -190,14 +191,22 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
             return issuer_dev.jwks()
 
         @app.get("/dev/token")
-        async def token(scenario: str = Query("valid")) -> dict[str, Any]:
-            """DEVELOPMENT ONLY: a token for a named scenario."""
+        async def token(
+            scenario: str = Query("valid"),
+            jkt: str | None = Query(None, description="bind the token to this key (DPoP)"),
+        ) -> dict[str, Any]:
+            """DEVELOPMENT ONLY: a token for a named scenario; with ``jkt`` (a key's RFC 7638
+            thumbprint) bound to that key (``cnf.jkt``), to be sent with DPoP proofs."""
             if scenario not in SCENARIO_NAMES:
                 raise HTTPException(404, f"unknown scenario; choose one of {list(SCENARIO_NAMES)}")
             found = next(s for s in SCENARIOS if s.name == scenario)
+            try:
+                minted = issuer_dev.mint(scenario, jkt)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
             return {
-                "access_token": issuer_dev.mint(scenario),
-                "token_type": "Bearer",
+                "access_token": minted,
+                "token_type": "Bearer" if jkt is None else "DPoP",
                 "scenario": scenario,
                 "expected_reason": found.expected_reason,
                 "description": found.description,

@@ -17,8 +17,10 @@ With several workers, the keys come from one file they share
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +44,26 @@ RETIRED_KID = "dev-rsa-1"
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def check_jkt(value: str) -> str:
+    """``value`` if it is an RFC 7638 SHA-256 thumbprint (base64url, no padding, of 32
+    bytes); otherwise ValueError saying what is wrong with it."""
+    if not _JKT.fullmatch(value):
+        raise ValueError(
+            f"jkt must be the key's RFC 7638 SHA-256 thumbprint: 43 base64url characters "
+            f"with no padding (got {len(value)} characters)"
+        )
+    try:
+        raw = base64.urlsafe_b64decode(value + "=")
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - the pattern excludes it
+        raise ValueError(f"jkt is not base64url: {exc}") from None
+    if len(raw) != 32 or _b64(raw) != value:
+        raise ValueError("jkt must encode exactly 32 bytes, canonically (its last character)")
+    return value
 
 
 def _jwk(private: Any, kid: str, alg: str) -> dict[str, Any]:
@@ -161,39 +183,48 @@ class DevIssuer:
         )
         return signing_input + "." + _b64(sign(signing_input.encode("ascii")))
 
-    def mint(self, scenario: str) -> str:
-        """A token for one of :data:`SCENARIO_NAMES`."""
+    def mint(self, scenario: str, jkt: str | None = None) -> str:
+        """A token for one of :data:`SCENARIO_NAMES`; with ``jkt`` (an RFC 7638
+        thumbprint, see :func:`check_jkt`) bound to that key: ``"cnf": {"jkt": ...}``
+        (RFC 9449 section 6.1), a DPoP-bound token."""
+        if jkt is None:
+            return self._mint(scenario, {})
+        return self._mint(scenario, {"cnf": {"jkt": check_jkt(jkt)}})
+
+    def _mint(self, scenario: str, extra: dict[str, Any]) -> str:
         now = int(time.time())
         rs = {"alg": "RS256", "typ": "JWT", "kid": RSA_KID}
         if scenario == "valid":
-            return self._encode(rs, self._claims(), _rs256(self.rsa))
+            return self._encode(rs, self._claims(**extra), _rs256(self.rsa))
         if scenario == "valid_ec":
             header = {"alg": "ES256", "typ": "JWT", "kid": EC_KID}
-            return self._encode(header, self._claims(), _es256(self.ec))
+            return self._encode(header, self._claims(**extra), _es256(self.ec))
         if scenario == "admin":
-            return self._encode(rs, self._claims(scope="read admin"), _rs256(self.rsa))
+            return self._encode(rs, self._claims(**extra, scope="read admin"), _rs256(self.rsa))
         if scenario == "expired":
-            claims = self._claims(iat=now - 1500, nbf=now - 1500, exp=now - 600)
+            claims = self._claims(**extra, iat=now - 1500, nbf=now - 1500, exp=now - 600)
             return self._encode(rs, claims, _rs256(self.rsa))
         if scenario == "not_yet_valid":
-            return self._encode(rs, self._claims(nbf=now + 600), _rs256(self.rsa))
+            return self._encode(rs, self._claims(**extra, nbf=now + 600), _rs256(self.rsa))
         if scenario == "wrong_audience":
-            return self._encode(rs, self._claims(aud="another-api"), _rs256(self.rsa))
+            return self._encode(rs, self._claims(**extra, aud="another-api"), _rs256(self.rsa))
         if scenario == "issuer_trailing_slash":
-            claims = self._claims(iss=self.issuer + "/")
+            claims = self._claims(**extra, iss=self.issuer + "/")
             return self._encode(rs, claims, _rs256(self.rsa))
         if scenario == "retired":
             header = {**rs, "kid": RETIRED_KID}
-            return self._encode(header, self._claims(), _rs256(self.retired_rsa))
+            return self._encode(header, self._claims(**extra), _rs256(self.retired_rsa))
         if scenario == "unknown_kid":
             header = {**rs, "kid": "dev-rsa-99"}
-            return self._encode(header, self._claims(), _rs256(self.rsa))
+            return self._encode(header, self._claims(**extra), _rs256(self.rsa))
         if scenario == "confusion":
             pem = self.rsa.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             header = {"alg": "HS256", "typ": "JWT", "kid": RSA_KID}
-            return self._encode(header, self._claims(), lambda m: hmac.new(pem, m, sha256).digest())
+            return self._encode(
+                header, self._claims(**extra), lambda m: hmac.new(pem, m, sha256).digest()
+            )
         if scenario == "alg_none":
-            return self._encode({"alg": "none", "typ": "JWT"}, self._claims(), lambda m: b"")
+            return self._encode({"alg": "none", "typ": "JWT"}, self._claims(**extra), lambda m: b"")
         raise KeyError(scenario)

@@ -15,6 +15,7 @@ Every process binds 127.0.0.1 only and is stopped by its PID when the module end
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -41,9 +42,10 @@ from helpers.procs import (
     free_port,
 )
 from helpers.tokens import sign
+from joserfc.jwk import ECKey
 from prometheus_client.parser import text_string_to_metric_families
 
-from example_app.issuer import SCENARIOS, Scenario
+from example_app.issuer import SCENARIOS, Scenario, check_jkt
 from jwt_middleware import Reason
 from jwt_middleware.reasons import REASONS
 
@@ -287,6 +289,57 @@ def test_openapi_has_the_bearer_scheme_on_protected_routes(dev: httpx.Client) ->
         assert {"bearerAuth": []} in doc["paths"][path]["get"]["security"], path
     assert "security" not in doc["paths"]["/healthz"]["get"]
     assert dev.get("/docs").status_code == 200  # Swagger UI, with its Authorize button
+
+
+# --- DPoP-bound tokens (RFC 9449) from the development issuer ----------------------------
+
+
+def payload(token: str) -> dict[str, Any]:
+    """The claims of a compact JWT, unverified (the test reads what the issuer put in)."""
+    segment = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    )
+    return claims
+
+
+@pytest.mark.parametrize("scenario", ["valid", "valid_ec", "admin"])
+def test_jkt_binds_the_token_to_that_key(dev: httpx.Client, scenario: str) -> None:
+    jkt = ECKey.generate_key("P-256").thumbprint()
+    r = dev.get("/dev/token", params={"scenario": scenario, "jkt": jkt})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["token_type"] == "DPoP"
+    assert payload(body["access_token"])["cnf"] == {"jkt": jkt}
+    # Without jkt the same scenario is a bearer token with no cnf.
+    plain = dev.get("/dev/token", params={"scenario": scenario}).json()
+    assert plain["token_type"] == "Bearer"
+    assert "cnf" not in payload(plain["access_token"])
+
+
+BAD_JKTS = {
+    "short": "abc",
+    "padded": ECKey.generate_key("P-256").thumbprint()[:42] + "=",
+    "44 characters": "A" * 44,
+    "not base64url": "+" * 43,
+    "non-canonical last character": "A" * 42 + "B",  # its low bits are not zero
+}
+
+
+@pytest.mark.parametrize("jkt", BAD_JKTS.values(), ids=BAD_JKTS.keys())
+def test_a_malformed_jkt_is_refused_with_400(dev: httpx.Client, jkt: str) -> None:
+    with pytest.raises(ValueError, match="jkt"):
+        check_jkt(jkt)
+    r = dev.get("/dev/token", params={"scenario": "valid", "jkt": jkt})
+    assert r.status_code == 400, r.text
+    assert "RFC 7638" in r.json()["detail"] or "32 bytes" in r.json()["detail"]
+
+
+def test_check_jkt_accepts_rfc_7638_thumbprints() -> None:
+    # RFC 7638 section 3.1's example key and thumbprint.
+    assert check_jkt("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs") == (
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    )
 
 
 # --- keys from a separate JWKS server ---------------------------------------------------
