@@ -109,9 +109,13 @@ def start_uvicorn(
     raise RuntimeError(f"{name}: uvicorn did not listen within 60 s")
 
 
-def get(server: Server, path: str = "/", token: str | None = None) -> tuple[int, bytes]:
-    """One request (a correctness check before load)."""
+def get(
+    server: Server, path: str = "/", token: str | None = None, *, proof: str | None = None
+) -> tuple[int, bytes]:
+    """One request (a correctness check before load); with ``proof``, a DPoP request."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if proof is not None:
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
     req = urllib.request.Request(server.url + path, headers=headers)  # noqa: S310 - loopback
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
@@ -139,14 +143,24 @@ def start_wrk(
     token_file: Path | None = None,
     pool_file: Path | None = None,
     pool_offset: int = 0,
+    dpop_file: Path | None = None,
     delay_ms: float | None = None,
     threads: int = 1,
     path: str = "/",
 ) -> subprocess.Popen[str]:
     assert url.startswith(f"http://{HOST}:"), url  # loopback only
+    assert dpop_file is None or threads == 1, "each proof once: one thread reads the file"
     env = {**os.environ}
-    for var in ("BENCH_TOKEN_FILE", "BENCH_POOL_FILE", "BENCH_POOL_OFFSET", "BENCH_DELAY_MS"):
+    for var in (
+        "BENCH_TOKEN_FILE",
+        "BENCH_POOL_FILE",
+        "BENCH_POOL_OFFSET",
+        "BENCH_DPOP_FILE",
+        "BENCH_DELAY_MS",
+    ):
         env.pop(var, None)
+    if dpop_file:
+        env["BENCH_DPOP_FILE"] = str(dpop_file)
     if token_file:
         env["BENCH_TOKEN_FILE"] = str(token_file)
     if pool_file:

@@ -3,6 +3,10 @@
 --                     every request (a static request, wrk's fastest path)
 --   BENCH_POOL_FILE   one token per line: each request takes the next token, round-robin
 --                     (each thread starts at its own offset, after BENCH_POOL_OFFSET)
+--   BENCH_DPOP_FILE   first line a DPoP-bound token, then one DPoP proof per line: each request
+--                     sends "Authorization: DPoP <token>" and the next proof ("DPoP: <proof>"),
+--                     each proof once; after the last one they start over, and the server refuses
+--                     those replays (non-2xx): benchmarks/e2e.py makes the file larger than the run
 --   BENCH_DELAY_MS    think time per connection between requests (bounds the offered rate)
 -- done() prints one line "WRKJSON {...}" with the exact counts and latency percentiles (µs).
 
@@ -52,6 +56,35 @@ if pool_file and pool_file ~= "" then
       i = 1
     end
     headers["Authorization"] = "Bearer " .. tokens[i]
+    return wrk.format(nil, nil, headers)
+  end
+end
+
+local dpop_file = os.getenv("BENCH_DPOP_FILE")
+
+if dpop_file and dpop_file ~= "" then
+  local proofs = {}
+  local n = 0
+  local authorization = nil
+  for line in io.lines(dpop_file) do
+    if line ~= "" then
+      if authorization == nil then
+        authorization = "DPoP " .. line
+      else
+        n = n + 1
+        proofs[n] = line
+      end
+    end
+  end
+  local i = 0
+  local headers = {["Authorization"] = authorization}
+
+  function request()
+    i = i + 1
+    if i > n then
+      i = 1
+    end
+    headers["DPoP"] = proofs[i]
     return wrk.format(nil, nil, headers)
   end
 end
