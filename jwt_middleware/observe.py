@@ -10,6 +10,13 @@ fingerprint) come only from loaded keys (a fetched key set is bounded when it
 is loaded: at most 100 keys, kids of 1 to 128 printable ASCII characters).
 Token-supplied values appear in log events only, clipped, and never the
 token, its signature or a secret.
+
+DPoP replay stores (:mod:`jwt_middleware.replay`): when a store answers None
+(it could not say whether a proof's ``jti`` was used), the caller counts it
+with :meth:`Observer.replay_store_error` in
+``jwt_dpop_replay_store_errors_total{store}``, ``store`` one of
+``REPLAY_STORES`` (``memory``, ``redis``; any other store counts as ``other``).
+Replays themselves are ``jwt_auth_failures_total{reason="dpop_proof_replayed"}``.
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ if TYPE_CHECKING:
     from .verifier import Verifier
 
 OUTCOMES: Final = ("accepted", "rejected")
+#: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.
+REPLAY_STORES: Final = ("memory", "redis", "other")
 _DURATION_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
 )  # fmt: skip
@@ -76,6 +85,7 @@ class Metrics:
     clock_offset: Gauge
     leeway: Gauge
     caches: CacheCollector
+    replay_store_errors: Counter
 
 
 class CacheCollector(Collector):
@@ -310,6 +320,13 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
             registry=r,
         ),
         caches=CacheCollector(),
+        replay_store_errors=Counter(
+            "jwt_dpop_replay_store_errors",
+            "DPoP proofs whose jti the replay store could not check (Redis down or slow, "
+            "the in-memory store full), by store; dpop_replay_fail decided each one.",
+            ["store"],
+            registry=r,
+        ),
     )
     for outcome in OUTCOMES:
         if metrics.requests is not None and metrics.duration is not None:
@@ -319,6 +336,8 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
         r.register(metrics.tally)
     for reason in Reason:
         metrics.failures.labels(reason.value)
+    for store in REPLAY_STORES[:2]:
+        metrics.replay_store_errors.labels(store)
     r.register(metrics.caches)
     _BY_REGISTRY[registry] = metrics
     return metrics
@@ -541,6 +560,16 @@ class Observer:
         nothing until one is measured (never for static keys)."""
         if self.metrics is not None and measured is not None:
             self.metrics.clock_offset.labels(source).set(measured.offset)
+
+    def replay_store_error(self, store: object) -> None:
+        """A DPoP replay store could not answer for one proof: count it under the
+        store's label (``store`` is the store, or its label as a string)."""
+        if self.metrics is None:
+            return
+        label = store if isinstance(store, str) else getattr(store, "label", None)
+        if label not in REPLAY_STORES:
+            label = "other"
+        self.metrics.replay_store_errors.labels(label).inc()
 
     def fetch(self, source: str, result: str) -> None:
         """One fetch of a remote source ended: ``success`` or its failure cause."""

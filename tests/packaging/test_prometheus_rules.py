@@ -43,6 +43,7 @@ METRICS = frozenset(
         "jwt_token_cache_bytes",
         "jwt_issuer_clock_offset_seconds",
         "jwt_leeway_seconds",
+        "jwt_dpop_replay_store_errors_total",
     }
 )
 ALLOWED = METRICS | {"up"}
