@@ -1,0 +1,256 @@
+"""DPoP proof replay stores: has this ``jti`` been used within the window?
+
+A DPoP proof (RFC 9449) carries a ``jti`` that the server must accept once
+while the proof's ``iat`` keeps it acceptable. A store answers one question per
+proof, :meth:`ReplayStore.first_use`, and records the key for ``expires_in``
+seconds in the same step:
+
+- ``True``: first use, now recorded;
+- ``False``: seen before within its expiry, a replay;
+- ``None``: the store could not answer (Redis down or slow, the memory store
+  full of unexpired entries). The caller applies ``dpop_replay_fail``
+  (``closed`` refuses the proof, ``open`` accepts it unrecorded) and counts it
+  with ``Observer.replay_store_error``.
+
+A store never raises into the request path.
+
+Two stores:
+
+- :class:`MemoryReplayStore`, the default: one per process, bounded
+  (``max_entries``). Expired entries leave first; an unexpired one is never
+  evicted, since evicting it would let its replay through: when the store is
+  full of unexpired entries it answers ``None`` for a new key (and records
+  nothing) until entries expire. With several instances, a proof replayed
+  against another instance is not caught: that needs the shared store.
+- :class:`RedisReplayStore`, when ``dpop_replay_redis_url`` is set: one key
+  per proof with an expiry, shared by every instance; one round trip per call
+  (``SET key 1 NX PX ms``), bounded by ``timeout``. Needs the ``dpop-redis``
+  extra (redis-py), imported only when the store is made.
+
+Keys are hashed (SHA-256) before they are stored, so an entry's size does not
+depend on what a client put in its ``jti``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import heapq
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+#: The default bound of the per-process store (about 150 bytes an entry).
+DEFAULT_MAX_ENTRIES: Final = 100_000
+#: The default prefix of the shared store's keys.
+DEFAULT_REDIS_PREFIX: Final = "jwt-dpop-jti:"
+#: The default bound of one Redis round trip, connecting included (seconds).
+DEFAULT_REDIS_TIMEOUT: Final = 0.25
+#: After a failed round trip, how long the Redis store answers None without trying
+#: (seconds): a store that is down costs the requests nothing while it stays down.
+DEFAULT_REDIS_RETRY_AFTER: Final = 1.0
+
+
+@runtime_checkable
+class ReplayStore(Protocol):
+    """What the DPoP check asks about each proof's ``jti``."""
+
+    async def first_use(self, key: str, expires_in: float) -> bool | None:
+        """True: first use, now recorded for ``expires_in`` seconds; False: seen
+        before (a replay); None: the store could not answer. Never raises."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; the store is not used afterwards."""
+        ...
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class MemoryReplayStore:
+    """A per-process store of at most ``max_entries`` unexpired keys.
+
+    Expired entries are dropped as new ones arrive (a heap ordered by expiry);
+    when ``max_entries`` unexpired entries are held, a new key gets ``None``
+    and is not recorded: the store never evicts a key that could still be
+    replayed. ``full`` counts those answers, ``last_error`` says why.
+    """
+
+    label: Final = "memory"
+
+    def __init__(
+        self,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries: must be at least 1")
+        self.max_entries = max_entries
+        self.clock = clock
+        self._expiry: dict[bytes, float] = {}
+        self._heap: list[tuple[float, bytes]] = []
+        self._lock = threading.Lock()
+        #: How many times a new key was refused because the store was full.
+        self.full = 0
+        self.last_error: str | None = None
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def _purge(self, now: float) -> None:
+        heap, expiry = self._heap, self._expiry
+        while heap and heap[0][0] <= now:
+            at, digest = heapq.heappop(heap)
+            if expiry.get(digest) == at:
+                del expiry[digest]
+
+    def check(self, key: str, expires_in: float) -> bool | None:
+        """:meth:`first_use` without the coroutine (it never waits)."""
+        digest = _digest(key)
+        with self._lock:
+            now = self.clock()
+            self._purge(now)
+            if digest in self._expiry:
+                return False
+            if len(self._expiry) >= self.max_entries:
+                self.full += 1
+                self.last_error = (
+                    f"the in-memory replay store holds {self.max_entries} unexpired jti values "
+                    "(max_entries); raise it or use the shared Redis store"
+                )
+                return None
+            at = now + max(expires_in, 0.0)
+            self._expiry[digest] = at
+            heapq.heappush(self._heap, (at, digest))
+            return True
+
+    async def first_use(self, key: str, expires_in: float) -> bool | None:
+        return self.check(key, expires_in)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._expiry.clear()
+            self._heap.clear()
+
+
+class RedisReplayStore:
+    """A store shared by every instance: one Redis key per proof, with its expiry.
+
+    Each call is one ``SET <prefix><sha256 hex> 1 NX PX <ms>`` round trip,
+    bounded by ``timeout`` (connecting included), without retries. A connection
+    error, a timeout or any Redis error answers ``None`` (``last_error`` says
+    which); for ``retry_after`` seconds afterwards calls answer ``None`` at once,
+    then the next call tries again. The client is made lazily and belongs to
+    the event loop that first used it; a call from another loop makes a new one.
+    """
+
+    label: Final = "redis"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_REDIS_TIMEOUT,
+        prefix: str = DEFAULT_REDIS_PREFIX,
+        retry_after: float = DEFAULT_REDIS_RETRY_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        try:
+            import redis.asyncio  # noqa: F401  (checked here, used in _client)
+        except ImportError as exc:
+            raise ImportError(
+                "JWT_DPOP_REPLAY_REDIS_URL needs redis-py, the 'dpop-redis' extra of "
+                "asgi-jwt-bearer: pip install 'asgi-jwt-bearer[dpop-redis]'"
+            ) from exc
+        if not timeout > 0:
+            raise ValueError("timeout: must be positive")
+        self.url = url
+        self.timeout = timeout
+        self.prefix = prefix
+        self.retry_after = retry_after
+        self.clock = clock
+        self.last_error: str | None = None
+        #: How many calls answered None (errors, timeouts, and calls while backing off).
+        self.errors = 0
+        self._down_until = -math.inf
+        self._redis: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._make_client()  # a bad URL fails here, at startup
+
+    def _make_client(self) -> Any:
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        return Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+
+    def _client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._redis is None or self._loop is not loop:
+            self._redis = self._make_client()
+            self._loop = loop
+        return self._redis
+
+    def key_for(self, key: str) -> str:
+        """The Redis key that records ``key``."""
+        return self.prefix + _digest(key).hex()
+
+    async def first_use(self, key: str, expires_in: float) -> bool | None:
+        if self.clock() < self._down_until:
+            self.errors += 1
+            return None
+        millis = max(1, math.ceil(expires_in * 1000))
+        try:
+            async with asyncio.timeout(self.timeout):
+                answer = await self._client().set(self.key_for(key), b"1", nx=True, px=millis)
+        except Exception as exc:  # the request path never sees the store's errors
+            self.errors += 1
+            self.last_error = _describe(exc, self.timeout)
+            self._down_until = self.clock() + self.retry_after
+            return None
+        return answer is True
+
+    async def aclose(self) -> None:
+        client, self._redis, self._loop = self._redis, None, None
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception as exc:  # closing a broken connection must not fail shutdown
+                self.last_error = _describe(exc, self.timeout)
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":  # redis-py's own
+        return f"no answer from Redis within {timeout:g} s"
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def replay_store_for(settings: Settings, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> ReplayStore:
+    """The store ``settings`` names: Redis when ``dpop_replay_redis_url`` is set,
+    otherwise a per-process :class:`MemoryReplayStore` of ``max_entries``."""
+    url = settings.dpop_replay_redis_url
+    if not url:
+        return MemoryReplayStore(max_entries)
+    try:
+        return RedisReplayStore(url)
+    except ValueError as exc:  # the URL's scheme or form; the message never repeats it
+        raise ConfigurationError(
+            f"JWT_DPOP_REPLAY_REDIS_URL: not a Redis URL redis-py accepts ({exc})"
+        ) from None

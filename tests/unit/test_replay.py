@@ -1,0 +1,216 @@
+"""The per-process DPoP replay store (jwt_middleware/replay.py) and its metric.
+
+First use, replay, expiry on an injected clock; the bound: a flood of distinct
+jtis never grows the store past max_entries, expired entries make room, and an
+unexpired jti is never evicted (a full store answers None, so the configured
+fail mode decides, and the jti stays caught). The Redis store against a real
+redis-server is in tests/servers/test_replay_redis.py; here only what needs no
+server: its construction, its key, a refused connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from jwt_middleware import Settings
+from jwt_middleware.errors import ConfigurationError
+from jwt_middleware.observe import Observer
+from jwt_middleware.replay import (
+    MemoryReplayStore,
+    RedisReplayStore,
+    ReplayStore,
+    replay_store_for,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_first_use_then_replay() -> None:
+    store = MemoryReplayStore()
+    assert isinstance(store, ReplayStore)
+    assert await store.first_use("jti-1", 60) is True
+    assert await store.first_use("jti-1", 60) is False
+    assert await store.first_use("jti-1", 60) is False
+    assert await store.first_use("jti-2", 60) is True
+    assert len(store) == 2
+
+
+async def test_an_entry_expires_after_expires_in() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(clock=clock)
+    assert await store.first_use("a", 10) is True
+    clock.now += 9.999
+    assert await store.first_use("a", 10) is False
+    clock.now += 0.001
+    assert await store.first_use("a", 10) is True  # expired: a new first use
+    assert len(store) == 1
+
+
+async def test_expiries_need_not_arrive_in_order() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(clock=clock)
+    assert await store.first_use("long", 100) is True
+    assert await store.first_use("short", 1) is True
+    clock.now += 2
+    assert await store.first_use("other", 1) is True  # purges "short", not "long"
+    assert len(store) == 2
+    assert await store.first_use("long", 100) is False
+    assert await store.first_use("short", 1) is True
+
+
+async def test_keys_are_stored_hashed_so_a_huge_jti_costs_an_entry_like_any() -> None:
+    store = MemoryReplayStore(max_entries=2)
+    huge = "x" * 1_000_000
+    assert await store.first_use(huge, 60) is True
+    assert await store.first_use(huge, 60) is False
+    assert all(len(k) == 32 for k in store._expiry)
+    assert await store.first_use("\ud800 lone surrogate", 60) is True  # never raises
+
+
+async def test_a_full_store_refuses_to_vouch_and_never_evicts_an_unexpired_jti() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(max_entries=3, clock=clock)
+    for jti in ("a", "b", "c"):
+        assert await store.first_use(jti, 10) is True
+    assert await store.first_use("d", 10) is None  # cannot record it: the caller decides
+    assert store.full == 1
+    assert store.last_error is not None and "max_entries" in store.last_error
+    for jti in ("a", "b", "c"):
+        assert await store.first_use(jti, 10) is False  # still caught, even when full
+    assert await store.first_use("d", 10) is None  # "d" was not recorded
+    clock.now += 10  # all three expire: room again
+    assert await store.first_use("d", 10) is True
+    assert len(store) == 1
+
+
+async def test_a_flood_of_distinct_jtis_stays_within_the_bound() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(max_entries=1000, clock=clock)
+    answers = {True: 0, False: 0, None: 0}
+    for i in range(20_000):
+        answers[await store.first_use(f"flood-{i}", 5)] += 1
+        assert len(store) <= 1000
+        assert len(store._heap) <= 1000
+        clock.now += 0.001  # 1000 per second against a 5 s expiry: full after 1 s
+    assert answers[False] == 0
+    # Room comes back as entries expire: about 1000 recorded per 5 s of flood.
+    assert 4000 <= answers[True] <= 5000
+    assert answers[None] == store.full == 20_000 - answers[True]
+
+
+async def test_expired_entries_make_room_under_a_steady_rate() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(max_entries=100, clock=clock)
+    for i in range(10_000):  # 80 per second against a 1 s expiry: never full
+        assert await store.first_use(f"steady-{i}", 1) is True
+        clock.now += 0.0125
+    assert store.full == 0
+    assert len(store) <= 100
+
+
+async def test_concurrent_first_use_of_one_jti_answers_true_once() -> None:
+    store = MemoryReplayStore()
+    answers = await asyncio.gather(*(store.first_use("same", 60) for _ in range(50)))
+    assert answers.count(True) == 1 and answers.count(False) == 49
+
+
+async def test_aclose_empties_the_store() -> None:
+    store = MemoryReplayStore()
+    await store.first_use("a", 60)
+    await store.aclose()
+    assert len(store) == 0
+
+
+def test_max_entries_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryReplayStore(max_entries=0)
+
+
+def test_the_store_the_settings_name() -> None:
+    default = replay_store_for(Settings(jwks_url="https://idp.example/jwks"))
+    assert isinstance(default, MemoryReplayStore) and default.max_entries == 100_000
+    bounded = replay_store_for(Settings(jwks_url="https://idp.example/jwks"), max_entries=7)
+    assert isinstance(bounded, MemoryReplayStore) and bounded.max_entries == 7
+    shared = replay_store_for(
+        Settings(
+            jwks_url="https://idp.example/jwks",
+            dpop_replay_redis_url="redis://127.0.0.1:1/0",
+        )
+    )
+    assert isinstance(shared, RedisReplayStore)
+    assert shared.url == "redis://127.0.0.1:1/0"
+
+
+def test_a_url_redis_py_refuses_is_a_configuration_error_without_the_url() -> None:
+    url = "redis://:s3cret@127.0.0.1:port/0"  # the scheme passes the settings' check
+    settings = Settings(jwks_url="https://idp.example/jwks", dpop_replay_redis_url=url)
+    with pytest.raises(ConfigurationError, match="JWT_DPOP_REPLAY_REDIS_URL") as info:
+        replay_store_for(settings)
+    assert "s3cret" not in str(info.value)
+
+
+def test_redis_keys_are_prefixed_hashes() -> None:
+    store = RedisReplayStore("redis://127.0.0.1:1/0", prefix="p:")
+    key = store.key_for("some jti")
+    assert key.startswith("p:") and len(key) == 2 + 64
+    assert key == store.key_for("some jti") != store.key_for("another jti")
+
+
+async def test_redis_refused_answers_none_within_the_timeout_then_backs_off() -> None:
+    """Nothing listens on port 1: the store answers None, quickly, and never raises;
+    for retry_after it does not even try."""
+    store = RedisReplayStore("redis://127.0.0.1:1/0", timeout=0.5, retry_after=30)
+    try:
+        started = time.monotonic()
+        assert await store.first_use("jti", 60) is None
+        assert time.monotonic() - started < 1.0
+        assert store.last_error is not None and store.errors == 1
+        started = time.monotonic()
+        assert await store.first_use("jti", 60) is None
+        assert time.monotonic() - started < 0.05  # backing off: no connection attempt
+        assert store.errors == 2
+    finally:
+        await store.aclose()
+
+
+# --- the metric -------------------------------------------------------------------------
+
+
+def _errors(registry: CollectorRegistry, store: str) -> float | None:
+    return registry.get_sample_value("jwt_dpop_replay_store_errors_total", {"store": store})
+
+
+def test_replay_store_errors_are_counted_by_a_bounded_store_label() -> None:
+    registry = CollectorRegistry()
+    observer = Observer(registry=registry)
+    assert _errors(registry, "memory") == 0.0
+    assert _errors(registry, "redis") == 0.0
+    observer.replay_store_error(MemoryReplayStore())
+    observer.replay_store_error("redis")
+    observer.replay_store_error("redis")
+    observer.replay_store_error(object())  # a store of one's own
+    observer.replay_store_error("anything a client could send")
+    assert _errors(registry, "memory") == 1.0
+    assert _errors(registry, "redis") == 2.0
+    assert _errors(registry, "other") == 2.0
+    labels = {
+        s.labels["store"]
+        for m in registry.collect()
+        for s in m.samples
+        if s.name == "jwt_dpop_replay_store_errors_total"
+    }
+    assert labels == {"memory", "redis", "other"}
+
+
+def test_no_registry_no_metric() -> None:
+    Observer(registry=None).replay_store_error("redis")  # nothing to count, no error
