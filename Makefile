@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-example
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint types unit venv run clean promtool bench
+.PHONY: test lint types unit venv run clean promtool redis-server bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,7 +56,11 @@ types: $(STAMP)
 promtool:
 	@bash scripts/ensure_promtool.sh >/dev/null
 
-unit: $(STAMP) promtool
+# redis-server (Debian's package): the DPoP replay tests start their own on 127.0.0.1.
+redis-server:
+	@sh scripts/ensure_redis.sh >/dev/null
+
+unit: $(STAMP) promtool redis-server
 	$(BIN)/python -m pytest -q
 
 test: lint types unit
