@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
@@ -23,19 +24,54 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import scopes, websocket
-from .extract import authorization, judge
+from .dpop import Nonces, ProofPolicy, count_proofs, request_htu, verify_proof
+from .extract import authorization, judge, parse_authorization
 from .issuers import MultiIssuerVerifier
 from .locations import TokenLocations
 from .metadata import MAX_AGE, MetadataDocument, issuers_of, resource_warnings, respond
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
-from .responses import render, resource_metadata_param
+from .reasons import Reason
+from .responses import DPoPChallenge, render, resource_metadata_param
 from .settings import Settings
 from .sources import build_verifier
 from .verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
+
+_REQUIRED_DETAIL = "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
+_REQUIRED_HINT = (
+    "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
+    "request (RFC 9449), and a token bound to the proof's key."
+)
+
+
+class _ProcessReplayStore:
+    """A bounded per-process ``jti`` memory with the replay store's interface
+    (``first_use``): True the first time a key is seen within ``expires_in``."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: dict[str, float] = {}
+        self._max = max_entries
+
+    async def first_use(self, key: str, expires_in: float) -> bool | None:
+        now = time.monotonic()
+        seen = self._seen
+        until = seen.get(key)
+        if until is not None and until > now:
+            return False
+        if len(seen) >= self._max:
+            for old in [k for k, t in seen.items() if t <= now]:
+                del seen[old]
+            if len(seen) >= self._max:  # all live: drop the oldest half
+                for old in list(seen)[: self._max // 2]:
+                    del seen[old]
+        seen[key] = now + expires_in
+        return True
+
+    async def aclose(self) -> None:
+        self._seen.clear()
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -115,6 +151,25 @@ class JWTAuthMiddleware:
         self._subprotocol = self.settings.websocket_subprotocol
         self._close_on_expiry = self.settings.websocket_close_on_expiry
         self._leeway = self.settings.leeway
+        # DPoP (RFC 9449): see :meth:`_dpop` and docs/dpop.md.
+        mode = self.settings.dpop
+        self._dpop_on = mode != "off"
+        self._bearer_ok = mode != "required"
+        self._proof_policy = ProofPolicy.from_settings(self.settings)
+        self._nonces = (
+            Nonces(self.settings.dpop_nonce_secret, self.settings.dpop_nonce_lifetime)
+            if self._dpop_on and self.settings.dpop_nonce
+            else None
+        )
+        #: How long a proof's jti is remembered: the iat window, with leeway either side.
+        self._replay_window = self.settings.dpop_iat_window + 2 * self._leeway
+        self._replay_fail_open = self.settings.dpop_replay_fail == "open"
+        self.replay_store = _ProcessReplayStore() if self._dpop_on else None
+        self._dpop_challenge = (
+            DPoPChallenge(self._proof_policy.algs, bearer=self._bearer_ok)
+            if self._dpop_on
+            else None
+        )
         #: The RFC 9728 document when ``resource`` is set (else None), its path and body.
         self.metadata: MetadataDocument | None = None
         #: ``resource_metadata="<url>"`` for every challenge, formatted once (or None).
@@ -156,10 +211,12 @@ class JWTAuthMiddleware:
                     await asyncio.wait_for(asyncio.shield(self.verifier.start()), self._key_wait)
 
     async def shutdown(self) -> None:
-        """Stop background refreshers and close HTTP clients."""
+        """Stop background refreshers and close HTTP clients (and the DPoP replay store's)."""
         if self._remote:
             await self.verifier.aclose()
             self._started = False
+        if self.replay_store is not None:
+            await self.replay_store.aclose()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_receive() -> Message:
@@ -177,7 +234,7 @@ class JWTAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            if kind == "lifespan" and self._remote:
+            if kind == "lifespan" and (self._remote or self._dpop_on):
                 await self._lifespan(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
@@ -204,12 +261,30 @@ class JWTAuthMiddleware:
         outcome: VerifiedToken | Failure | None = None
         token: str | None = None
         locations = self._locations
+        raw: bytes | None = None
+        dpop_request = False
         if locations.default:  # Authorization: Bearer only
             raw, count = authorization(scope["headers"])
             if count == 1 and kind == "http" and raw is not None and raw[:7] == b"Bearer ":
                 # Only a token that passed the request-stage checks before can be cached.
                 token = raw[7:].decode("latin-1")
                 outcome = self.verifier.cached(token)
+                # A DPoP-bound token (cnf.jkt) as Bearer, or Bearer where DPoP is required.
+                if outcome is not None and (outcome.jkt is not None or not self._bearer_ok):
+                    outcome = self._bearer_refused(outcome)
+        elif self._dpop_on:
+            raw, count = authorization(scope["headers"])
+        if (
+            outcome is None
+            and raw is not None
+            and self._dpop_on
+            and count == 1
+            and raw[:4].lower() == b"dpop"
+            and raw[4:5] in (b" ", b"\t")
+        ):
+            dpop_request = True
+            token, outcome, waited = await self._dpop(scope, raw)
+            started += waited  # the key fetch wait is not verification time
         if outcome is None:
             if not locations.default:
                 extracted = locations.extract(scope)
@@ -228,13 +303,17 @@ class JWTAuthMiddleware:
                 if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
                     outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
                     started += waited  # the key fetch wait is not verification time
+                if type(outcome) is VerifiedToken and (
+                    outcome.jkt is not None or not self._bearer_ok
+                ):
+                    outcome = self._bearer_refused(outcome)
         if type(outcome) is VerifiedToken and rules.has_scopes:
             outcome = scopes.decide(outcome, rules.required_scopes(path))
         elapsed = perf_counter() - started
         if type(outcome) is not VerifiedToken:
             assert isinstance(outcome, Failure)
             self.observer.rejected(outcome, elapsed, scope, token)
-            await self._reject(outcome, scope, receive, send)
+            await self._reject(outcome, scope, receive, send, dpop_request)
             return
         self.observer.accepted(outcome, elapsed, scope)
         scope["user"] = outcome
@@ -261,7 +340,118 @@ class JWTAuthMiddleware:
                 log=self.log,
             )
             return
+        if dpop_request and self._nonces is not None:
+            send = self._with_nonce(send)
         await self.app(scope, receive, send)
+
+    # -- DPoP (RFC 9449) -----------------------------------------------------------
+
+    def _bearer_refused(self, verified: VerifiedToken) -> VerifiedToken | Failure:
+        """A verified token that came with a bearer scheme (or from another location):
+        refused when it is DPoP-bound (a downgrade) or when DPoP is required."""
+        if not self._dpop_on:
+            return verified
+        if not self._bearer_ok:
+            return Failure(Reason.invalid_scheme, _REQUIRED_DETAIL, hint=_REQUIRED_HINT)
+        return Failure(
+            Reason.dpop_bound_token_as_bearer,
+            f"The token is bound to a DPoP key (cnf.jkt {verified.jkt!r}) but came with the "
+            "Bearer scheme.",
+            alg=verified.alg,
+            kid=verified.kid,
+            key_fingerprint=verified.key_fingerprint,
+        ).with_claims(verified.claims)
+
+    async def _dpop(
+        self, scope: Scope, raw: bytes
+    ) -> tuple[str | None, VerifiedToken | Failure, float]:
+        """``Authorization: DPoP <token>``: the token's request-stage checks, exactly one
+        ``DPoP`` header, the proof (:func:`~jwt_middleware.dpop.verify_proof`), the token
+        (the verifier), its binding (``cnf.jkt``) to the proof's key, then the ``jti``
+        replay store. Also returns how long a key fetch was waited for."""
+        waited = 0.0
+        extracted = parse_authorization(raw.decode("latin-1"), self._max_bytes, scheme="DPoP")
+        if isinstance(extracted, Failure):
+            return None, extracted, waited
+        token = extracted
+        proof, proofs = count_proofs(scope["headers"])
+        if proof is None or proofs != 1:
+            detail = (
+                "The request uses the DPoP scheme but has no DPoP header."
+                if proofs == 0
+                else f"The request uses the DPoP scheme and carries {proofs} DPoP headers; "
+                "exactly one is required."
+            )
+            return token, Failure(Reason.dpop_proof_missing, detail), waited
+        now = time.time()
+        checked = verify_proof(
+            proof.strip(" \t"),
+            method=str(scope.get("method", "GET")),
+            url=request_htu(scope),
+            access_token=token,
+            now=now,
+            policy=self._proof_policy,
+            nonces=self._nonces,
+        )
+        if isinstance(checked, Failure):
+            return token, checked, waited
+        outcome = self.verifier.verify(token)
+        if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
+            outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
+        if not isinstance(outcome, VerifiedToken):
+            return token, outcome, waited
+        if outcome.jkt != checked.jkt:
+            if outcome.jkt is None:
+                detail = (
+                    "The access token has no cnf.jkt: it is not bound to a DPoP key, so it "
+                    "cannot be sent with the DPoP scheme."
+                )
+            else:
+                detail = (
+                    f"The token's cnf.jkt is {outcome.jkt!r} but the proof's key has the "
+                    f"RFC 7638 thumbprint {checked.jkt!r}."
+                )
+            failure = Failure(
+                Reason.dpop_binding_mismatch,
+                detail,
+                alg=outcome.alg,
+                kid=outcome.kid,
+                key_fingerprint=outcome.key_fingerprint,
+            )
+            return token, failure.with_claims(outcome.claims), waited
+        assert self.replay_store is not None
+        key = f"{checked.jkt}:{checked.jti}"
+        first = await self.replay_store.first_use(key, self._replay_window)
+        if first is False:
+            failure = Failure(
+                Reason.dpop_proof_replayed,
+                f"The proof's jti was already used with this key within the last "
+                f"{self._replay_window:g} s.",
+            )
+            return token, failure.with_claims(outcome.claims), waited
+        if first is None and not self._replay_fail_open:
+            failure = Failure(
+                Reason.dpop_proof_replayed,
+                "The jti replay store is unavailable, so the proof could not be checked for "
+                "replay; JWT_DPOP_REPLAY_FAIL=closed refuses it.",
+                hint="The server's replay store (JWT_DPOP_REPLAY_REDIS_URL) is down: retry "
+                "later with a fresh proof; operators: see the replay store's metrics.",
+            )
+            return token, failure.with_claims(outcome.claims), waited
+        return token, outcome, waited
+
+    def _with_nonce(self, send: Send) -> Send:
+        """``send`` adding a fresh ``DPoP-Nonce`` to the response's headers."""
+        assert self._nonces is not None
+        nonce = self._nonces.issue(time.time()).encode("ascii")
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = [*message.get("headers", ()), (b"dpop-nonce", nonce)]
+            await send(message)
+
+        return sending
 
     async def _serve_metadata(self, scope: Scope, send: Send) -> None:
         """The RFC 9728 document: GET and HEAD; a CORS preflight; 405 otherwise."""
@@ -283,7 +473,14 @@ class JWTAuthMiddleware:
     def _is_preflight(scope: Scope) -> bool:
         return any(name == b"access-control-request-method" for name, _ in scope["headers"])
 
-    async def _reject(self, failure: Failure, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _reject(
+        self,
+        failure: Failure,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        dpop_request: bool = False,
+    ) -> None:
         if scope["type"] == "websocket":
             await websocket.reject(
                 failure,
@@ -296,6 +493,16 @@ class JWTAuthMiddleware:
                 self.challenge_extra,
             )
             return
-        status, headers, body = render(failure, self._level, self._realm, self.challenge_extra)
+        dpop = self._dpop_challenge
+        if dpop is not None:
+            nonce = (
+                self._nonces.issue(time.time())
+                if self._nonces is not None and failure.reason is Reason.dpop_nonce_required
+                else None
+            )
+            dpop = dpop.for_request(dpop_request=dpop_request, nonce=nonce)
+        status, headers, body = render(
+            failure, self._level, self._realm, self.challenge_extra, dpop
+        )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -169,6 +169,9 @@ class _VerifiedFields(NamedTuple):
     key_fingerprint: str
     scopes: frozenset[str]
     expires_at: float | None
+    #: The token's ``cnf.jkt`` (RFC 9449: bound to a DPoP key), else None; "" when
+    #: ``cnf.jkt`` is present but not a string (bound, and to no key).
+    jkt: str | None = None
 
 
 class VerifiedToken(_VerifiedFields, BaseUser):
@@ -185,6 +188,8 @@ class VerifiedToken(_VerifiedFields, BaseUser):
     ``identity`` the ``sub`` claim, ``display_name`` the first of
     ``preferred_username``, ``name``, ``email``, ``sub``; so a request pays
     for no user object of its own (make bench, in-process cached request).
+    ``jkt`` is the token's DPoP key binding (``cnf.jkt``), read once when the token
+    verified: the middleware's downgrade check on the cached path is one field read.
     """
 
     def __setattr__(self, name: str, value: object) -> NoReturn:

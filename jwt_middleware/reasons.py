@@ -58,6 +58,13 @@ class Reason(StrEnum):
     invalid_claim = "invalid_claim"
     # scope stage
     insufficient_scope = "insufficient_scope"
+    # DPoP (RFC 9449, CONTRACT section 7)
+    dpop_proof_missing = "dpop_proof_missing"
+    dpop_proof_invalid = "dpop_proof_invalid"
+    dpop_proof_replayed = "dpop_proof_replayed"
+    dpop_nonce_required = "dpop_nonce_required"
+    dpop_binding_mismatch = "dpop_binding_mismatch"
+    dpop_bound_token_as_bearer = "dpop_bound_token_as_bearer"
 
 
 class Stage(StrEnum):
@@ -70,6 +77,8 @@ class Stage(StrEnum):
     signature = "signature"
     claims = "claims"
     scope = "scope"
+    #: The DPoP proof and the token's binding to its key (RFC 9449).
+    dpop = "dpop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,7 @@ class ReasonInfo:
 
 _INVALID_REQUEST: Final = "invalid_request"
 _INVALID_TOKEN: Final = "invalid_token"
+_INVALID_DPOP_PROOF: Final = "invalid_dpop_proof"
 
 
 def _r(
@@ -418,6 +428,58 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Insufficient scope",
             "The token is valid but lacks a scope this route requires. Request a token with the "
             "scope listed in the challenge.",
+        ),
+        _r(
+            R.dpop_proof_missing,
+            S.dpop,
+            401,
+            _INVALID_DPOP_PROOF,
+            "DPoP proof missing",
+            "The DPoP scheme needs exactly one 'DPoP' header holding a proof made for this "
+            "request; check that no proxy drops or duplicates it.",
+        ),
+        _r(
+            R.dpop_proof_invalid,
+            S.dpop,
+            401,
+            _INVALID_DPOP_PROOF,
+            "DPoP proof invalid",
+            "The DPoP proof failed the check the detail names (typ, alg, jwk, signature, htm, "
+            "htu, iat, jti or ath). An htu mismatch behind a proxy: see docs/dpop.md.",
+        ),
+        _r(
+            R.dpop_proof_replayed,
+            S.dpop,
+            401,
+            _INVALID_DPOP_PROOF,
+            "DPoP proof replayed",
+            "This proof's jti was already used: make a fresh proof (new jti) for every request.",
+        ),
+        _r(
+            R.dpop_nonce_required,
+            S.dpop,
+            401,
+            "use_dpop_nonce",
+            "DPoP nonce required",
+            "Retry with a new proof carrying the nonce from this response's DPoP-Nonce header.",
+        ),
+        _r(
+            R.dpop_binding_mismatch,
+            S.dpop,
+            401,
+            _INVALID_TOKEN,
+            "Token not bound to the proof's key",
+            "The access token's cnf.jkt is not the thumbprint of the key that signed the proof: "
+            "sign proofs with the key the token was issued for, or request a DPoP-bound token.",
+        ),
+        _r(
+            R.dpop_bound_token_as_bearer,
+            S.dpop,
+            401,
+            _INVALID_TOKEN,
+            "DPoP-bound token sent as Bearer",
+            "This token is bound to a key (cnf.jkt): send it as 'Authorization: DPoP <token>' "
+            "with a 'DPoP' proof header, not with the Bearer scheme.",
         ),
     ]
 )

@@ -47,6 +47,16 @@ _MEMO_MAX: Final = 64
 _Plan = tuple[dict[str, Any], str, "str | None", VerificationKey, Callable[[bytes, bytes], bool]]
 
 
+def _jkt(claims: dict[str, Any]) -> str | None:
+    """The DPoP binding of a token (RFC 9449 section 6.1): ``cnf.jkt``, None when unbound,
+    "" when ``cnf.jkt`` is there but not a string (bound to no key: every proof fails)."""
+    cnf = claims["cnf"]
+    if not isinstance(cnf, dict) or "jkt" not in cnf:
+        return None
+    jkt = cnf["jkt"]
+    return jkt if isinstance(jkt, str) else ""
+
+
 def _no_cache(token: str) -> None:
     return None
 
@@ -231,6 +241,7 @@ class Verifier:
             key.fingerprint,
             scopes_of(claims),
             float(exp) if exp is not None else None,
+            _jkt(claims) if "cnf" in claims else None,
         )
         if cache is not None and keys is not EMPTY_KEYSET:
             cache.put(token, verified, now)

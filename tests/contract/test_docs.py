@@ -109,16 +109,23 @@ def contract_section(number: int) -> str:
 def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
     rows: dict[str, tuple[int, str | None]] = {}
     row = re.compile(r"^\| ([a-z0-9_]+) \| (\d{3}) \|.*$", re.MULTILINE)
-    for match in row.finditer(contract_section(1)):
-        reason, status, error, _meaning = cells(match.group(0))
-        rows[reason] = (int(status), None if error == NONE else error)
-    assert rows, "no reason table found in CONTRACT.md section 1"
+    for section in (1, 7):  # section 7: the DPoP reasons
+        found = 0
+        for match in row.finditer(contract_section(section)):
+            reason, status, error, _meaning = cells(match.group(0))
+            rows[reason] = (int(status), None if error == NONE else error)
+            found += 1
+        assert found, f"no reason table found in CONTRACT.md section {section}"
     return rows
 
 
 def contract_env_vars() -> list[str]:
-    found = re.findall(r"^\| (JWT_[A-Z_]+) \|", contract_section(3), re.MULTILINE)
-    assert found, "no variable table found in CONTRACT.md section 3"
+    found = [
+        var
+        for section in (3, 7)  # section 7: the DPoP variables
+        for var in re.findall(r"^\| (JWT_[A-Z_]+) \|", contract_section(section), re.MULTILINE)
+    ]
+    assert found, "no variable table found in CONTRACT.md sections 3 and 7"
     return found
 
 

@@ -31,7 +31,7 @@ from helpers.keys import AUDIENCE, HS_SECRET, ISSUER, Keys, b64url, private_pem,
 from helpers.tokens import claims, raw_token, sign
 from jwt_middleware import Settings
 
-# --- the contract, copied (CONTRACT section 1 table) --------------------------
+# --- the contract, copied (CONTRACT section 1 and 7 tables) --------------------
 
 CONTRACT: dict[str, tuple[int, str | None]] = {
     "missing_token": (401, None),
@@ -69,12 +69,24 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "insufficient_scope": (403, "insufficient_scope"),
     "multiple_tokens": (400, "invalid_request"),
     "wrong_token_type": (401, "invalid_token"),
+    # CONTRACT section 7 (DPoP)
+    "dpop_proof_missing": (401, "invalid_dpop_proof"),
+    "dpop_proof_invalid": (401, "invalid_dpop_proof"),
+    "dpop_proof_replayed": (401, "invalid_dpop_proof"),
+    "dpop_nonce_required": (401, "use_dpop_nonce"),
+    "dpop_binding_mismatch": (401, "invalid_token"),
+    "dpop_bound_token_as_bearer": (401, "invalid_token"),
 }
-# Not from one plain HTTP request with static keys: a key fetch or key-set history.
+# The DPoP reasons need a proof made per request (a key, a fresh jti, the URL): they
+# are tested in tests/contract/test_dpop_http.py and over uvicorn in
+# tests/servers/test_dpop_uvicorn.py, not from this table.
+DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
+# Not from one plain HTTP request with static keys: a key fetch or key-set history,
+# or a DPoP proof.
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
     "retired_key",
-}
+} | DPOP_REASONS
 CLAIM_ORDER = [
     "invalid_claim",
     "missing_claim",

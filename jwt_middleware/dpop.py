@@ -1,0 +1,447 @@
+"""DPoP proofs (RFC 9449): verification without I/O, server nonces, the request URI.
+
+:func:`verify_proof` runs the checks of RFC 9449 section 4.3 on one ``DPoP``
+header value and returns a :class:`Proof` (the key's RFC 7638 thumbprint,
+``jti``, ``iat``) or a :class:`~jwt_middleware.outcome.Failure` whose detail
+names the check that failed and the values compared. No detail ever holds
+the proof, its signature or the access token. The ``jti`` replay check
+(a store, I/O) and the binding of the access token (``cnf.jkt``) are the
+middleware's: they need the store and the verified token.
+
+:class:`Nonces` issues and checks stateless server nonces (RFC 9449 section
+8): an HMAC of a time slot, so instances sharing the key accept each other's.
+:func:`request_htu` is the URI this server sees for a request; :func:`normalize_htu`
+the RFC 3986 normalisation both sides are compared in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import posixpath
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+from urllib.parse import unquote, urlsplit
+
+from .errors import ConfigurationError
+from .keys import PRIVATE_MEMBERS, VerificationKey, import_jwk
+from .outcome import Failure
+from .reasons import Reason
+from .settings import DPOP_ALGORITHMS, Settings
+from .structure import parse_compact
+from .text import clip
+
+PROOF_TYP: Final = "dpop+jwt"
+#: Longest proof accepted (a proof with an RSA 8192 key and signature is about 3 KiB).
+MAX_PROOF_BYTES: Final = 8192
+#: Longest ``jti`` accepted (RFC 9449 asks for at least 96 bits of randomness).
+MAX_JTI_LENGTH: Final = 256
+_MAX_HTU_LENGTH: Final = 2048
+_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+_KEY_CACHE_MAX: Final = 256
+
+
+class Proof(NamedTuple):
+    """A DPoP proof that passed every check of :func:`verify_proof`."""
+
+    jkt: str  #: RFC 7638 thumbprint (SHA-256, base64url) of the proof's ``jwk``
+    jti: str
+    iat: float
+    alg: str
+    nonce: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProofPolicy:
+    """What :func:`verify_proof` accepts, from the settings."""
+
+    algorithms: frozenset[str]
+    iat_window: float
+    leeway: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProofPolicy:
+        return cls(
+            frozenset(settings.dpop_allowed_algorithms),
+            settings.dpop_iat_window,
+            settings.leeway,
+        )
+
+    @property
+    def algs(self) -> str:
+        """The ``algs`` challenge parameter's value (RFC 9449 section 7.1)."""
+        return " ".join(a for a in DPOP_ALGORITHMS if a in self.algorithms)
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def ath_of(access_token: str) -> str:
+    """The ``ath`` a proof for ``access_token`` carries: base64url(SHA-256(token))."""
+    return b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
+
+
+# --- the request URI -----------------------------------------------------------------
+
+
+def _normalize_path(path: str) -> str:
+    """Percent-decoded (unreserved and reserved alike), dot segments resolved, "/" if empty."""
+    if "%" in path:
+        path = unquote(path, errors="replace")
+    if not path:
+        return "/"
+    if "/." in path:
+        trailing = path.endswith(("/", "/.", "/.."))
+        path = posixpath.normpath(path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        if trailing and not path.endswith("/"):
+            path += "/"
+    return path
+
+
+def normalize_htu(url: str) -> str | None:
+    """``url`` in the form both sides are compared in, or None when it is not an
+    absolute http(s) URI: RFC 3986 section 6.2.2 (scheme and host in lower case,
+    percent-encoding decoded, dot segments resolved, the empty path as "/") and
+    section 6.2.3 (the default port dropped); query and fragment removed (RFC 9449
+    section 4.3)."""
+    if not isinstance(url, str) or not url or len(url) > _MAX_HTU_LENGTH:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
+        return None
+    if "%" in host:
+        host = unquote(host)
+    host = host.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    return f"{scheme}://{netloc}{_normalize_path(parts.path)}"
+
+
+def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def request_htu(scope: Mapping[str, Any]) -> str:
+    """The URI this server received the request at, without query: the scheme of the
+    connection (``http`` for ``ws``, ``https`` for ``wss``), the ``Host`` header (else the
+    server's address), ``root_path`` and ``path``. Behind a proxy these are what the
+    proxy forwards (see docs/dpop.md)."""
+    scheme = str(scope.get("scheme", "http"))
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    host = _header(scope, b"host")
+    if not host:
+        server = scope.get("server")
+        if server and server[1] is not None:
+            host = f"{server[0]}:{server[1]}"
+        elif server:
+            host = str(server[0])
+        else:
+            host = "localhost"
+    path: str = scope.get("path", "/") or "/"
+    root: str = scope.get("root_path", "") or ""
+    if root and not path.startswith(root):
+        path = root + path
+    return f"{scheme}://{host}{path}"
+
+
+def htu_hint(proof_htu: str, server_htu: str) -> str:
+    """What reconciles the URL in the proof with the one this server reconstructed."""
+    a, b = urlsplit(proof_htu), urlsplit(server_htu)
+    advice: list[str] = []
+    if a.scheme.lower() == "https" and b.scheme.lower() == "http":
+        advice.append(
+            "the proof says https: but this server sees http: (TLS ends at a proxy): run "
+            "uvicorn with --proxy-headers and --forwarded-allow-ips=<the proxy's address> and "
+            "have the proxy send X-Forwarded-Proto"
+        )
+    elif a.scheme.lower() != b.scheme.lower():
+        advice.append(
+            f"the proof says {a.scheme.lower()}: but the request came over {b.scheme.lower()}:"
+        )
+    if (a.netloc.lower(), a.port) != (b.netloc.lower(), b.port) and (
+        a.hostname != b.hostname or _port(a) != _port(b)
+    ):
+        advice.append(
+            f"the proof names host {clip(a.netloc, 80)!r} but the request's Host header is "
+            f"{clip(b.netloc, 80)!r}: have the proxy pass the client's Host header on "
+            "(nginx: proxy_set_header Host $host; X-Forwarded-Host is not read by uvicorn)"
+        )
+    pa, pb = _normalize_path(a.path), _normalize_path(b.path)
+    if pa != pb:
+        if pa.endswith(pb) and pa != pb and pb != "/":
+            prefix = pa[: len(pa) - len(pb)]
+            advice.append(
+                f"the proxy strips the prefix {clip(prefix, 80)!r}: run uvicorn with "
+                f"--root-path {clip(prefix, 80)} (or set root_path in the ASGI scope)"
+            )
+        elif pb == "/" and pa.rstrip("/"):
+            advice.append(
+                f"the proxy may strip the prefix {clip(pa.rstrip('/'), 80)!r}: run uvicorn with "
+                "--root-path set to it"
+            )
+        else:
+            advice.append(
+                "the paths differ: the client must sign the URL it requests, without query "
+                "or fragment"
+            )
+    if not advice:
+        advice.append("the client must sign the URL it requests, without query or fragment")
+    return "; ".join(advice) + "."
+
+
+def _port(parts: Any) -> str:
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    return str(port) if port is not None else _DEFAULT_PORTS.get(parts.scheme.lower(), "")
+
+
+# --- server nonces -------------------------------------------------------------------
+
+
+class Nonces:
+    """Stateless DPoP nonces: base64url(slot || HMAC-SHA256(key, slot)[:16]).
+
+    A slot is ``lifetime / 2`` seconds; a nonce of the current or the previous slot is
+    accepted, so a nonce lives between ``lifetime / 2`` and ``lifetime`` seconds. With
+    no ``secret`` the key is random per process: give every instance of a fleet the
+    same ``JWT_DPOP_NONCE_SECRET`` so that a nonce one issued is accepted by all.
+    """
+
+    __slots__ = ("_key", "_slot")
+
+    def __init__(self, secret: str | bytes | None, lifetime: float) -> None:
+        if secret is None:
+            key = os.urandom(32)
+        else:
+            raw = secret.encode() if isinstance(secret, str) else secret
+            key = hashlib.sha256(b"jwt_middleware DPoP nonce v1" + raw).digest()
+        if lifetime <= 0:
+            raise ConfigurationError("dpop_nonce_lifetime must be positive")
+        self._key = key
+        self._slot = lifetime / 2
+
+    def _mac(self, slot: int) -> bytes:
+        return hmac.digest(self._key, slot.to_bytes(8, "big"), "sha256")[:16]
+
+    def issue(self, now: float) -> str:
+        slot = int(now // self._slot)
+        return b64url(slot.to_bytes(8, "big") + self._mac(slot))
+
+    def check(self, nonce: str, now: float) -> bool:
+        if not isinstance(nonce, str) or len(nonce) != 32:
+            return False
+        try:
+            raw = base64.urlsafe_b64decode(nonce + "==")
+        except ValueError:
+            return False
+        if len(raw) != 24:
+            return False
+        slot = int.from_bytes(raw[:8], "big")
+        current = int(now // self._slot)
+        return slot in (current, current - 1) and hmac.compare_digest(raw[8:], self._mac(slot))
+
+
+# --- the proof -----------------------------------------------------------------------
+
+# Imported proof keys by the proof's header segment: a client signs every proof with
+# the same header (typ, alg, jwk), so a key is imported once. Bounded; cleared when full.
+_KEYS: dict[str, VerificationKey] = {}
+
+
+def _invalid(detail: str, hint: str | None = None, **fields: Any) -> Failure:
+    return Failure(Reason.dpop_proof_invalid, detail, hint=hint, **fields)
+
+
+def _proof_key(h64: str, jwk: Any) -> VerificationKey | Failure:
+    key = _KEYS.get(h64)
+    if key is not None:
+        return key
+    if not isinstance(jwk, dict):
+        return _invalid("The proof's header has no 'jwk' object: a proof carries its public key.")
+    private = [m for m in PRIVATE_MEMBERS if m in jwk]
+    if private:
+        return _invalid(
+            f"The proof's jwk carries private key members ({', '.join(private)}): only the "
+            "public key belongs in a proof.",
+            hint="The client leaks its private key: it must put the public JWK in the proof "
+            "header, and replace this key.",
+        )
+    if jwk.get("kty") == "oct":
+        return _invalid("The proof's jwk is a symmetric (oct) key; a proof needs a public key.")
+    try:
+        key = import_jwk(jwk, source="the DPoP proof's jwk", published=True)
+    except ConfigurationError as exc:
+        return _invalid(f"The proof's jwk is not a usable public key: {clip(str(exc), 160)}.")
+    if len(_KEYS) >= _KEY_CACHE_MAX:
+        _KEYS.clear()
+    _KEYS[h64] = key
+    return key
+
+
+def verify_proof(
+    proof: str,
+    *,
+    method: str,
+    url: str,
+    access_token: str | None,
+    now: float,
+    policy: ProofPolicy,
+    nonces: Nonces | None = None,
+) -> Proof | Failure:
+    """Check one DPoP proof (RFC 9449 section 4.3) for a request of ``method`` to
+    ``url`` (the URI this server reconstructed, :func:`request_htu`) carrying
+    ``access_token`` (``ath``; None: a proof without an access token, ``ath`` not
+    checked). ``nonces``: require a nonce this server issued (dpop_nonce_required).
+
+    Returns the :class:`Proof` or a Failure: dpop_proof_invalid (the detail names the
+    check and the values), dpop_nonce_required."""
+    if len(proof) > MAX_PROOF_BYTES:
+        return _invalid(f"The proof is {len(proof)} bytes long; at most {MAX_PROOF_BYTES}.")
+    parsed = parse_compact(proof)
+    if isinstance(parsed, Failure):
+        detail = parsed.detail.replace("The token", "The proof").replace("token", "proof")
+        return _invalid(f"The proof is not a compact JWS ({parsed.reason.value}): {detail}")
+    header, claims = parsed.header, parsed.claims
+    typ = header.get("typ")
+    if typ != PROOF_TYP:
+        shown = f"{clip(typ, 40)!r}" if isinstance(typ, str) else "absent"
+        return _invalid(f"The proof's typ is {shown}; a DPoP proof has typ '{PROOF_TYP}'.")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in policy.algorithms:
+        shown = f"{clip(alg, 20)!r}" if isinstance(alg, str) else "absent or not a string"
+        return _invalid(
+            f"The proof's alg is {shown}; a proof is signed with one of "
+            f"{', '.join(sorted(policy.algorithms))} (asymmetric only).",
+            alg=alg if isinstance(alg, str) else None,
+        )
+    if not parsed.signature:
+        return _invalid("The proof has an empty signature segment.", alg=alg)
+    h64 = proof[: proof.find(".")]
+    key = _proof_key(h64, header.get("jwk"))
+    if isinstance(key, Failure):
+        return key._replace(alg=alg)
+    verify = key.verifiers.get(alg)
+    if verify is None:
+        return _invalid(
+            f"The proof's alg {alg} does not fit its jwk ({key.description}; it verifies "
+            f"{', '.join(sorted(key.algorithms))}).",
+            alg=alg,
+            key_fingerprint=key.fingerprint,
+        )
+    if not verify(parsed.signing_input, parsed.signature):
+        return _invalid(
+            "The proof's signature does not verify with the jwk in its header.",
+            alg=alg,
+            key_fingerprint=key.fingerprint,
+        )
+    fields: dict[str, Any] = {"alg": alg, "key_fingerprint": key.fingerprint}
+    htm = claims.get("htm")
+    if htm != method:
+        shown = f"{clip(htm, 20)!r}" if isinstance(htm, str) else "absent"
+        return _invalid(
+            f"The proof's htm is {shown} but the request method is {method!r}.",
+            hint="Sign each request's own method (htm) in its proof: a proof is made per request.",
+            **fields,
+        )
+    htu = claims.get("htu")
+    if not isinstance(htu, str):
+        return _invalid("The proof has no htu (a string): the URL of the request.", **fields)
+    got, want = normalize_htu(htu), normalize_htu(url)
+    if got is None or got != want:
+        shown = clip(htu.split("?", 1)[0].split("#", 1)[0], 200)
+        return _invalid(
+            f"The proof's htu is {shown!r} but this server reconstructed {want or url!r} for "
+            "the request (compared without query and fragment, after RFC 3986 normalisation).",
+            hint="The client signed another URL than this server sees: "
+            + (htu_hint(htu, url) if got is not None else "htu must be an absolute http(s) URL."),
+            **fields,
+        )
+    raw_iat = claims.get("iat")
+    if not isinstance(raw_iat, (int, float)) or isinstance(raw_iat, bool) or raw_iat != raw_iat:
+        return _invalid("The proof has no iat (a number of seconds).", **fields)
+    iat = float(raw_iat)
+    age = now - iat
+    if age > policy.iat_window + policy.leeway:
+        return _invalid(
+            f"The proof's iat is {age:.0f} s old; at most {policy.iat_window:g} s "
+            f"(+ {policy.leeway:g} s leeway) is accepted.",
+            hint="Make a fresh proof for every request; if it is fresh, the client's clock is "
+            "behind this server's.",
+            **fields,
+        )
+    if -age > policy.leeway:
+        return _invalid(
+            f"The proof's iat is {-age:.0f} s in the future; at most {policy.leeway:g} s "
+            "(leeway) is accepted.",
+            hint="The client's clock is ahead of this server's.",
+            **fields,
+        )
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+        shown = f"{len(jti)} characters" if isinstance(jti, str) else "absent or not a string"
+        return _invalid(
+            f"The proof's jti is {shown}; a non-empty string of at most {MAX_JTI_LENGTH} "
+            "characters is required.",
+            **fields,
+        )
+    if access_token is not None:
+        ath = claims.get("ath")
+        if not isinstance(ath, str):
+            return _invalid(
+                "The proof has no ath: a proof sent with an access token carries "
+                "base64url(SHA-256(access token)).",
+                **fields,
+            )
+        expected = ath_of(access_token)
+        if not hmac.compare_digest(ath.encode("ascii", "replace"), expected.encode("ascii")):
+            return _invalid(
+                f"The proof's ath ({clip(ath, 60)!r}) is not the SHA-256 of this access token "
+                f"({expected!r}).",
+                hint="The proof was made for another access token, or its hash was not the "
+                "unpadded base64url of SHA-256 over the token's ASCII bytes.",
+                **fields,
+            )
+    nonce = claims.get("nonce")
+    if nonces is not None:
+        if not isinstance(nonce, str):
+            return Failure(
+                Reason.dpop_nonce_required,
+                "The proof has no nonce; this server requires one (JWT_DPOP_NONCE).",
+                **fields,
+            )
+        if not nonces.check(nonce, now):
+            return Failure(
+                Reason.dpop_nonce_required,
+                "The proof's nonce is not one this server issued recently (stale or foreign).",
+                **fields,
+            )
+    return Proof(key.fingerprint, jti, iat, alg, nonce if isinstance(nonce, str) else None)
+
+
+def count_proofs(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int]:
+    """The (last) ``DPoP`` header value of ASGI ``headers`` and how many there are."""
+    value: bytes | None = None
+    count = 0
+    for name, raw in headers:
+        if len(name) == 4 and name.lower() == b"dpop":
+            count += 1
+            value = raw
+    return (value.decode("latin-1") if value is not None else None), count
