@@ -50,7 +50,8 @@ Each diagnosis, one command each:
   curl -s {base}/metrics | grep jwt_auth_failures_total
 
 DPoP (RFC 9449): a token bound to your key, sent with a proof per request:
-  curl -s '{base}/dev/token?scenario=valid&jkt=<your key's RFC 7638 thumbprint>'
+  curl -s -X POST {base}/dev/token -H "DPoP: <a proof: htm POST, htu {base}/dev/token>"
+  (or curl -s '{base}/dev/token?scenario=valid&jkt=<your key's RFC 7638 thumbprint>')
   then: Authorization: DPoP <token>, DPoP: <proof>. A client script that does both:
   docs/example-app.md#dpop-end-to-end (EXAMPLE_APP_URL={base} python dpop_client.py)
 """

@@ -13,7 +13,8 @@ With no key setting in the environment (JWT_JWKS_URL, JWT_DISCOVERY_URL,
 JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET) an embedded development
 issuer starts on the same server: ``/.well-known/openid-configuration``,
 ``/.well-known/jwks.json`` and ``/dev/token?scenario=...`` (``&jkt=<thumbprint>``
-for a DPoP-bound token). With any key
+for a DPoP-bound token, or ``POST /dev/token`` with a DPoP proof: the token is
+bound to the proof's key, as at an authorization server). With any key
 setting it is off. Its workers share one key set
 (:mod:`example_app.devkeys`), and each response carries ``X-Worker-PID``,
 the process that served it, to see the workers take turns.
@@ -28,19 +29,30 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 import structlog
-from fastapi import Depends, FastAPI, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import (
+    Depends,
+    FastAPI,
+    HTTPException,
+    Query,
+    Request,
+    WebSocket,
+    WebSocketDisconnect,
+)
+from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jwt_middleware import JWTAuthMiddleware, Settings, Verifier
+from jwt_middleware import JWTAuthMiddleware, Settings, Verifier, dpop
 from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
 from jwt_middleware.metrics_endpoint import MULTIPROC_DIR_VARIABLE, metrics_endpoint
-from jwt_middleware.outcome import VerifiedToken
+from jwt_middleware.outcome import Failure, VerifiedToken
 
 from .devkeys import key_file_for as dev_key_file
 from .devkeys import load_or_create
@@ -113,6 +125,14 @@ def development_issuer(issuer: str, audience: str, env: Mapping[str, str]) -> De
     keys, created = load_or_create(path)
     log.info("example_app.development_issuer_keys", key_file=str(path), created=created)
     return DevIssuer(issuer, audience, keys)
+
+
+def _token_error(description: str, hint: str | None = None) -> JSONResponse:
+    """A token endpoint's refusal of a DPoP proof (RFC 9449 section 5; RFC 6749 5.2)."""
+    body = {"error": "invalid_dpop_proof", "error_description": description}
+    if hint:
+        body["hint"] = hint
+    return JSONResponse(body, status_code=400, headers={"Cache-Control": "no-store"})
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
@@ -207,6 +227,44 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
             return {
                 "access_token": minted,
                 "token_type": "Bearer" if jkt is None else "DPoP",
+                "scenario": scenario,
+                "expected_reason": found.expected_reason,
+                "description": found.description,
+            }
+
+        policy = dpop.ProofPolicy.from_settings(settings)
+
+        @app.post("/dev/token", response_model=None)
+        async def dpop_token(request: Request) -> dict[str, Any] | JSONResponse:
+            """DEVELOPMENT ONLY: a token bound to the key of the request's DPoP proof
+            (RFC 9449 section 5: ``htm`` POST, ``htu`` this URL, no ``ath``). The scenario
+            from the query or a form body (``scenario=valid``, the default)."""
+            form = parse_qs((await request.body()).decode("utf-8", "replace"))
+            scenario = (form.get("scenario") or [request.query_params.get("scenario", "valid")])[0]
+            if scenario not in SCENARIO_NAMES:
+                raise HTTPException(404, f"unknown scenario; choose one of {list(SCENARIO_NAMES)}")
+            proof, count = dpop.count_proofs(request.scope["headers"])
+            if proof is None or count != 1:
+                return _token_error(
+                    f"POST /dev/token takes exactly one DPoP header (a proof of the key to "
+                    f"bind the token to); this request has {count}. For a bearer token: "
+                    "GET /dev/token."
+                )
+            checked = dpop.verify_proof(
+                proof,
+                method="POST",
+                url=dpop.request_htu(request.scope),
+                access_token=None,
+                now=time.time(),
+                policy=policy,
+            )
+            if isinstance(checked, Failure):
+                return _token_error(checked.detail, checked.hint)
+            found = next(s for s in SCENARIOS if s.name == scenario)
+            return {
+                "access_token": issuer_dev.mint(scenario, checked.jkt),
+                "token_type": "DPoP",
+                "expires_in": 900,
                 "scenario": scenario,
                 "expected_reason": found.expected_reason,
                 "description": found.description,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -42,6 +43,7 @@ from helpers.procs import (
     free_port,
 )
 from helpers.tokens import sign
+from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -340,6 +342,106 @@ def test_check_jkt_accepts_rfc_7638_thumbprints() -> None:
     assert check_jkt("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs") == (
         "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
     )
+
+
+DOCS_PAGE = REPO_DIR / "docs" / "example-app.md"
+CLIENT_BLOCK = re.compile(r"^```python\n(# dpop_client\.py.*?)^```$", re.DOTALL | re.MULTILINE)
+
+
+def proof_for(key: ECKey, method: str, url: str, access_token: str | None = None) -> str:
+    """A DPoP proof made with joserfc (not the package's code), a jti each."""
+    claims: dict[str, Any] = {
+        "jti": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="),
+        "htm": method,
+        "htu": url,
+        "iat": int(time.time()),
+    }
+    if access_token is not None:
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims["ath"] = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": key.as_dict(private=False)}
+    return jose_jwt.encode(header, claims, key)
+
+
+def dpop_headers(key: ECKey, url: str, token: str) -> dict[str, str]:
+    return {"Authorization": f"DPoP {token}", "DPoP": proof_for(key, "GET", url, token)}
+
+
+def test_the_docs_dpop_client_script_runs_end_to_end(
+    dev_app: ServerProcess, tmp_path: Path
+) -> None:
+    """docs/example-app.md's client, as a script against the real app: a token from
+    POST /dev/token bound to its key, 200 at /me with a proof, the same token as Bearer
+    refused."""
+    (code,) = CLIENT_BLOCK.findall(DOCS_PAGE.read_text(encoding="utf-8"))
+    script = tmp_path / "dpop_client.py"
+    script.write_text(code)
+    env = clean_env(EXAMPLE_APP_URL=dev_app.base_url)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.strip().splitlines()
+    assert first.startswith("200 {") and "'cnf': {'jkt': '" in first, first
+    assert second == "401 dpop_bound_token_as_bearer", second
+
+
+def test_post_token_binds_to_the_proofs_key(dev: httpx.Client, dev_app: ServerProcess) -> None:
+    key, other = ECKey.generate_key("P-256"), ECKey.generate_key("P-256")
+    token_url, me = f"{dev_app.base_url}/dev/token", f"{dev_app.base_url}/me"
+    r = dev.post(
+        "/dev/token",
+        data={"scenario": "valid_ec"},
+        headers={"DPoP": proof_for(key, "POST", token_url)},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["token_type"], body["scenario"]) == ("DPoP", "valid_ec")
+    token = body["access_token"]
+    assert payload(token)["cnf"] == {"jkt": key.thumbprint()}
+
+    r = dev.get("/me", headers=dpop_headers(key, me, token))
+    assert r.status_code == 200, r.text
+    assert r.json()["cnf"] == {"jkt": key.thumbprint()}
+    # A proof made with another key: the token is not bound to it.
+    r = dev.get("/me", headers=dpop_headers(other, me, token))
+    assert (r.status_code, r.json()["reason"]) == (401, "dpop_binding_mismatch"), r.text
+    # The same proof twice: a replay.
+    headers = dpop_headers(key, me, token)
+    assert dev.get("/me", headers=headers).status_code == 200
+    r = dev.get("/me", headers=headers)
+    assert (r.status_code, r.json()["reason"]) == (401, "dpop_proof_replayed"), r.text
+    # The scenario's reason still comes first: an expired bound token.
+    r = dev.post("/dev/token?scenario=expired", headers={"DPoP": proof_for(key, "POST", token_url)})
+    expired = r.json()["access_token"]
+    r = dev.get("/me", headers=dpop_headers(key, me, expired))
+    assert (r.status_code, r.json()["reason"]) == (401, "token_expired"), r.text
+
+
+def test_post_token_names_what_is_wrong_with_the_proof(
+    dev: httpx.Client, dev_app: ServerProcess
+) -> None:
+    key = ECKey.generate_key("P-256")
+    token_url = f"{dev_app.base_url}/dev/token"
+    cases = {
+        "no proof": ({}, "exactly one DPoP header"),
+        "two proofs": (
+            [("DPoP", proof_for(key, "POST", token_url))] * 2,
+            "exactly one DPoP header",
+        ),
+        "htm GET": ({"DPoP": proof_for(key, "GET", token_url)}, "htm is 'GET'"),
+        "another URL": ({"DPoP": proof_for(key, "POST", f"{dev_app.base_url}/token")}, "htu"),
+        "not a JWT": ({"DPoP": "not-a-proof"}, "not a compact JWS"),
+    }
+    for name, (headers, detail) in cases.items():
+        r = dev.post("/dev/token", headers=headers)
+        assert r.status_code == 400, (name, r.text)
+        assert r.headers["cache-control"] == "no-store"
+        body = r.json()
+        assert body["error"] == "invalid_dpop_proof", (name, body)
+        assert detail in body["error_description"], (name, body)
+    r = dev.post("/dev/token?scenario=nope", headers={"DPoP": proof_for(key, "POST", token_url)})
+    assert r.status_code == 404
 
 
 # --- keys from a separate JWKS server ---------------------------------------------------
