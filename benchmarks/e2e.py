@@ -61,6 +61,7 @@ from .common import (
     typical_claims,
     wrk_version,
 )
+from .proofs import ProofMaker
 from .server import Server, get, load, server_stack, start_uvicorn, start_wrk, wrk_result
 
 # (row key, label, server, load)
@@ -72,7 +73,12 @@ VARIANTS = (
     ("jwt-nocache", "JWTAuthMiddleware, cache off", "jwt-nocache", "token"),
     ("starlette-pyjwt", "Starlette AuthenticationMiddleware + PyJWT", "starlette-pyjwt", "token"),
     ("fastapi-pyjwt", "FastAPI HTTPBearer dependency + PyJWT", "fastapi-pyjwt", "token"),
+    ("jwt-dpop", "JWTAuthMiddleware, DPoP: a fresh ES256 proof per request", "jwt-dpop", "dpop"),
 )
+#: Proofs made per second of a DPoP run before its rate is known (the warm-up).
+DPOP_FIRST_RATE = 12_000
+#: A DPoP run's pool: this many times the fastest rate seen so far, times its seconds.
+DPOP_POOL_MARGIN = 2.0
 
 
 def _env_float(name: str, default: float) -> float:
@@ -123,8 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         files["bad"].write_text(bad_signature(token) + "\n")
         pool = [sign(typical_claims(sub=f"user-{i:05d}"), keys) for i in range(1000)]
         files["pool"].write_text("\n".join(pool) + "\n")
+        # DPoP: one client key; the same RS256 token bound to it (cnf.jkt), sent with a
+        # proof made for this one request (see DPoPLoad).
+        client_key = ProofMaker.generate()
+        files["dpop_token"] = tmp / "dpop-token.txt"
+        bound = sign(typical_claims() | {"cnf": {"jkt": client_key.jkt}}, keys)
+        files["dpop_token"].write_text(bound + "\n")
+        files["dpop"] = tmp / "dpop-proofs.txt"
+        dpop = DPoPLoad(client_key, bound, files["dpop"])
         results = [
-            measure_stack(args, stack, tmp, files, flood=(i == 0 and not args.no_flood))
+            measure_stack(args, stack, tmp, files, dpop, flood=(i == 0 and not args.no_flood))
             for i, stack in enumerate(stacks)
         ]
 
@@ -142,11 +156,55 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+class DPoPLoad:
+    """wrk with a new DPoP proof for every request, against one server.
+
+    A proof is good once (its ``jti`` goes into the server's replay store) and
+    only within the server's ``iat`` window (60 s by default), so a pool cannot
+    be cycled: the next lap would be replays, refused. Before each run a new
+    pool is made (iat = now, a jti each, outside the timing) with room for
+    ``DPOP_POOL_MARGIN`` times the fastest rate seen so far; wrk sends each
+    proof once, in order (benchmarks/wrk_bench.lua). Were a run to send more
+    than its pool, the replays would show as non-2xx in the results.
+    """
+
+    def __init__(self, maker: ProofMaker, token: str, path: Path) -> None:
+        self.maker, self.token, self.path = maker, token, path
+        self.fastest = 0.0
+        self.proofs_made = 0
+        self.pools: list[int] = []
+
+    def check(self, server: Server) -> None:
+        """A proof passes; the same proof again is a replay; the token as bearer is refused."""
+        proof = self.maker.proof("GET", server.url + "/", self.token)
+        status, body = get(server, "/", self.token, proof=proof)
+        assert status == 200 and body == b"ok", (status, body[:300])
+        status, body = get(server, "/", self.token, proof=proof)
+        assert status == 401 and b"dpop_proof_replayed" in body, (status, body[:300])
+        status, body = get(server, "/", self.token)
+        assert status == 401 and b"dpop_bound_token_as_bearer" in body, (status, body[:300])
+
+    def run(self, args: argparse.Namespace, server: Server, seconds: float) -> dict[str, Any]:
+        rate = self.fastest or DPOP_FIRST_RATE
+        n = int(DPOP_POOL_MARGIN * rate * max(1.0, round(seconds))) + args.connections
+        proofs = self.maker.pool(n, "GET", server.url + "/", self.token)
+        self.path.write_text(self.token + "\n" + "\n".join(proofs) + "\n")
+        self.proofs_made += n
+        self.pools.append(n)
+        result = load(args.wrk, server, seconds, args.connections, dpop_file=self.path)
+        self.fastest = max(self.fastest, result["rps"])
+        result["dpop_pool"] = n
+        if result["requests"] > n:
+            log(f"e2e: DPoP pool of {n} proofs ran out ({result['requests']} requests sent)")
+        return result
+
+
 def measure_stack(
     args: argparse.Namespace,
     stack: tuple[str, str],
     tmp: Path,
     files: dict[str, Path],
+    dpop: DPoPLoad,
     *,
     flood: bool,
 ) -> dict[str, Any]:
@@ -174,9 +232,12 @@ def measure_stack(
                 assert status in (400, 401, 403), (name, status)
         status, _ = get(servers["jwt-pool"], "/", pool0)
         assert status == 200
+        dpop.check(servers["jwt-dpop"])
 
         def run(key: str, seconds: float) -> dict[str, Any]:
             _, _, name, kind = next(v for v in VARIANTS if v[0] == key)
+            if kind == "dpop":
+                return dpop.run(args, servers[name], seconds)
             load_files = (
                 {"pool_file": files["pool"]} if kind == "pool" else {"token_file": files["token"]}
             )

@@ -12,6 +12,9 @@ variant serves the same tiny route, ``GET /`` returning ``ok`` as text/plain:
   Prometheus registry, i.e. metrics on; structlog unconfigured, so rejections
   are printed by structlog's default logger to stdout, which the benchmark
   discards); ``jwt-nocache`` with ``token_cache_entries=0``;
+- ``jwt-dpop``: ``jwt`` with DPoP named (``dpop="allowed"``, the default: DPoP
+  and Bearer both accepted; the per-process replay store, no nonce): the load
+  is a DPoP-bound token and a fresh proof per request;
 - ``starlette-pyjwt``: Starlette's AuthenticationMiddleware with a PyJWT
   backend (kid lookup, ``jwt.decode`` with iss/aud) and ``@requires``;
 - ``fastapi-pyjwt``: a FastAPI route with an ``HTTPBearer`` dependency calling
@@ -48,7 +51,15 @@ from jwt_middleware import JWTAuthMiddleware, Settings
 from .common import AUDIENCE, ISSUER
 from .minimal_lru import MinimalLRUMiddleware
 
-VARIANTS = ("bare", "minimal-lru", "jwt", "jwt-nocache", "starlette-pyjwt", "fastapi-pyjwt")
+VARIANTS = (
+    "bare",
+    "minimal-lru",
+    "jwt",
+    "jwt-nocache",
+    "jwt-dpop",
+    "starlette-pyjwt",
+    "fastapi-pyjwt",
+)
 
 
 async def plain(request: Request) -> PlainTextResponse:
@@ -135,13 +146,14 @@ def build_app(
             leeway=30,
         )
         return Starlette(routes=routes, middleware=[minimal])
-    if variant in ("jwt", "jwt-nocache"):
+    if variant in ("jwt", "jwt-nocache", "jwt-dpop"):
         settings = Settings(
             jwks_file=jwks_file,
             issuer=ISSUER,
             audience=AUDIENCE,
             algorithms=("RS256",),
             token_cache_entries=0 if variant == "jwt-nocache" else 10000,
+            dpop="allowed",
         )
         return Starlette(
             routes=routes,
