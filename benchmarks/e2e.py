@@ -12,7 +12,11 @@ cached request can cost); JWTAuthMiddleware with one repeated token; with a pool
 of 1000 distinct tokens (all of which fit in the default cache: after the
 warm-up these are cache hits in a 1000-entry cache); with the cache off
 (every request verifies its signature); Starlette AuthenticationMiddleware
-with a PyJWT backend; FastAPI HTTPBearer dependency calling PyJWT. The
+with a PyJWT backend; FastAPI HTTPBearer dependency calling PyJWT; DPoP: an
+RS256 token bound to the client's key (cnf.jkt; cached after its first request)
+sent with the DPoP scheme and a new ES256 proof per request (DPoPLoad: proofs
+are good once and only within the server's iat window, so each run gets a pool
+made just before it, larger than the run, each proof sent once). The
 middleware runs with its defaults: metrics on (the global registry).
 
 Method: a warm-up per variant, then ``rounds`` rounds; in each, every

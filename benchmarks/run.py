@@ -1,12 +1,12 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, inprocess.py, e2e.py, memory.py, profile_hot_path.py, spy_e2e.py (py-spy on a
-real uvicorn server; skipped when py-spy cannot attach). Their raw data
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, memory.py, profile_hot_path.py,
+spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
-    BENCH_MICRO_ROUNDS      micro rounds (60)
+    BENCH_MICRO_ROUNDS      micro rounds (60; also the DPoP proof step's)
     BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
     BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
@@ -42,6 +42,7 @@ from .common import BENCH_DIR, ROOT, loadavg, log, machine_facts, table
 
 STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("micro", ["-m", "benchmarks.micro"], 600),
+    ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
     ("memory", ["-m", "benchmarks.memory"], 900),
@@ -277,6 +278,63 @@ def targets_13(inproc: dict[str, Any] | None, e2e: dict[str, Any]) -> list[list[
     return rows
 
 
+def targets_17(dpop: dict[str, Any] | None, e2e: dict[str, Any]) -> list[list[str]]:
+    """Issue 17's targets (DPoP): the goals of tokens, for proofs."""
+    rows: list[list[str]] = []
+    for key, goal, name in (
+        ("fresh", 1.4, "DPoP proof not seen before (ES256, verify_proof) <= 1.4x raw"),
+        ("reject", 4.0, "rejected DPoP proof (bad signature, ES256) <= 4x raw"),
+    ):
+        v = (dpop or {}).get("algs", {}).get("ES256", {}).get("variants", {})
+        if key not in v:
+            rows.append([name, "not in this run's results", "-", "-"])
+            continue
+        ratio, raw = v[key]["ratio"], v["raw"]["us"]
+        ok = ratio <= goal
+        rows.append(
+            [
+                name,
+                f"{fmt_x(ratio)} ({v[key]['us']:.1f} µs vs raw {raw:.1f} µs; "
+                f"parsing alone {fmt_x(v['parse']['ratio'])})",
+                "met" if ok else "not met",
+                "-" if ok else f"+{ratio - goal:.2f}x ({(ratio - goal) * raw:.1f} µs too many)",
+            ]
+        )
+    proof_variants = (dpop or {}).get("algs", {}).get("ES256", {}).get("variants", {})
+    raw_us = proof_variants.get("raw", {}).get("us")
+    for stack in e2e["stacks"]:
+        v = stack["variants"]
+        tag = f"{stack['loop']}/{stack['http']}"
+        name = (
+            "end-to-end DPoP, a fresh proof per request: server CPU over one repeated bearer "
+            f"token <= 1.4x the raw ES256 check (one signature check plus parsing) [{tag}]"
+        )
+        if "jwt-dpop" not in v or raw_us is None:
+            rows.append([name, "not in this run's results", "-", "-"])
+            continue
+        d = v["jwt-dpop"]
+        over = d["cpu_us_over_bare"] - v["jwt"]["cpu_us_over_bare"]
+        ratio = over / raw_us
+        failed = d["non2xx"] + d["errors"]
+        ok = ratio <= 1.4 and failed == 0
+        gaps = []
+        if ratio > 1.4:
+            gaps.append(f"+{ratio - 1.4:.2f}x ({over - 1.4 * raw_us:.0f} µs/req too many)")
+        if failed:
+            gaps.append(f"{failed} refused or failed")
+        rows.append(
+            [
+                name,
+                f"+{over:.0f} µs/req = {fmt_x(ratio)} the raw check ({raw_us:.1f} µs, DPoP "
+                f"step); {d['rps']:.0f} req/s = {fmt_x(d['rps_ratio'])} bare (cache off "
+                f"{fmt_x(v['jwt-nocache']['rps_ratio'])}); {failed} refused or failed",
+                "met" if ok else "not met",
+                ", ".join(gaps) or "-",
+            ]
+        )
+    return rows
+
+
 def _full_memory() -> dict[str, Any] | None:
     if not FULL_MEMORY.exists():
         return None
@@ -309,7 +367,7 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, inprocess, e2e, memory, profile_hot_path, spy_e2e)",
+        "#   (micro, dpop, inprocess, e2e, memory, profile_hot_path, spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -335,6 +393,21 @@ def compose(
         "",
         table(["target", "measured", "status", "gap"], targets_13(inproc, e2e), align="llll"),
         "",
+        "## Targets (issue 17: DPoP)",
+        "",
+        "A DPoP request costs, on top of its token, one signature check of the proof plus "
+        "its parsing: the goals of tokens apply to proofs (a proof not seen before against "
+        "the raw ES256 check of its signature, a rejected one) and end to end to what a "
+        "DPoP request costs the server over a cached bearer request (server CPU per request, "
+        "each variant paired with its bare run; the raw check from the DPoP step of the same "
+        "run). See the DPoP section below and the end-to-end tables.",
+        "",
+        table(
+            ["target", "measured", "status", "gap"],
+            targets_17(results.get("dpop"), e2e),
+            align="llll",
+        ),
+        "",
         "## Micro: µs per verification",
         "",
         f"All variants of all algorithms interleaved round-robin, {micro['rounds']} rounds, "
@@ -353,6 +426,14 @@ def compose(
         "`hmac.digest` is shown as a reference row. See benchmarks/micro.py.",
         "",
         micro["markdown"],
+        "",
+        "## DPoP proofs: µs per verification",
+        "",
+        *(
+            [dpop["description"], "", dpop["markdown"]]
+            if (dpop := results.get("dpop"))
+            else ["Not in this run's results (written before the DPoP step)."]
+        ),
         "",
         "## In process: one cached request through the ASGI app",
         "",
@@ -386,7 +467,13 @@ def compose(
         "benchmarks/minimal_lru.py (an LRU of verified tokens, PyJWT on a miss, no metrics, "
         "no logs: the reference for a cached request); the pool variant cycles "
         "through 1000 distinct tokens (benchmarks/wrk_bench.lua), which all fit the default "
-        "cache, so after the warm-up they are hits in a 1000-entry cache. JWTAuthMiddleware "
+        "cache, so after the warm-up they are hits in a 1000-entry cache; the DPoP variant sends "
+        "one RS256 token bound to the client's key (cnf.jkt, cached after its first "
+        "request) with the `DPoP` scheme and a new ES256 proof per request (its own jti, "
+        "iat, ath), from a pool made before each run with room for twice the fastest rate "
+        "seen, each proof sent once: a proof cannot be reused within the server's iat "
+        "window, its jti is in the replay store (the default per-process one). "
+        "JWTAuthMiddleware "
         "runs with its defaults: metrics on (the global Prometheus registry), structlog "
         "unconfigured (its default logger prints rejections to stdout, discarded). The PyJWT "
         "variants do the usual kid lookup (`get_unverified_header` + dict) then `jwt.decode` "
@@ -500,6 +587,9 @@ def main() -> int:
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     rows = targets_13(results["inprocess"], results["e2e"])
     print("\nTargets (issue 13):\n")
+    print(table(["target", "measured", "status", "gap"], rows, align="llll"))
+    rows = targets_17(results["dpop"], results["e2e"])
+    print("\nTargets (issue 17):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     log(f"\nwrote benchmarks/RESULTS.md and benchmarks/results.json in {seconds / 60:.1f} min")
     return 0
