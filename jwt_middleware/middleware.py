@@ -33,6 +33,7 @@ from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
 from .reasons import Reason
+from .replay import ReplayStore, replay_store_for
 from .responses import DPoPChallenge, render, resource_metadata_param
 from .settings import Settings
 from .sources import build_verifier
@@ -45,33 +46,6 @@ _REQUIRED_HINT = (
     "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
     "request (RFC 9449), and a token bound to the proof's key."
 )
-
-
-class _ProcessReplayStore:
-    """A bounded per-process ``jti`` memory with the replay store's interface
-    (``first_use``): True the first time a key is seen within ``expires_in``."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: dict[str, float] = {}
-        self._max = max_entries
-
-    async def first_use(self, key: str, expires_in: float) -> bool | None:
-        now = time.monotonic()
-        seen = self._seen
-        until = seen.get(key)
-        if until is not None and until > now:
-            return False
-        if len(seen) >= self._max:
-            for old in [k for k, t in seen.items() if t <= now]:
-                del seen[old]
-            if len(seen) >= self._max:  # all live: drop the oldest half
-                for old in list(seen)[: self._max // 2]:
-                    del seen[old]
-        seen[key] = now + expires_in
-        return True
-
-    async def aclose(self) -> None:
-        self._seen.clear()
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -118,6 +92,7 @@ class JWTAuthMiddleware:
         allow_cors_preflight: bool = True,
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
+        replay_store: ReplayStore | None = None,
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
@@ -164,7 +139,11 @@ class JWTAuthMiddleware:
         #: How long a proof's jti is remembered: the iat window, with leeway either side.
         self._replay_window = self.settings.dpop_iat_window + 2 * self._leeway
         self._replay_fail_open = self.settings.dpop_replay_fail == "open"
-        self.replay_store = _ProcessReplayStore() if self._dpop_on else None
+        #: The DPoP ``jti`` store (:mod:`jwt_middleware.replay`): the one given, else the
+        #: one the settings name (Redis with ``dpop_replay_redis_url``, else this process).
+        self.replay_store: ReplayStore | None = (
+            (replay_store or replay_store_for(self.settings)) if self._dpop_on else None
+        )
         self._dpop_challenge = (
             DPoPChallenge(self._proof_policy.algs, bearer=self._bearer_ok)
             if self._dpop_on
@@ -429,6 +408,8 @@ class JWTAuthMiddleware:
                 f"{self._replay_window:g} s.",
             )
             return token, failure.with_claims(outcome.claims), waited
+        if first is None:
+            self.observer.replay_store_error(self.replay_store)
         if first is None and not self._replay_fail_open:
             failure = Failure(
                 Reason.dpop_proof_replayed,
