@@ -37,6 +37,7 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 
 from . import idp, scopes
+from .dpop import Proof, ProofPolicy, binding_failure, verify_proof
 from .errors import ConfigurationError
 from .extract import parse_authorization
 from .keys import KeySet, VerificationKey, import_jwks, load_pem_public_key, secret_ring
@@ -346,12 +347,41 @@ def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
     )
 
 
+def _dpop_proof(args: argparse.Namespace, token: str, settings: Settings) -> Proof | Failure:
+    """``--dpop PROOF --method M --url U``: the proof judged as the middleware judges it
+    (no server nonce; the replay check needs the server's store)."""
+    return verify_proof(
+        args.dpop.strip(),
+        method=args.method,
+        url=args.url,
+        access_token=token,
+        now=time.time(),
+        policy=ProofPolicy.from_settings(settings),
+    )
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    if args.dpop is None and (args.url is not None or args.method is not None):
+        raise UsageError("--method and --url go with --dpop PROOF")
+    if args.dpop is not None:
+        if args.url is None:
+            raise UsageError("--dpop needs --url: the URL the request is sent to")
+        args.method = (args.method or "GET").upper()
     raw = read_token(args.token)
     verifier, unavailable = build_cli_verifier(args)
     token = _strip_scheme(raw)
+    if args.dpop is not None and raw.lstrip()[:5].lower() in ("dpop ", "dpop\t"):
+        token = parse_authorization(raw.strip(), 1 << 20, scheme="DPoP")
     outcome: VerifiedToken | Failure
-    outcome = token if isinstance(token, Failure) else verifier.verify(token)
+    proof: Proof | Failure | None = None
+    if not isinstance(token, Failure) and args.dpop is not None:
+        proof = _dpop_proof(args, token, verifier.settings)
+    if isinstance(proof, Failure):
+        outcome = proof
+    else:
+        outcome = token if isinstance(token, Failure) else verifier.verify(token)
+    if isinstance(outcome, VerifiedToken) and isinstance(proof, Proof):
+        outcome = binding_failure(outcome, proof) or outcome
     if (
         unavailable is not None
         and isinstance(outcome, Failure)
@@ -716,6 +746,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument("--idp-tenants", help="Entra ID tenants for a {tenantid} issuer")
     diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
+    diagnose.add_argument(
+        "--dpop", metavar="PROOF", help="a DPoP proof sent with the token (RFC 9449)"
+    )
+    diagnose.add_argument("--method", help="with --dpop: the request's method (GET)")
+    diagnose.add_argument("--url", help="with --dpop: the URL the request is sent to")
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=cmd_diagnose, usage_of=diagnose)
 

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 from .errors import ConfigurationError
 from .keys import PRIVATE_MEMBERS, VerificationKey, import_jwk
-from .outcome import Failure
+from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .settings import DPOP_ALGORITHMS, Settings
 from .structure import parse_compact
@@ -434,6 +434,31 @@ def verify_proof(
                 **fields,
             )
     return Proof(key.fingerprint, jti, iat, alg, nonce if isinstance(nonce, str) else None)
+
+
+def binding_failure(verified: VerifiedToken, proof: Proof) -> Failure | None:
+    """dpop_binding_mismatch when the token's ``cnf.jkt`` is not the proof key's
+    thumbprint (or the token is not bound at all), else None."""
+    if verified.jkt == proof.jkt:
+        return None
+    if verified.jkt is None:
+        detail = (
+            "The access token has no cnf.jkt: it is not bound to a DPoP key, so it cannot "
+            "be sent with the DPoP scheme."
+        )
+    else:
+        detail = (
+            f"The token's cnf.jkt is {clip(verified.jkt, 60)!r} but the proof's key has the "
+            f"RFC 7638 thumbprint {proof.jkt!r}."
+        )
+    failure = Failure(
+        Reason.dpop_binding_mismatch,
+        detail,
+        alg=verified.alg,
+        kid=verified.kid,
+        key_fingerprint=verified.key_fingerprint,
+    )
+    return failure.with_claims(verified.claims)
 
 
 def count_proofs(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int]:

@@ -24,7 +24,14 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import scopes, websocket
-from .dpop import Nonces, ProofPolicy, count_proofs, request_htu, verify_proof
+from .dpop import (
+    Nonces,
+    ProofPolicy,
+    binding_failure,
+    count_proofs,
+    request_htu,
+    verify_proof,
+)
 from .extract import authorization, judge, parse_authorization
 from .issuers import MultiIssuerVerifier
 from .locations import TokenLocations
@@ -379,25 +386,9 @@ class JWTAuthMiddleware:
             outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
         if not isinstance(outcome, VerifiedToken):
             return token, outcome, waited
-        if outcome.jkt != checked.jkt:
-            if outcome.jkt is None:
-                detail = (
-                    "The access token has no cnf.jkt: it is not bound to a DPoP key, so it "
-                    "cannot be sent with the DPoP scheme."
-                )
-            else:
-                detail = (
-                    f"The token's cnf.jkt is {outcome.jkt!r} but the proof's key has the "
-                    f"RFC 7638 thumbprint {checked.jkt!r}."
-                )
-            failure = Failure(
-                Reason.dpop_binding_mismatch,
-                detail,
-                alg=outcome.alg,
-                kid=outcome.kid,
-                key_fingerprint=outcome.key_fingerprint,
-            )
-            return token, failure.with_claims(outcome.claims), waited
+        mismatch = binding_failure(outcome, checked)
+        if mismatch is not None:
+            return token, mismatch, waited
         assert self.replay_store is not None
         key = f"{checked.jkt}:{checked.jti}"
         first = await self.replay_store.first_use(key, self._replay_window)
