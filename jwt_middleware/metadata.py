@@ -190,6 +190,10 @@ class MetadataDocument:
     bearer_methods_supported: tuple[str, ...] = ("header",)
     resource_name: str | None = None
     resource_documentation: str | None = None
+    #: RFC 9728 section 2: the DPoP proof algorithms accepted (empty: DPoP off) and
+    #: whether every token must be DPoP-bound (``JWT_DPOP=required``).
+    dpop_signing_alg_values_supported: tuple[str, ...] = ()
+    dpop_bound_access_tokens_required: bool = False
 
     def __post_init__(self) -> None:
         check_resource(self.resource)
@@ -223,6 +227,10 @@ class MetadataDocument:
             bearer_methods_supported=tuple(bearer_methods(settings.locations)),
             resource_name=settings.resource_name,
             resource_documentation=settings.resource_documentation,
+            dpop_signing_alg_values_supported=()
+            if settings.dpop == "off"
+            else tuple(settings.dpop_allowed_algorithms),
+            dpop_bound_access_tokens_required=settings.dpop == "required",
         )
 
     @classmethod
@@ -260,6 +268,10 @@ class MetadataDocument:
             doc["resource_name"] = self.resource_name
         if self.resource_documentation:
             doc["resource_documentation"] = self.resource_documentation
+        if self.dpop_signing_alg_values_supported:
+            doc["dpop_signing_alg_values_supported"] = list(self.dpop_signing_alg_values_supported)
+        if self.dpop_bound_access_tokens_required:
+            doc["dpop_bound_access_tokens_required"] = True
         return doc
 
     def body(self) -> bytes:

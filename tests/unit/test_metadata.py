@@ -160,6 +160,7 @@ def test_document_from_settings() -> None:
         "bearer_methods_supported": ["header"],
         "resource_name": "Example MCP server",
         "resource_documentation": "https://docs.example.com/mcp?lang=en",
+        "dpop_signing_alg_values_supported": list(settings.dpop_allowed_algorithms),
     }
     assert json.loads(doc.body()) == doc.document()
     # The token algorithms are not the resource's response-signing algorithms.
@@ -167,8 +168,19 @@ def test_document_from_settings() -> None:
 
 
 def test_minimal_document_has_only_resource_and_bearer_methods() -> None:
-    doc = MetadataDocument.from_settings(hs(issuer=None, audience=()))
+    doc = MetadataDocument.from_settings(hs(issuer=None, audience=(), dpop="off"))
     assert doc.document() == {"resource": RESOURCE, "bearer_methods_supported": ["header"]}
+
+
+def test_dpop_members_follow_the_dpop_setting() -> None:
+    """RFC 9728 section 2: the DPoP proof algorithms, and whether tokens must be bound."""
+    allowed = MetadataDocument.from_settings(hs(dpop="allowed", dpop_algorithms="ES256,EdDSA"))
+    assert allowed.document()["dpop_signing_alg_values_supported"] == ["ES256", "EdDSA"]
+    assert "dpop_bound_access_tokens_required" not in allowed.document()
+    required = MetadataDocument.from_settings(hs(dpop="required")).document()
+    assert required["dpop_bound_access_tokens_required"] is True
+    off = MetadataDocument.from_settings(hs(dpop="off")).document()
+    assert "dpop_signing_alg_values_supported" not in off
 
 
 def test_resource_is_kept_as_written() -> None:
