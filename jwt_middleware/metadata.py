@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -343,3 +343,53 @@ def resource_warnings(settings: Settings) -> list[str]:
         "ask for tokens for the resource, and those tokens will be refused as "
         "audience_mismatch; add the resource to JWT_AUDIENCE"
     ]
+
+
+class MetadataEndpoint:
+    """A middleware's document: where it is served, its body, and the challenge parameter.
+
+    With discovery and no configured issuer, ``authorization_servers`` waits for
+    the discovery document: until it has been fetched the document is served
+    with ``no-cache`` and rebuilt on each request, then kept.
+    """
+
+    __slots__ = ("_body", "_pending", "_scopes", "_verifier", "challenge_param", "document", "path")
+
+    def __init__(
+        self,
+        verifier: Verifier | MultiIssuerVerifier,
+        path_scopes: Mapping[str, Iterable[str]] | None,
+        *,
+        remote: bool,
+    ) -> None:
+        from .responses import resource_metadata_param
+
+        self._verifier = verifier
+        self._scopes = dict(path_scopes or {})
+        self.document = MetadataDocument.for_verifier(verifier, path_scopes=self._scopes)
+        #: The host-relative path it is served at (RFC 9728 section 3.1).
+        self.path = self.document.well_known_path
+        self._body = self.document.body()
+        self._pending = not self.document.authorization_servers and remote
+        #: ``resource_metadata="<url>"`` for every challenge, formatted once.
+        self.challenge_param = resource_metadata_param(self.document.well_known_url)
+
+    def matches(self, scope: Scope) -> bool:
+        """Whether an HTTP request asks for the document: its full path or the path
+        relative to the app's root (a root path the proxy did not strip) is it."""
+        from .paths import route_path
+
+        return scope["path"] == self.path or route_path(scope) == self.path
+
+    async def serve(self, scope: Scope, send: Send, start: Callable[[], Awaitable[None]]) -> None:
+        """GET and HEAD; a CORS preflight; 405 otherwise. ``start`` fetches the keys and
+        the discovery document when no lifespan did (awaited while still pending)."""
+        if self._pending:
+            await start()
+            if issuers_of(self._verifier):  # the discovery document has been fetched
+                self.document = MetadataDocument.for_verifier(
+                    self._verifier, path_scopes=self._scopes
+                )
+                self._body = self.document.body()
+                self._pending = False
+        await respond(scope, send, self._body, max_age=None if self._pending else MAX_AGE)

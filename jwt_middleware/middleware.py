@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Iterable, Mapping
 from time import perf_counter
 from typing import Any
@@ -24,35 +23,21 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import scopes, websocket
-from .dpop import (
-    Nonces,
-    ProofPolicy,
-    binding_failure,
-    count_proofs,
-    request_htu,
-    verify_proof,
-)
-from .extract import authorization, judge, parse_authorization
+from .dpopgate import DPoPGate, is_dpop
+from .extract import authorization, judge
 from .issuers import MultiIssuerVerifier
 from .locations import TokenLocations
-from .metadata import MAX_AGE, MetadataDocument, issuers_of, resource_warnings, respond
+from .metadata import MetadataDocument, MetadataEndpoint, resource_warnings
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
-from .reasons import Reason
-from .replay import ReplayStore, replay_store_for
-from .responses import DPoPChallenge, render, resource_metadata_param
+from .replay import ReplayStore
+from .responses import render
 from .settings import Settings
 from .sources import build_verifier
 from .verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
-
-_REQUIRED_DETAIL = "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
-_REQUIRED_HINT = (
-    "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
-    "request (RFC 9449), and a token bound to the proof's key."
-)
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -133,48 +118,29 @@ class JWTAuthMiddleware:
         self._subprotocol = self.settings.websocket_subprotocol
         self._close_on_expiry = self.settings.websocket_close_on_expiry
         self._leeway = self.settings.leeway
-        # DPoP (RFC 9449): see :meth:`_dpop` and docs/dpop.md.
-        mode = self.settings.dpop
-        self._dpop_on = mode != "off"
-        self._bearer_ok = mode != "required"
-        self._proof_policy = ProofPolicy.from_settings(self.settings)
-        self._nonces = (
-            Nonces(self.settings.dpop_nonce_secret, self.settings.dpop_nonce_lifetime)
-            if self._dpop_on and self.settings.dpop_nonce
+        #: DPoP (RFC 9449, docs/dpop.md): None with ``JWT_DPOP=off``.
+        self.dpop = (
+            DPoPGate(self.settings, self.observer, replay_store)
+            if self.settings.dpop != "off"
             else None
         )
-        #: How long a proof's jti is remembered: the iat window, with leeway either side.
-        self._replay_window = self.settings.dpop_iat_window + 2 * self._leeway
-        self._replay_fail_open = self.settings.dpop_replay_fail == "open"
-        #: The DPoP ``jti`` store (:mod:`jwt_middleware.replay`): the one given, else the
-        #: one the settings name (Redis with ``dpop_replay_redis_url``, else this process).
-        self.replay_store: ReplayStore | None = (
-            (replay_store or replay_store_for(self.settings)) if self._dpop_on else None
-        )
-        self._dpop_challenge = (
-            DPoPChallenge(self._proof_policy.algs, bearer=self._bearer_ok)
-            if self._dpop_on
+        self._bearer_ok = self.dpop is None or self.dpop.bearer_ok
+        #: The RFC 9728 document's endpoint when ``resource`` is set (else None).
+        self._metadata = (
+            MetadataEndpoint(verifier, path_scopes, remote=self._remote)
+            if self.settings.resource
             else None
         )
-        #: The RFC 9728 document when ``resource`` is set (else None), its path and body.
-        self.metadata: MetadataDocument | None = None
         #: ``resource_metadata="<url>"`` for every challenge, formatted once (or None).
-        self.challenge_extra: str | None = None
-        self._metadata_path: str | None = None
-        self._metadata_body = b""
-        self._metadata_scopes = dict(path_scopes or {})
-        #: Discovery with no configured issuer: authorization_servers waits for the fetch.
-        self._metadata_pending = False
+        self.challenge_extra = self._metadata.challenge_param if self._metadata else None
         if self.settings.resource:
-            self.metadata = MetadataDocument.for_verifier(
-                verifier, path_scopes=self._metadata_scopes
-            )
-            self._metadata_path = self.metadata.well_known_path
-            self._metadata_body = self.metadata.body()
-            self._metadata_pending = not self.metadata.authorization_servers and self._remote
-            self.challenge_extra = resource_metadata_param(self.metadata.well_known_url)
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
+
+    @property
+    def metadata(self) -> MetadataDocument | None:
+        """The RFC 9728 document when ``resource`` is set, else None."""
+        return self._metadata.document if self._metadata is not None else None
 
     # -- remote key source lifecycle ------------------------------------------------
 
@@ -201,8 +167,8 @@ class JWTAuthMiddleware:
         if self._remote:
             await self.verifier.aclose()
             self._started = False
-        if self.replay_store is not None:
-            await self.replay_store.aclose()
+        if self.dpop is not None:
+            await self.dpop.replay_store.aclose()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_receive() -> Message:
@@ -220,17 +186,13 @@ class JWTAuthMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
-            if kind == "lifespan" and (self._remote or self._dpop_on):
+            if kind == "lifespan" and (self._remote or self.dpop is not None):
                 await self._lifespan(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
             return
-        if (
-            self._metadata_path is not None
-            and kind == "http"
-            and (scope["path"] == self._metadata_path or route_path(scope) == self._metadata_path)
-        ):
-            await self._serve_metadata(scope, send)
+        if self._metadata is not None and kind == "http" and self._metadata.matches(scope):
+            await self._metadata.serve(scope, send, self.startup)
             return
         rules = self._rules
         # The path as the application's routing sees it (root_path and mounts removed).
@@ -257,19 +219,13 @@ class JWTAuthMiddleware:
                 outcome = self.verifier.cached(token)
                 # A DPoP-bound token (cnf.jkt) as Bearer, or Bearer where DPoP is required.
                 if outcome is not None and (outcome.jkt is not None or not self._bearer_ok):
-                    outcome = self._bearer_refused(outcome)
-        elif self._dpop_on:
+                    assert self.dpop is not None  # jkt is only honoured with DPoP on
+                    outcome = self.dpop.refuse_bearer(outcome)
+        elif self.dpop is not None:
             raw, count = authorization(scope["headers"])
-        if (
-            outcome is None
-            and raw is not None
-            and self._dpop_on
-            and count == 1
-            and raw[:4].lower() == b"dpop"
-            and raw[4:5] in (b" ", b"\t")
-        ):
+        if outcome is None and self.dpop is not None and count == 1 and raw and is_dpop(raw):
             dpop_request = True
-            token, outcome, waited = await self._dpop(scope, raw)
+            token, outcome, waited = await self.dpop.check(scope, raw, self._verify)
             started += waited  # the key fetch wait is not verification time
         if outcome is None:
             if not locations.default:
@@ -285,14 +241,14 @@ class JWTAuthMiddleware:
                 token, outcome = None, extracted
             else:
                 token = extracted
-                outcome = self.verifier.verify(token)
-                if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
-                    outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
-                    started += waited  # the key fetch wait is not verification time
-                if type(outcome) is VerifiedToken and (
-                    outcome.jkt is not None or not self._bearer_ok
+                outcome, waited = await self._verify(token)
+                started += waited  # the key fetch wait is not verification time
+                if (
+                    type(outcome) is VerifiedToken
+                    and self.dpop is not None
+                    and (outcome.jkt is not None or not self._bearer_ok)
                 ):
-                    outcome = self._bearer_refused(outcome)
+                    outcome = self.dpop.refuse_bearer(outcome)
         if type(outcome) is VerifiedToken and rules.has_scopes:
             outcome = scopes.decide(outcome, rules.required_scopes(path))
         elapsed = perf_counter() - started
@@ -326,120 +282,18 @@ class JWTAuthMiddleware:
                 log=self.log,
             )
             return
-        if dpop_request and self._nonces is not None:
-            send = self._with_nonce(send)
+        if dpop_request:
+            assert self.dpop is not None
+            send = self.dpop.with_nonce(send)
         await self.app(scope, receive, send)
 
-    # -- DPoP (RFC 9449) -----------------------------------------------------------
-
-    def _bearer_refused(self, verified: VerifiedToken) -> VerifiedToken | Failure:
-        """A verified token that came with a bearer scheme (or from another location):
-        refused when it is DPoP-bound (a downgrade) or when DPoP is required."""
-        if not self._dpop_on:
-            return verified
-        if not self._bearer_ok:
-            return Failure(Reason.invalid_scheme, _REQUIRED_DETAIL, hint=_REQUIRED_HINT)
-        return Failure(
-            Reason.dpop_bound_token_as_bearer,
-            f"The token is bound to a DPoP key (cnf.jkt {verified.jkt!r}) but came with the "
-            "Bearer scheme.",
-            alg=verified.alg,
-            kid=verified.kid,
-            key_fingerprint=verified.key_fingerprint,
-        ).with_claims(verified.claims)
-
-    async def _dpop(
-        self, scope: Scope, raw: bytes
-    ) -> tuple[str | None, VerifiedToken | Failure, float]:
-        """``Authorization: DPoP <token>``: the token's request-stage checks, exactly one
-        ``DPoP`` header, the proof (:func:`~jwt_middleware.dpop.verify_proof`), the token
-        (the verifier), its binding (``cnf.jkt``) to the proof's key, then the ``jti``
-        replay store. Also returns how long a key fetch was waited for."""
-        waited = 0.0
-        extracted = parse_authorization(raw.decode("latin-1"), self._max_bytes, scheme="DPoP")
-        if isinstance(extracted, Failure):
-            return None, extracted, waited
-        token = extracted
-        proof, proofs = count_proofs(scope["headers"])
-        if proof is None or proofs != 1:
-            detail = (
-                "The request uses the DPoP scheme but has no DPoP header."
-                if proofs == 0
-                else f"The request uses the DPoP scheme and carries {proofs} DPoP headers; "
-                "exactly one is required."
-            )
-            return token, Failure(Reason.dpop_proof_missing, detail), waited
-        now = time.time()
-        checked = verify_proof(
-            proof.strip(" \t"),
-            method=str(scope.get("method", "GET")),
-            url=request_htu(scope),
-            access_token=token,
-            now=now,
-            policy=self._proof_policy,
-            nonces=self._nonces,
-        )
-        if isinstance(checked, Failure):
-            return token, checked, waited
+    async def _verify(self, token: str) -> tuple[VerifiedToken | Failure, float]:
+        """The verifier's outcome, after one shared key refresh when the verifier wants
+        it; and the seconds waited for keys (not verification time)."""
         outcome = self.verifier.verify(token)
         if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
-            outcome, waited = await self.verifier.refresh(token, wait=self._key_wait)
-        if not isinstance(outcome, VerifiedToken):
-            return token, outcome, waited
-        mismatch = binding_failure(outcome, checked)
-        if mismatch is not None:
-            return token, mismatch, waited
-        assert self.replay_store is not None
-        key = f"{checked.jkt}:{checked.jti}"
-        first = await self.replay_store.first_use(key, self._replay_window)
-        if first is False:
-            failure = Failure(
-                Reason.dpop_proof_replayed,
-                f"The proof's jti was already used with this key within the last "
-                f"{self._replay_window:g} s.",
-            )
-            return token, failure.with_claims(outcome.claims), waited
-        if first is None:
-            self.observer.replay_store_error(self.replay_store)
-        if first is None and not self._replay_fail_open:
-            failure = Failure(
-                Reason.dpop_proof_replayed,
-                "The jti replay store is unavailable, so the proof could not be checked for "
-                "replay; JWT_DPOP_REPLAY_FAIL=closed refuses it.",
-                hint="The server's replay store (JWT_DPOP_REPLAY_REDIS_URL) is down: retry "
-                "later with a fresh proof; operators: see the replay store's metrics.",
-            )
-            return token, failure.with_claims(outcome.claims), waited
-        return token, outcome, waited
-
-    def _with_nonce(self, send: Send) -> Send:
-        """``send`` adding a fresh ``DPoP-Nonce`` to the response's headers."""
-        assert self._nonces is not None
-        nonce = self._nonces.issue(time.time()).encode("ascii")
-
-        async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = dict(message)
-                message["headers"] = [*message.get("headers", ()), (b"dpop-nonce", nonce)]
-            await send(message)
-
-        return sending
-
-    async def _serve_metadata(self, scope: Scope, send: Send) -> None:
-        """The RFC 9728 document: GET and HEAD; a CORS preflight; 405 otherwise."""
-        if self._metadata_pending and not self._started:
-            await self.startup()  # fetch the discovery document (no lifespan)
-        if self._metadata_pending:
-            issuers = issuers_of(self.verifier)
-            if issuers:  # the discovery document has been fetched
-                self.metadata = MetadataDocument.for_verifier(
-                    self.verifier, path_scopes=self._metadata_scopes
-                )
-                self._metadata_body = self.metadata.body()
-                self._metadata_pending = False
-        await respond(
-            scope, send, self._metadata_body, max_age=None if self._metadata_pending else MAX_AGE
-        )
+            return await self.verifier.refresh(token, wait=self._key_wait)
+        return outcome, 0.0
 
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:
@@ -465,14 +319,11 @@ class JWTAuthMiddleware:
                 self.challenge_extra,
             )
             return
-        dpop = self._dpop_challenge
-        if dpop is not None:
-            nonce = (
-                self._nonces.issue(time.time())
-                if self._nonces is not None and failure.reason is Reason.dpop_nonce_required
-                else None
-            )
-            dpop = dpop.for_request(dpop_request=dpop_request, nonce=nonce)
+        dpop = (
+            self.dpop.challenge_for(failure, dpop_request=dpop_request)
+            if self.dpop is not None
+            else None
+        )
         status, headers, body = render(
             failure, self._level, self._realm, self.challenge_extra, dpop
         )
