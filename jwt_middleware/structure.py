@@ -374,10 +374,3 @@ def decode_body(token: str, header_length: int) -> tuple[bytes, dict[str, Any], 
     if stop != len(text) or type(claims) is not dict:
         return None
     return raw[:end], claims, signature
-
-
-def parse_token(token: str, max_bytes: int) -> ParsedToken | Failure:
-    """:func:`parse_compact` after the size bound: never decode more than ``max_bytes``."""
-    if len(token) > max_bytes:
-        return too_large(len(token), max_bytes)
-    return parse_compact(token)

@@ -1,21 +1,22 @@
 #!/bin/sh
-# ensure_tool.sh TOOL PACKAGE: print the path of a working TOOL, installing
-# Debian's PACKAGE non-interactively when it is missing (as root directly,
-# otherwise through `sudo -n` if available). Only the path goes to stdout;
-# apt's output goes to stderr. A tool "works" when `TOOL --version` prints a
-# line naming it (wrk prints its version with its usage and exits 1, so the
-# exit code is not used).
+# ensure_tool.sh TOOL PACKAGE [VERSION_PREFIX]: print the path of a working TOOL,
+# installing Debian's PACKAGE non-interactively when it is missing (as root
+# directly, otherwise through `sudo -n` if available). Only the path goes to
+# stdout; apt's output goes to stderr. A tool "works" when `TOOL --version`
+# prints a line starting with VERSION_PREFIX (default: the tool's name; wrk
+# prints its version with its usage and exits 1, so the exit code is not used).
 #
 #   PROMTOOL=$(scripts/ensure_tool.sh promtool prometheus)
 set -eu
 
 tool=$1
 package=$2
+prefix=${3:-$tool}
 
 find_tool() {
     for candidate in "$(command -v "$tool" 2>/dev/null || true)" "/usr/bin/$tool"; do
         if [ -n "$candidate" ] && [ -x "$candidate" ] \
-            && "$candidate" --version 2>&1 | grep -q "^$tool"; then
+            && "$candidate" --version 2>&1 | grep -q "^$prefix"; then
             echo "$candidate"
             return 0
         fi
