@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt_middleware import Settings, dpop
 from jwt_middleware.replay import MemoryReplayStore
 
-from .common import bad_signature, iqr_pct, loadavg, log, median, table
-from .micro import Variant, _b64d, _loop, _parse_only, calibrate, run_rounds
+from .common import bad_signature, loadavg, log, table
+from .micro import HEADERS, Variant, _b64d, _loop, _parse_only, calibrate, run_rounds, summarize
 from .proofs import ProofMaker
 
 URL = "https://api.example.com/orders"
@@ -154,31 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     for v in variants:
         v.ratios = [s / r for s, r in zip(v.samples, raw.samples, strict=True)]
 
-    rows = []
-    alg_data: dict[str, Any] = {"proof_bytes": info["proof_bytes"], "variants": {}}
-    for v in variants:
-        us, ratio, spread = median(v.samples), median(v.ratios), iqr_pct(v.samples)
-        alg_data["variants"][v.key] = {
-            "label": v.label,
-            "us": us,
-            "ratio": ratio,
-            "iqr_pct": spread,
-            "ratio_iqr_pct": iqr_pct(v.ratios),
-            "calls_per_batch": v.n,
-            "samples_us": [round(s, 3) for s in v.samples],
-        }
-        rows.append(
-            [
-                v.label,
-                f"{us:.2f}",
-                f"{spread:.0f}%",
-                f"{ratio:.2f}x",
-                "-" if v.key == "raw" else f"{iqr_pct(v.ratios):.0f}%",
-            ]
-        )
-    text = f"**ES256 proof** ({info['proof_bytes']} bytes)\n\n" + table(
-        ["variant", "µs/verify", "µs IQR", "x raw", "x raw IQR"], rows
-    )
+    summary, rows = summarize(variants)
+    alg_data: dict[str, Any] = {"proof_bytes": info["proof_bytes"], "variants": summary}
+    text = f"**ES256 proof** ({info['proof_bytes']} bytes)\n\n" + table(HEADERS, rows)
     description = (
         f"One client key (P-256), a pool of {info['pool']} ES256 proofs of it (`GET`, an "
         "`htu`, `iat`, a `jti` each, `ath`), each call verifying a proof it has not verified "

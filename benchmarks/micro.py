@@ -52,7 +52,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jwt as pyjwt
 from cryptography.hazmat.primitives import hashes
@@ -344,6 +344,37 @@ def run_rounds(variants: list[Variant], rounds: int) -> None:
         gc.enable()
 
 
+HEADERS: Final = ["variant", "µs/verify", "µs IQR", "x raw", "x raw IQR"]
+
+
+def summarize(variants: list[Variant]) -> tuple[dict[str, Any], list[list[str]]]:
+    """Each variant's figures for results.json, and its table row (``HEADERS``): median
+    µs and ratio to the raw check of its rounds, with their IQRs."""
+    summary: dict[str, Any] = {}
+    rows: list[list[str]] = []
+    for v in variants:
+        us, ratio, spread = median(v.samples), median(v.ratios), iqr_pct(v.samples)
+        summary[v.key] = {
+            "label": v.label,
+            "us": us,
+            "ratio": ratio,
+            "iqr_pct": spread,
+            "ratio_iqr_pct": iqr_pct(v.ratios),
+            "calls_per_batch": v.n,
+            "samples_us": [round(s, 3) for s in v.samples],
+        }
+        rows.append(
+            [
+                v.label,
+                f"{us:.2f}",
+                f"{spread:.0f}%",
+                f"{ratio:.2f}x",
+                "-" if v.key == "raw" else f"{iqr_pct(v.ratios):.0f}%",
+            ]
+        )
+    return summary, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_MICRO_ROUNDS", 60)))
@@ -382,33 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     md: list[str] = []
     for alg in algs:
-        rows = []
-        alg_data: dict[str, Any] = {"token_bytes": info[alg]["token_bytes"], "variants": {}}
-        for v in (v for v in all_variants if v.alg == alg):
-            us, ratio, spread = median(v.samples), median(v.ratios), iqr_pct(v.samples)
-            alg_data["variants"][v.key] = {
-                "label": v.label,
-                "us": us,
-                "ratio": ratio,
-                "iqr_pct": spread,
-                "ratio_iqr_pct": iqr_pct(v.ratios),
-                "calls_per_batch": v.n,
-                "samples_us": [round(s, 3) for s in v.samples],
-            }
-            rows.append(
-                [
-                    v.label,
-                    f"{us:.2f}",
-                    f"{spread:.0f}%",
-                    f"{ratio:.2f}x",
-                    "-" if v.key == "raw" else f"{iqr_pct(v.ratios):.0f}%",
-                ]
-            )
-        data["algs"][alg] = alg_data
-        md.append(
-            f"**{alg}** (token {info[alg]['token_bytes']} bytes)\n\n"
-            + table(["variant", "µs/verify", "µs IQR", "x raw", "x raw IQR"], rows)
-        )
+        summary, rows = summarize([v for v in all_variants if v.alg == alg])
+        data["algs"][alg] = {"token_bytes": info[alg]["token_bytes"], "variants": summary}
+        md.append(f"**{alg}** (token {info[alg]['token_bytes']} bytes)\n\n" + table(HEADERS, rows))
     text = "\n\n".join(md)
     print(text)
     log(f"micro: done in {data['seconds']} s")
