@@ -53,6 +53,7 @@ from jwt_middleware import JWTAuthMiddleware, Settings, Verifier, dpop
 from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
 from jwt_middleware.metrics_endpoint import MULTIPROC_DIR_VARIABLE, metrics_endpoint
 from jwt_middleware.outcome import Failure, VerifiedToken
+from jwt_middleware.uri import request_target
 
 from .devkeys import key_file_for as dev_key_file
 from .devkeys import load_or_create
@@ -250,10 +251,13 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
                     f"bind the token to); this request has {count}. For a bearer token: "
                     "GET /dev/token."
                 )
+            target = request_target(request.scope)
+            if isinstance(target, str):
+                return _token_error(f"This server cannot tell the URL of the request: {target}.")
             checked = dpop.verify_proof(
                 proof,
                 method="POST",
-                url=dpop.request_htu(request.scope),
+                target=target,
                 access_token=None,
                 now=time.time(),
                 policy=policy,

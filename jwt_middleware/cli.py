@@ -50,6 +50,7 @@ from .sources import load_static_keys
 from .structure import parse_compact
 from .text import clip
 from .tokentype import describe
+from .uri import Target, parse_url
 from .verifier import EMPTY_KEYSET, Verifier
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -347,13 +348,15 @@ def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
     )
 
 
-def _dpop_proof(args: argparse.Namespace, token: str, settings: Settings) -> Proof | Failure:
+def _dpop_proof(
+    args: argparse.Namespace, token: str, settings: Settings, target: Target
+) -> Proof | Failure:
     """``--dpop PROOF --method M --url U``: the proof judged as the middleware judges it
     (no server nonce; the replay check needs the server's store)."""
     return verify_proof(
         args.dpop.strip(),
         method=args.method,
-        url=args.url,
+        target=target,
         access_token=token,
         now=time.time(),
         policy=ProofPolicy.from_settings(settings),
@@ -363,10 +366,14 @@ def _dpop_proof(args: argparse.Namespace, token: str, settings: Settings) -> Pro
 def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.dpop is None and (args.url is not None or args.method is not None):
         raise UsageError("--method and --url go with --dpop PROOF")
+    target: Target | str = ""
     if args.dpop is not None:
         if args.url is None:
             raise UsageError("--dpop needs --url: the URL the request is sent to")
         args.method = (args.method or "GET").upper()
+        target = parse_url(args.url, dot_segments="refuse")
+        if isinstance(target, str):
+            raise UsageError(f"--url {clip(args.url, 80)!r} is not a request URL: {target}")
     raw = read_token(args.token)
     verifier, unavailable = build_cli_verifier(args)
     token = _strip_scheme(raw)
@@ -374,8 +381,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         token = parse_authorization(raw.strip(), 1 << 20, scheme="DPoP")
     outcome: VerifiedToken | Failure
     proof: Proof | Failure | None = None
-    if not isinstance(token, Failure) and args.dpop is not None:
-        proof = _dpop_proof(args, token, verifier.settings)
+    if not isinstance(token, Failure) and not isinstance(target, str):
+        proof = _dpop_proof(args, token, verifier.settings, target)
     if isinstance(proof, Failure):
         outcome = proof
     else:

@@ -37,7 +37,7 @@ from .clock import ClockSample
 from .errors import ConfigurationError
 from .fetch import DocumentFetcher, FetchError, check_url
 from .keys import KeySet, SkippedKey, VerificationKey, load_jwks, secret_fingerprint
-from .settings import ENV_VARS, Settings
+from .settings import ENV_VARS, Settings, secret_fields
 from .sources import load_static_keys, settings_warnings
 
 Status = Literal["ok", "warning", "problem"]
@@ -48,7 +48,6 @@ DISTRIBUTION: Final = "asgi-jwt-bearer"
 #: Settings fields that name a key source: a flag naming one replaces all of
 #: the environment's (the flags describe one source, as ``diagnose`` does).
 KEY_SOURCE_FIELDS: Final = ("jwks_url", "discovery_url", "jwks_file", "public_key_file", "secret")
-SECRET_FIELDS: Final = frozenset({"secret", "secrets"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -505,7 +504,7 @@ def configure(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Configure
 def _shown_value(name: str, value: Any) -> Any:
     """A setting's value for the report: secrets as fingerprints, tuples as lists,
     URLs without credentials or query strings."""
-    if name in SECRET_FIELDS:
+    if name in secret_fields():
         if not value:
             return None
         values = [value] if isinstance(value, (str, bytes)) else list(value)

@@ -10,8 +10,8 @@ middleware's: they need the store and the verified token.
 
 :class:`Nonces` issues and checks stateless server nonces (RFC 9449 section
 8): an HMAC of a time slot, so instances sharing the key accept each other's.
-:func:`request_htu` is the URI this server sees for a request; :func:`normalize_htu`
-the RFC 3986 normalisation both sides are compared in.
+The request's URI is :func:`jwt_middleware.uri.request_target`, built from
+validated parts; ``htu`` is parsed with the same rules and compared part by part.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ import base64
 import hashlib
 import hmac
 import os
-import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
-from urllib.parse import unquote, urlsplit
 
+from .claims import is_time
 from .errors import ConfigurationError
 from .keys import PRIVATE_MEMBERS, VerificationKey, import_jwk
 from .outcome import Failure, VerifiedToken
@@ -33,14 +32,13 @@ from .reasons import Reason
 from .settings import DPOP_ALGORITHMS, Settings
 from .structure import parse_compact
 from .text import clip
+from .uri import Origin, Target, parse_url
 
 PROOF_TYP: Final = "dpop+jwt"
 #: Longest proof accepted (a proof with an RSA 8192 key and signature is about 3 KiB).
 MAX_PROOF_BYTES: Final = 8192
 #: Longest ``jti`` accepted (RFC 9449 asks for at least 96 bits of randomness).
 MAX_JTI_LENGTH: Final = 256
-_MAX_HTU_LENGTH: Final = 2048
-_DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 _KEY_CACHE_MAX: Final = 256
 
 
@@ -88,103 +86,27 @@ def ath_of(access_token: str) -> str:
 # --- the request URI -----------------------------------------------------------------
 
 
-def _normalize_path(path: str) -> str:
-    """Percent-decoded (unreserved and reserved alike), dot segments resolved, "/" if empty."""
-    if "%" in path:
-        path = unquote(path, errors="replace")
-    if not path:
-        return "/"
-    if "/." in path:
-        trailing = path.endswith(("/", "/.", "/.."))
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        if trailing and not path.endswith("/"):
-            path += "/"
-    return path
-
-
-def normalize_htu(url: str) -> str | None:
-    """``url`` in the form both sides are compared in, or None when it is not an
-    absolute http(s) URI: RFC 3986 section 6.2.2 (scheme and host in lower case,
-    percent-encoding decoded, dot segments resolved, the empty path as "/") and
-    section 6.2.3 (the default port dropped); query and fragment removed (RFC 9449
-    section 4.3)."""
-    if not isinstance(url, str) or not url or len(url) > _MAX_HTU_LENGTH:
-        return None
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not host or parts.username is not None:
-        return None
-    if "%" in host:
-        host = unquote(host)
-    host = host.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None or str(port) == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    return f"{scheme}://{netloc}{_normalize_path(parts.path)}"
-
-
-def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def request_htu(scope: Mapping[str, Any]) -> str:
-    """The URI this server received the request at, without query: the scheme of the
-    connection (``http`` for ``ws``, ``https`` for ``wss``), the ``Host`` header (else the
-    server's address), ``root_path`` and ``path``. Behind a proxy these are what the
-    proxy forwards (see docs/dpop.md)."""
-    scheme = str(scope.get("scheme", "http"))
-    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
-    host = _header(scope, b"host")
-    if not host:
-        server = scope.get("server")
-        if server and server[1] is not None:
-            host = f"{server[0]}:{server[1]}"
-        elif server:
-            host = str(server[0])
-        else:
-            host = "localhost"
-    path: str = scope.get("path", "/") or "/"
-    root: str = scope.get("root_path", "") or ""
-    if root and not path.startswith(root):
-        path = root + path
-    return f"{scheme}://{host}{path}"
-
-
-def htu_hint(proof_htu: str, server_htu: str) -> str:
-    """What reconciles the URL in the proof with the one this server reconstructed."""
-    a, b = urlsplit(proof_htu), urlsplit(server_htu)
+def htu_hint(proof: Target, server: Target) -> str:
+    """What reconciles the URL in the proof with the one this server received."""
+    a, b = proof.origin, server.origin
     advice: list[str] = []
-    if a.scheme.lower() == "https" and b.scheme.lower() == "http":
+    if a.scheme == "https" and b.scheme == "http":
         advice.append(
             "the proof says https: but this server sees http: (TLS ends at a proxy): run "
             "uvicorn with --proxy-headers and --forwarded-allow-ips=<the proxy's address> and "
             "have the proxy send X-Forwarded-Proto"
         )
-    elif a.scheme.lower() != b.scheme.lower():
+    elif a.scheme != b.scheme:
+        advice.append(f"the proof says {a.scheme}: but the request came over {b.scheme}:")
+    if (a.host, a.port) != (b.host, b.port):
         advice.append(
-            f"the proof says {a.scheme.lower()}: but the request came over {b.scheme.lower()}:"
-        )
-    if (a.netloc.lower(), a.port) != (b.netloc.lower(), b.port) and (
-        a.hostname != b.hostname or _port(a) != _port(b)
-    ):
-        advice.append(
-            f"the proof names host {clip(a.netloc, 80)!r} but the request's Host header is "
-            f"{clip(b.netloc, 80)!r}: have the proxy pass the client's Host header on "
+            f"the proof names host {clip(_netloc(a), 80)!r} but the request's Host header is "
+            f"{clip(_netloc(b), 80)!r}: have the proxy pass the client's Host header on "
             "(nginx: proxy_set_header Host $host; X-Forwarded-Host is not read by uvicorn)"
         )
-    pa, pb = _normalize_path(a.path), _normalize_path(b.path)
+    pa, pb = proof.path, server.path
     if pa != pb:
-        if pa.endswith(pb) and pa != pb and pb != "/":
+        if pa.endswith(pb) and pb != "/":
             prefix = pa[: len(pa) - len(pb)]
             advice.append(
                 f"the proxy strips the prefix {clip(prefix, 80)!r}: run uvicorn with "
@@ -198,19 +120,15 @@ def htu_hint(proof_htu: str, server_htu: str) -> str:
         else:
             advice.append(
                 "the paths differ: the client must sign the URL it requests, without query "
-                "or fragment"
+                "or fragment, with its path percent-encoded as it sends it"
             )
     if not advice:
         advice.append("the client must sign the URL it requests, without query or fragment")
     return "; ".join(advice) + "."
 
 
-def _port(parts: Any) -> str:
-    try:
-        port = parts.port
-    except ValueError:
-        return ""
-    return str(port) if port is not None else _DEFAULT_PORTS.get(parts.scheme.lower(), "")
+def _netloc(origin: Origin) -> str:
+    return str(origin).split("://", 1)[1]
 
 
 # --- server nonces -------------------------------------------------------------------
@@ -300,14 +218,15 @@ def verify_proof(
     proof: str,
     *,
     method: str,
-    url: str,
+    target: Target,
     access_token: str | None,
     now: float,
     policy: ProofPolicy,
     nonces: Nonces | None = None,
 ) -> Proof | Failure:
     """Check one DPoP proof (RFC 9449 section 4.3) for a request of ``method`` to
-    ``url`` (the URI this server reconstructed, :func:`request_htu`) carrying
+    ``target`` (the URI this server received it at, :func:`~jwt_middleware.uri.request_target`,
+    or :func:`~jwt_middleware.uri.parse_url` of a URL) carrying
     ``access_token`` (``ath``; None: a proof without an access token, ``ath`` not
     checked). ``nonces``: require a nonce this server issued (dpop_nonce_required).
 
@@ -324,6 +243,18 @@ def verify_proof(
     if typ != PROOF_TYP:
         shown = f"{clip(typ, 40)!r}" if isinstance(typ, str) else "absent"
         return _invalid(f"The proof's typ is {shown}; a DPoP proof has typ '{PROOF_TYP}'.")
+    if "crit" in header:
+        names = header["crit"]
+        shown = (
+            ", ".join(clip(n, 30) for n in names[:5] if isinstance(n, str))
+            if isinstance(names, list)
+            else "not a list"
+        )
+        return _invalid(
+            f"The proof's header lists critical parameters ({shown or 'none'}) this server "
+            "does not understand; RFC 7515 section 4.1.11 says to refuse it.",
+            hint="A DPoP proof needs no 'crit' header parameter: leave it out.",
+        )
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in policy.algorithms:
         shown = f"{clip(alg, 20)!r}" if isinstance(alg, str) else "absent or not a string"
@@ -364,20 +295,27 @@ def verify_proof(
     htu = claims.get("htu")
     if not isinstance(htu, str):
         return _invalid("The proof has no htu (a string): the URL of the request.", **fields)
-    got, want = normalize_htu(htu), normalize_htu(url)
-    if got is None or got != want:
-        shown = clip(htu.split("?", 1)[0].split("#", 1)[0], 200)
+    got = parse_url(htu)
+    if isinstance(got, str):
         return _invalid(
-            f"The proof's htu is {shown!r} but this server reconstructed {want or url!r} for "
-            "the request (compared without query and fragment, after RFC 3986 normalisation).",
-            hint="The client signed another URL than this server sees: "
-            + (htu_hint(htu, url) if got is not None else "htu must be an absolute http(s) URL."),
+            f"The proof's htu is not a URL this server compares: {got}.",
+            hint="htu must be the absolute http(s) URL of the request, without user "
+            "information, its host a name or address.",
+            **fields,
+        )
+    if got != target:
+        return _invalid(
+            f"The proof's htu is {clip(str(got), 200)!r} but this server received the "
+            f"request at {clip(str(target), 200)!r} (compared without query and fragment, "
+            "after RFC 3986 normalisation).",
+            hint="The client signed another URL than this server sees: " + htu_hint(got, target),
             **fields,
         )
     raw_iat = claims.get("iat")
-    if not isinstance(raw_iat, (int, float)) or isinstance(raw_iat, bool) or raw_iat != raw_iat:
-        return _invalid("The proof has no iat (a number of seconds).", **fields)
-    iat = float(raw_iat)
+    if not is_time(raw_iat):
+        shown = "absent" if raw_iat is None else "not a Unix time (a number in range)"
+        return _invalid(f"The proof's iat is {shown}.", **fields)
+    iat = float(raw_iat)  # type: ignore[arg-type]  # is_time: an int or float in range
     age = now - iat
     if age > policy.iat_window + policy.leeway:
         return _invalid(
@@ -459,6 +397,35 @@ def binding_failure(verified: VerifiedToken, proof: Proof) -> Failure | None:
         key_fingerprint=verified.key_fingerprint,
     )
     return failure.with_claims(verified.claims)
+
+
+_REQUIRED_DETAIL: Final = (
+    "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
+)
+_REQUIRED_HINT: Final = (
+    "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
+    "request (RFC 9449), and a token bound to the proof's key."
+)
+
+
+def bearer_refusal(verified: VerifiedToken, *, bearer_ok: bool) -> Failure | None:
+    """Why a verified token that came without a proof (the Bearer scheme, another
+    location, an adapter that only sees Bearer tokens) is refused, or None: every
+    bearer token when DPoP is required (``bearer_ok`` False, invalid_scheme), a
+    DPoP-bound one always (dpop_bound_token_as_bearer: a downgrade). With DPoP
+    ``off`` nobody asks: ``cnf.jkt`` is not honoured then."""
+    if not bearer_ok:
+        return Failure(Reason.invalid_scheme, _REQUIRED_DETAIL, hint=_REQUIRED_HINT)
+    if verified.jkt is None:
+        return None
+    return Failure(
+        Reason.dpop_bound_token_as_bearer,
+        f"The token is bound to a DPoP key (cnf.jkt {clip(verified.jkt, 60)!r}) but came "
+        "with the Bearer scheme.",
+        alg=verified.alg,
+        kid=verified.kid,
+        key_fingerprint=verified.key_fingerprint,
+    ).with_claims(verified.claims)
 
 
 def count_proofs(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, int]:

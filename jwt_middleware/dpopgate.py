@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Message, Scope, Send
 
-from .dpop import Nonces, ProofPolicy, binding_failure, count_proofs, request_htu, verify_proof
+from .dpop import (
+    Nonces,
+    ProofPolicy,
+    bearer_refusal,
+    binding_failure,
+    count_proofs,
+    verify_proof,
+)
 from .extract import parse_authorization
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
@@ -25,12 +32,7 @@ from .reasons import Reason
 from .replay import ReplayStore, replay_store_for
 from .responses import DPoPChallenge
 from .settings import Settings
-
-_REQUIRED_DETAIL = "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
-_REQUIRED_HINT = (
-    "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
-    "request (RFC 9449), and a token bound to the proof's key."
-)
+from .uri import request_target
 
 #: The verifier's verification with its one key refresh: (outcome, seconds waited for keys).
 Verify = Callable[[str], Awaitable[tuple[VerifiedToken | Failure, float]]]
@@ -59,7 +61,9 @@ class DPoPGate:
         self._fail_open = settings.dpop_replay_fail == "open"
         #: The ``jti`` store (:mod:`jwt_middleware.replay`): the one given, else the one
         #: the settings name (Redis with ``dpop_replay_redis_url``, else this process).
-        self.replay_store: ReplayStore = replay_store or replay_store_for(settings)
+        self.replay_store: ReplayStore = (
+            replay_store if replay_store is not None else replay_store_for(settings)
+        )
         self.challenge = DPoPChallenge(self.policy.algs, bearer=self.bearer_ok)
         self._observer = observer
         self._max_bytes = settings.max_token_bytes
@@ -67,16 +71,7 @@ class DPoPGate:
     def refuse_bearer(self, verified: VerifiedToken) -> VerifiedToken | Failure:
         """A verified token that came with a bearer scheme (or from another location):
         refused when it is DPoP-bound (a downgrade) or when DPoP is required."""
-        if not self.bearer_ok:
-            return Failure(Reason.invalid_scheme, _REQUIRED_DETAIL, hint=_REQUIRED_HINT)
-        return Failure(
-            Reason.dpop_bound_token_as_bearer,
-            f"The token is bound to a DPoP key (cnf.jkt {verified.jkt!r}) but came with the "
-            "Bearer scheme.",
-            alg=verified.alg,
-            kid=verified.kid,
-            key_fingerprint=verified.key_fingerprint,
-        ).with_claims(verified.claims)
+        return bearer_refusal(verified, bearer_ok=self.bearer_ok) or verified
 
     async def check(
         self, scope: Scope, raw: bytes, verify: Verify
@@ -98,10 +93,20 @@ class DPoPGate:
                 "exactly one is required."
             )
             return token, Failure(Reason.dpop_proof_missing, detail), 0.0
+        target = request_target(scope)
+        if isinstance(target, str):
+            failure = Failure(
+                Reason.dpop_proof_invalid,
+                f"This server cannot tell the URL the request was made at: {target}, so no "
+                "proof's htu can match it.",
+                hint="Send the request with a Host header naming the server (a host name or "
+                "address and an optional port) and a path without '.' or '..' segments.",
+            )
+            return token, failure, 0.0
         checked = verify_proof(
             proof.strip(" \t"),
             method=str(scope.get("method", "GET")),
-            url=request_htu(scope),
+            target=target,
             access_token=token,
             now=time.time(),
             policy=self.policy,
@@ -116,7 +121,7 @@ class DPoPGate:
         if mismatch is not None:
             return token, mismatch, waited
         key = f"{checked.jkt}:{checked.jti}"
-        first = await self.replay_store.first_use(key, self.replay_window)
+        first = await self.replay_store.first_use(key, self.replay_window, checked.jkt)
         if first is False:
             failure = Failure(
                 Reason.dpop_proof_replayed,

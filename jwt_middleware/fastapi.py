@@ -44,6 +44,7 @@ from .reasons import Reason
 from .responses import render
 from .scopes import decide as decide_scopes
 from .settings import DiagnosticsLevel
+from .syntax import scope_tokens
 
 #: The OpenAPI security scheme ("bearerAuth", HTTP bearer, JWT). It does not
 #: verify anything itself (auto_error=False): the middleware has done that.
@@ -90,8 +91,9 @@ async def verified_claims(
 
 
 def require_scopes(*scopes: str) -> Callable[..., Coroutine[Any, Any, VerifiedToken]]:
-    """A dependency that returns the VerifiedToken if it holds every scope, else 403."""
-    required = tuple(scopes)
+    """A dependency that returns the VerifiedToken if it holds every scope, else 403.
+    Each scope must be an RFC 6749 scope token (ConfigurationError otherwise)."""
+    required = scope_tokens(scopes, what="require_scopes")
 
     async def dependency(
         request: Request,

@@ -32,11 +32,16 @@ from .errors import ConfigurationError
 from .extract import authorization, check_token, judge, parse_authorization
 from .outcome import Failure
 from .reasons import Reason
+from .text import clip
+from .uri import Origin, header, parse_origin, request_origin
 
 Kind = Literal["header", "cookie", "query"]
 DEFAULT_LOCATIONS: Final = ("header:Authorization:Bearer",)
-# A JWS or JWE in compact form: base64url segments, the first a JSON object ("eyJ").
-_JWT_SHAPED: Final = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*")
+# Runs of base64url characters and dots: where a compact JWS or JWE can be (linear).
+_RUNS: Final = re.compile(r"[A-Za-z0-9_.-]+")
+#: Of a header value, cookie or parameter, at most this many characters are looked at
+#: for the missing_token hint (a token is at most max_token_bytes long anyway).
+HINT_SCAN_CHARS: Final = 16384
 # RFC 7230 token characters: a header, cookie or parameter name.
 _NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Where tokens are known to be moved to, and by what (header names in lower case).
@@ -149,14 +154,94 @@ def query(scope: Scope) -> list[tuple[str, str]]:
     return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
 
 
+def jwt_shaped(value: str, *, whole: bool = False) -> bool:
+    """Whether ``value`` holds (``whole``: is) a compact JWS or JWE: a base64url segment
+    starting with ``eyJ`` (a JSON object) and at least 11 characters long, then two
+    more dots. One pass over at most :data:`HINT_SCAN_CHARS` characters, never more."""
+    if len(value) > HINT_SCAN_CHARS:
+        if whole:
+            return False
+        value = value[:HINT_SCAN_CHARS]
+    if whole:
+        if not value.startswith("eyJ") or _RUNS.fullmatch(value) is None:
+            return False
+        first, _, rest = value.partition(".")
+        return len(first) >= 11 and "." in rest
+    return any(_shaped_run(run.group()) for run in _RUNS.finditer(value) if "eyJ" in run.group())
+
+
+def _shaped_run(run: str) -> bool:
+    """A run of base64url characters and dots holding ``eyJ`` + 8 or more base64url
+    characters, a dot, a segment, a dot: each character looked at a bounded number of
+    times (a search with a regular expression is quadratic on ``eyJeyJeyJ...``)."""
+    segments = run.split(".")
+    for segment in segments[:-2]:
+        at = segment.find("eyJ")
+        if at != -1 and len(segment) - at >= 11:
+            return True
+    return False
+
+
+#: Methods a cookie may authenticate from any origin: they must not change state.
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(scope: Scope, trusted: frozenset[Origin], place: str) -> Failure | None:
+    """cross_site_request when a browser sent a cookie-borne token (found in ``place``)
+    with an unsafe method or a WebSocket handshake from another origin: an ``Origin``
+    other than the request's own (or ``null``) and not ``trusted``, or
+    ``Sec-Fetch-Site: cross-site``. None for a safe method, or a request that carries
+    neither header (not a browser's cross-site request)."""
+    websocket = scope["type"] == "websocket"
+    if not websocket and scope.get("method") in SAFE_METHODS:
+        return None
+    headers = scope["headers"]
+    sent, count = header(headers, b"origin")
+    site, _ = header(headers, b"sec-fetch-site")
+    if sent is None and site is None:
+        return None
+    what = "WebSocket handshake" if websocket else f"{clip(scope.get('method'), 12)} request"
+    origin = parse_origin(sent.strip()) if sent is not None and count == 1 else None
+    if origin is not None and origin in trusted:
+        return None
+    why: str | None = None
+    if sent is not None:
+        own = request_origin(scope)
+        if count > 1:
+            why = f"it carries {count} Origin headers"
+        elif origin is None:
+            why = f"its Origin is {clip(sent.strip(), 60)!r}, not a web origin"
+        elif isinstance(own, str):
+            why = f"this server cannot tell its own origin: {own}"
+        elif origin != own:
+            why = f"it comes from {clip(str(origin), 80)}, not from {clip(str(own), 80)}"
+    if why is None and site is not None and site.strip().lower() == "cross-site":
+        why = "the browser marked it Sec-Fetch-Site: cross-site"
+    if why is None:
+        return None
+    return Failure(
+        Reason.cross_site_request,
+        f"The token came from {place} with a {what} that another site may have made: {why}.",
+    )
+
+
 class TokenLocations:
     """Reads the token from the configured places (see the module docstring)."""
 
-    __slots__ = ("default", "locations", "max_bytes")
+    __slots__ = ("cookies", "default", "locations", "max_bytes", "trusted")
 
-    def __init__(self, locations: Sequence[str], max_bytes: int) -> None:
+    def __init__(
+        self, locations: Sequence[str], max_bytes: int, trusted_origins: Iterable[str] = ()
+    ) -> None:
         self.locations = parse_locations(locations)
         self.max_bytes = max_bytes
+        #: Origins whose pages may use a cookie token for unsafe requests (besides the
+        #: request's own).
+        self.trusted = frozenset(
+            o for o in (parse_origin(t) for t in trusted_origins) if o is not None
+        )
+        #: Whether a cookie is among the places (then the cross-site check applies).
+        self.cookies = any(location.kind == "cookie" for location in self.locations)
         #: Only ``Authorization: Bearer``: the middleware's own fast path applies.
         self.default = len(self.locations) == 1 and self.locations[0].is_authorization_bearer
 
@@ -180,6 +265,12 @@ class TokenLocations:
                     f"Two different tokens arrived: in {first_place.describe()} and in "
                     f"{place.describe()}.",
                 )
+        # Only a browser attaches a cookie on its own: a token that also came in a header
+        # or the query was put there by the caller.
+        if self.cookies and all(place.kind == "cookie" for place, _ in found):
+            refused = cross_site(scope, self.trusted, first_place.describe())
+            if refused is not None:
+                return refused
         return token
 
     def _read(self, location: Location, scope: Scope) -> str | Failure | None:
@@ -258,12 +349,12 @@ def elsewhere(scope: Scope, configured: Sequence[Location]) -> list[tuple[str, s
             known.append((f"the {_title(name)} header", _KNOWN_HEADERS[name]))
         elif name == "authorization" and value.strip():
             known.append(("the Authorization header", "the client or a proxy sent it there"))
-        elif _JWT_SHAPED.search(value):
+        elif jwt_shaped(value):
             other.append((f"the {_title(name)} header", "a client or a proxy put it there"))
     for name, value in query(scope):
-        if name not in skip_query and (name == "access_token" or _JWT_SHAPED.fullmatch(value)):
+        if name not in skip_query and (name == "access_token" or jwt_shaped(value, whole=True)):
             known.append((f"the query parameter '{name}'", _QUERY_LEAK))
     for name, value in cookies(scope):
-        if name not in skip_cookies and _JWT_SHAPED.fullmatch(value):
+        if name not in skip_cookies and jwt_shaped(value, whole=True):
             other.append((f"the cookie '{name}'", "a browser sends that cookie with every request"))
     return list(dict.fromkeys(known + other))

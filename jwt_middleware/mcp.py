@@ -48,6 +48,7 @@ except ImportError as exc:  # the message says which install brings it
         name=exc.name,
     ) from exc
 
+from .dpop import bearer_refusal
 from .errors import ConfigurationError
 from .issuers import MultiIssuerVerifier
 from .outcome import Failure, VerifiedToken
@@ -121,8 +122,10 @@ def auth_settings(
     ``issuer_url`` defaults to the first configured issuer; ``resource_server_url``
     is ``resource`` (JWT_RESOURCE). ``validate_token_resource`` is False: the
     audience is checked by this package (``audience_mismatch``, with its hint),
-    before the SDK sees the token. Prefer the middleware's ``path_scopes`` to
-    ``required_scopes``: the SDK answers a missing scope with its own 403.
+    before the SDK sees the token: the configured ``audience``, else the
+    ``resource`` itself, so a token for another API is refused either way. Prefer
+    the middleware's ``path_scopes`` to ``required_scopes``: the SDK answers a
+    missing scope with its own 403.
     """
     issuer = issuer_url or next(iter(settings.issuers), None)
     if not issuer:
@@ -153,7 +156,10 @@ class JWTTokenVerifier:
 
     A remote key source is started at the first call when nothing started it;
     an unknown ``kid`` triggers one shared refresh of the keys, as in the
-    middleware.
+    middleware. It refuses what the middleware refuses: the audience is the
+    configured one, else ``resource``; the SDK hands over Bearer tokens only, so
+    a DPoP-bound token is ``dpop_bound_token_as_bearer`` and ``JWT_DPOP=required``
+    refuses every token (``invalid_scheme``).
     """
 
     def __init__(
@@ -170,6 +176,8 @@ class JWTTokenVerifier:
         self.settings = verifier.settings
         self.last_failure: Failure | None = None
         self._remote = bool(verifier.remote)
+        self._dpop = self.settings.dpop != "off"
+        self._bearer_ok = self.settings.dpop != "required"
         self._started = False
         self._start_lock: asyncio.Lock | None = None
 
@@ -193,6 +201,10 @@ class JWTTokenVerifier:
             outcome = self.verifier.verify(token)
             if isinstance(outcome, Failure) and self.verifier.wants_refresh(outcome):
                 outcome, _ = await self.verifier.refresh(token, wait=self.settings.key_wait_timeout)
+        if isinstance(outcome, VerifiedToken) and self._dpop:
+            # The SDK hands over Bearer tokens only: a DPoP-bound one is a downgrade, and
+            # JWT_DPOP=required refuses them all (the middleware's own decision).
+            outcome = bearer_refusal(outcome, bearer_ok=self._bearer_ok) or outcome
         if not isinstance(outcome, VerifiedToken):
             self.last_failure = outcome
             return None

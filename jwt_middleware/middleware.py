@@ -111,7 +111,9 @@ class JWTAuthMiddleware:
         self._rules = PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
         self._max_bytes = self.settings.max_token_bytes
-        self._locations = TokenLocations(self.settings.locations, self._max_bytes)
+        self._locations = TokenLocations(
+            self.settings.locations, self._max_bytes, self.settings.origins
+        )
         self._level = self.settings.diagnostics
         self._realm = self.settings.realm
         self._key_wait = self.settings.key_wait_timeout
@@ -297,7 +299,10 @@ class JWTAuthMiddleware:
 
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:
-        return any(name == b"access-control-request-method" for name, _ in scope["headers"])
+        """A CORS preflight (Fetch standard): ``OPTIONS`` with both ``Origin`` and
+        ``Access-Control-Request-Method``; anything less is judged like any request."""
+        names = {name.lower() for name, _ in scope["headers"]}
+        return b"origin" in names and b"access-control-request-method" in names
 
     async def _reject(
         self,

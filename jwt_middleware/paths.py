@@ -28,6 +28,8 @@ from urllib.parse import unquote
 
 from starlette.types import Scope
 
+from .syntax import scope_tokens
+
 # A path some layer could read differently from the router: dot or empty segments,
 # backslashes, matrix parameters, percent signs left after the server decoded it.
 _AMBIGUOUS: Final = re.compile(r"//|/\.\.?(?:/|$)|[\\;%]")
@@ -87,7 +89,8 @@ class PathRules:
         merged: dict[str, tuple[str, ...]] = {}
         for path, required in scopes.items():
             key = _prefix(path).lower()
-            merged[key] = tuple(dict.fromkeys((*merged.get(key, ()), *required)))
+            checked = scope_tokens(required, what=f"path_scopes[{path!r}]")
+            merged[key] = tuple(dict.fromkeys((*merged.get(key, ()), *checked)))
         self._scopes = sorted(merged.items(), key=lambda item: len(item[0]), reverse=True)
         #: Whether any rule exists (the middleware skips the matching otherwise).
         self.enabled = bool(self._public or self._scopes)

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     multiple_authorization_headers = "multiple_authorization_headers"
     token_too_large = "token_too_large"
     multiple_tokens = "multiple_tokens"
+    cross_site_request = "cross_site_request"
     # structure stage
     malformed_token = "malformed_token"
     encrypted_token = "encrypted_token"
@@ -199,6 +200,18 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "The request carries two different tokens in two places the server accepts tokens "
             "from (the Authorization header and the WebSocket subprotocol, say). Send one token, "
             "in one place.",
+        ),
+        _r(
+            R.cross_site_request,
+            S.request,
+            403,
+            None,
+            "Cookie token on a cross-site request",
+            "A browser sends cookies with requests that other sites make, so a token taken "
+            "from a cookie does not authenticate an unsafe method or a WebSocket handshake "
+            "from another origin (CSRF). Make the request from the API's own origin, or list "
+            "your front end's origin in JWT_TRUSTED_ORIGINS; behind a TLS-terminating proxy, "
+            "let the server see the original scheme and Host (uvicorn --proxy-headers).",
         ),
         _r(
             R.malformed_token,

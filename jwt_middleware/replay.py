@@ -17,11 +17,13 @@ A store never raises into the request path.
 Two stores:
 
 - :class:`MemoryReplayStore`, the default: one per process, bounded
-  (``max_entries``). Expired entries leave first; an unexpired one is never
-  evicted, since evicting it would let its replay through: when the store is
-  full of unexpired entries it answers ``None`` for a new key (and records
-  nothing) until entries expire. With several instances, a proof replayed
-  against another instance is not caught: that needs the shared store.
+  (``max_entries``), one client (the proof key) holding at most
+  ``max_per_client`` of it. Expired entries leave first; an unexpired one is
+  never evicted, since evicting it would let its replay through: when the
+  store, or the client's share, is full of unexpired entries it answers
+  ``None`` for a new key (and records nothing) until entries expire. With
+  several instances, a proof replayed against another instance is not caught:
+  that needs the shared store.
 - :class:`RedisReplayStore`, when ``dpop_replay_redis_url`` is set: one key
   per proof with an expiry, shared by every instance; one round trip per call
   (``SET key 1 NX PX ms``), bounded by ``timeout``. Needs the ``dpop-redis``
@@ -62,9 +64,13 @@ DEFAULT_REDIS_RETRY_AFTER: Final = 1.0
 class ReplayStore(Protocol):
     """What the DPoP check asks about each proof's ``jti``."""
 
-    async def first_use(self, key: str, expires_in: float) -> bool | None:
+    async def first_use(
+        self, key: str, expires_in: float, client: str | None = None
+    ) -> bool | None:
         """True: first use, now recorded for ``expires_in`` seconds; False: seen
-        before (a replay); None: the store could not answer. Never raises."""
+        before (a replay); None: the store could not answer. ``client`` names who
+        presented it (the proof key's thumbprint), for a store that shares its room
+        out per client. Never raises."""
         ...
 
     async def aclose(self) -> None:
@@ -77,12 +83,15 @@ def _digest(key: str) -> bytes:
 
 
 class MemoryReplayStore:
-    """A per-process store of at most ``max_entries`` unexpired keys.
+    """A per-process store of at most ``max_entries`` unexpired keys, of which one
+    client holds at most ``max_per_client``.
 
     Expired entries are dropped as new ones arrive (a heap ordered by expiry);
-    when ``max_entries`` unexpired entries are held, a new key gets ``None``
-    and is not recorded: the store never evicts a key that could still be
-    replayed. ``full`` counts those answers, ``last_error`` says why.
+    when ``max_entries`` unexpired entries are held, or the client already holds
+    its share, a new key gets ``None`` and is not recorded: the store never
+    evicts a key that could still be replayed, and no single client can fill it
+    for the others (a key given without ``client`` counts against the bound
+    only). ``full`` counts those answers, ``last_error`` says why.
     """
 
     label: Final = "memory"
@@ -91,30 +100,50 @@ class MemoryReplayStore:
         self,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         *,
+        max_per_client: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries: must be at least 1")
+        if max_per_client is None:
+            max_per_client = max(1, max_entries // 2)
+        if not 1 <= max_per_client <= max_entries:
+            raise ValueError("max_per_client: must be between 1 and max_entries")
         self.max_entries = max_entries
+        self.max_per_client = max_per_client
         self.clock = clock
-        self._expiry: dict[bytes, float] = {}
+        self._expiry: dict[bytes, tuple[float, str | None]] = {}
         self._heap: list[tuple[float, bytes]] = []
+        self._held: dict[str, int] = {}
         self._lock = threading.Lock()
-        #: How many times a new key was refused because the store was full.
+        #: How many times a new key was refused because the store, or the client's
+        #: share of it, was full.
         self.full = 0
         self.last_error: str | None = None
 
     def __len__(self) -> int:
         return len(self._expiry)
 
+    def held_by(self, client: str) -> int:
+        """How many unexpired keys ``client`` holds now."""
+        return self._held.get(client, 0)
+
     def _purge(self, now: float) -> None:
-        heap, expiry = self._heap, self._expiry
+        heap, expiry, held = self._heap, self._expiry, self._held
         while heap and heap[0][0] <= now:
             at, digest = heapq.heappop(heap)
-            if expiry.get(digest) == at:
+            entry = expiry.get(digest)
+            if entry is not None and entry[0] == at:
                 del expiry[digest]
+                client = entry[1]
+                if client is not None:
+                    left = held[client] - 1
+                    if left:
+                        held[client] = left
+                    else:
+                        del held[client]
 
-    def check(self, key: str, expires_in: float) -> bool | None:
+    def check(self, key: str, expires_in: float, client: str | None = None) -> bool | None:
         """:meth:`first_use` without the coroutine (it never waits)."""
         digest = _digest(key)
         with self._lock:
@@ -129,18 +158,31 @@ class MemoryReplayStore:
                     "(max_entries); raise it or use the shared Redis store"
                 )
                 return None
+            if client is not None:
+                held = self._held.get(client, 0)
+                if held >= self.max_per_client:
+                    self.full += 1
+                    self.last_error = (
+                        f"one client holds its share of the in-memory replay store "
+                        f"({self.max_per_client} unexpired jti values, max_per_client)"
+                    )
+                    return None
+                self._held[client] = held + 1
             at = now + max(expires_in, 0.0)
-            self._expiry[digest] = at
+            self._expiry[digest] = (at, client)
             heapq.heappush(self._heap, (at, digest))
             return True
 
-    async def first_use(self, key: str, expires_in: float) -> bool | None:
-        return self.check(key, expires_in)
+    async def first_use(
+        self, key: str, expires_in: float, client: str | None = None
+    ) -> bool | None:
+        return self.check(key, expires_in, client)
 
     async def aclose(self) -> None:
         with self._lock:
             self._expiry.clear()
             self._heap.clear()
+            self._held.clear()
 
 
 class RedisReplayStore:
@@ -211,7 +253,11 @@ class RedisReplayStore:
         """The Redis key that records ``key``."""
         return self.prefix + _digest(key).hex()
 
-    async def first_use(self, key: str, expires_in: float) -> bool | None:
+    async def first_use(
+        self, key: str, expires_in: float, client: str | None = None
+    ) -> bool | None:
+        """One ``SET NX PX`` round trip (``client`` is not used: Redis evicts by expiry
+        and its memory is the operator's to size, docs/dpop-replay.md)."""
         if self.clock() < self._down_until:
             self.errors += 1
             return None
@@ -242,12 +288,15 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def replay_store_for(settings: Settings, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> ReplayStore:
+def replay_store_for(settings: Settings) -> ReplayStore:
     """The store ``settings`` names: Redis when ``dpop_replay_redis_url`` is set,
-    otherwise a per-process :class:`MemoryReplayStore` of ``max_entries``."""
+    otherwise a per-process :class:`MemoryReplayStore` of ``dpop_replay_max_entries``,
+    ``dpop_replay_max_per_client`` for one client."""
     url = settings.dpop_replay_redis_url
     if not url:
-        return MemoryReplayStore(max_entries)
+        return MemoryReplayStore(
+            settings.dpop_replay_max_entries, max_per_client=settings.dpop_replay_max_per_client
+        )
     try:
         return RedisReplayStore(url)
     except ValueError as exc:  # the URL's scheme or form; the message never repeats it

@@ -16,6 +16,8 @@ from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
 from .keys import SUPPORTED_ALGS
 from .locations import DEFAULT_LOCATIONS, parse_locations
 from .metadata import check_resource, check_url
+from .syntax import scope_tokens
+from .uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")
@@ -62,6 +64,7 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_DPOP_NONCE_SECRET": "dpop_nonce_secret",
     "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
     "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
+    "JWT_TRUSTED_ORIGINS": "trusted_origins",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
@@ -75,6 +78,7 @@ _LIST_FIELDS: Final = frozenset(
         "idp_tenants",
         "resource_scopes",
         "dpop_algorithms",
+        "trusted_origins",
     }
 )
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
@@ -84,6 +88,17 @@ _FALSE: Final = frozenset({"0", "false", "no", "off"})
 _TCHARS: Final = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
+
+
+def _secret(default: Any) -> Any:
+    """A field holding a secret: left out of ``repr`` and shown as a fingerprint
+    wherever settings are printed (:func:`secret_fields`)."""
+    return field(default=default, repr=False, metadata={"secret": True})
+
+
+def secret_fields() -> frozenset[str]:
+    """The names of the settings that hold secrets, from the class's own declaration."""
+    return frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
 
 
 def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -109,8 +124,8 @@ class Settings:
     jwks_file: str | None = None
     public_key_file: str | None = None
     public_keys: tuple[str, ...] = ()
-    secret: str | None = field(default=None, repr=False)
-    secrets: tuple[str | bytes, ...] = field(default=(), repr=False)
+    secret: str | None = _secret(None)
+    secrets: tuple[str | bytes, ...] = _secret(())
     issuer: str | tuple[str, ...] | None = None
     audience: str | tuple[str, ...] = ()
     algorithms: str | tuple[str, ...] = ("RS256",)
@@ -161,6 +176,9 @@ class Settings:
     websocket_subprotocol: str | None = None
     #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
     websocket_close_on_expiry: bool = True
+    #: Cookie tokens: origins (``https://app.example.com``) besides the request's own
+    #: whose pages may send unsafe requests and open WebSockets with the cookie.
+    trusted_origins: str | tuple[str, ...] = ()
     #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
     #: ``application/`` optional; empty: ``typ`` is not checked.
     token_types: str | tuple[str, ...] = ()
@@ -184,13 +202,17 @@ class Settings:
     dpop_nonce: bool = False
     #: Key of the stateless nonces; give every instance of a fleet the same one.
     #: None: a random key per process.
-    dpop_nonce_secret: str | None = field(default=None, repr=False)
+    dpop_nonce_secret: str | None = _secret(None)
     #: A nonce is accepted for this many seconds after it was issued (two time slots).
     dpop_nonce_lifetime: float = 300.0
     #: Redis URL of the ``jti`` replay store shared by a fleet; None: per-process memory.
-    dpop_replay_redis_url: str | None = field(default=None, repr=False)
+    dpop_replay_redis_url: str | None = _secret(None)
     #: When the replay store is unavailable: ``closed`` (refuse, 503) or ``open`` (accept).
     dpop_replay_fail: DPoPReplayFail = "closed"
+    #: The per-process replay store's bound (unexpired ``jti`` values) ...
+    dpop_replay_max_entries: int = 100_000
+    #: ... and how many of them one client (proof key) may hold; None: half the bound.
+    dpop_replay_max_per_client: int | None = None
     #: Algorithms a DPoP proof may be signed with (asymmetric only).
     dpop_algorithms: str | tuple[str, ...] = DPOP_ALGORITHMS
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
@@ -223,6 +245,14 @@ class Settings:
         return self.audience if isinstance(self.audience, tuple) else ()
 
     @property
+    def expected_audiences(self) -> tuple[str, ...]:
+        """The audiences a token must name: ``audience``, else the ``resource`` (an API
+        that publishes its resource identifier accepts tokens for that resource only)."""
+        if isinstance(self.audience, tuple) and self.audience:
+            return self.audience
+        return (self.resource,) if self.resource else ()
+
+    @property
     def allowed_algorithms(self) -> tuple[str, ...]:
         return self.algorithms if isinstance(self.algorithms, tuple) else ()
 
@@ -239,6 +269,11 @@ class Settings:
     def accepted_token_types(self) -> tuple[str, ...]:
         """The configured ``token_types`` as a tuple (as given, not normalised)."""
         return self.token_types if isinstance(self.token_types, tuple) else ()
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The configured ``trusted_origins`` as a tuple."""
+        return self.trusted_origins if isinstance(self.trusted_origins, tuple) else ()
 
     @property
     def tenants(self) -> tuple[str, ...]:
@@ -310,6 +345,12 @@ class Settings:
                 "realm: must be non-empty printable ASCII without quotes or backslashes"
             )
         parse_locations(self.locations)
+        for origin in self.origins:
+            if parse_origin(origin) is None or origin.rstrip("/") != origin:
+                raise ConfigurationError(
+                    f"trusted_origins: {origin!r} is not an origin "
+                    "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
+                )
         name = self.websocket_subprotocol
         if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
             raise ConfigurationError(
@@ -335,9 +376,7 @@ class Settings:
             check_resource(self.resource)
         if self.resource_documentation is not None:
             check_url(self.resource_documentation, what="resource_documentation")
-        bad_scopes = [s for s in self.supported_scopes if not s or any(c.isspace() for c in s)]
-        if bad_scopes:
-            raise ConfigurationError(f"resource_scopes: {bad_scopes[0]!r} is not a scope")
+        scope_tokens(self.supported_scopes, what="resource_scopes")
         self._validate_dpop()
         if not self.external_keys and not any(
             (
@@ -384,6 +423,13 @@ class Settings:
         if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 16:
             raise ConfigurationError(
                 "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
+            )
+        if self.dpop_replay_max_entries < 1:
+            raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
+        share = self.dpop_replay_max_per_client
+        if share is not None and not 1 <= share <= self.dpop_replay_max_entries:
+            raise ConfigurationError(
+                "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
             )
         url = self.dpop_replay_redis_url
         if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):

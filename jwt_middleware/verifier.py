@@ -93,7 +93,7 @@ class Verifier:
         )
         self.policy: ClaimsPolicy = policy_class(
             issuers=rules.issuers,
-            audiences=settings.audiences,
+            audiences=settings.expected_audiences,
             required=settings.required,
             leeway=settings.leeway,
             claim_values=rules.claim_values,

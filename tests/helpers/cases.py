@@ -69,6 +69,8 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "insufficient_scope": (403, "insufficient_scope"),
     "multiple_tokens": (400, "invalid_request"),
     "wrong_token_type": (401, "invalid_token"),
+    # CONTRACT section 6 (token locations)
+    "cross_site_request": (403, None),
     # CONTRACT section 7 (DPoP)
     "dpop_proof_missing": (401, "invalid_dpop_proof"),
     "dpop_proof_invalid": (401, "invalid_dpop_proof"),
@@ -82,10 +84,12 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
 # tests/servers/test_dpop_uvicorn.py, not from this table.
 DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
 # Not from one plain HTTP request with static keys: a key fetch or key-set history,
-# or a DPoP proof.
+# a DPoP proof, or a cookie token location (cross_site_request: tests/unit/test_locations.py,
+# tests/servers/test_hardening_uvicorn.py, tests/servers/test_browser.py).
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
     "retired_key",
+    "cross_site_request",
 } | DPOP_REASONS
 CLAIM_ORDER = [
     "invalid_claim",

@@ -19,13 +19,19 @@ from jwt_middleware.dpop import (
     ProofPolicy,
     ath_of,
     htu_hint,
-    normalize_htu,
-    request_htu,
     verify_proof,
 )
 from jwt_middleware.outcome import Failure
 from jwt_middleware.reasons import Reason
 from jwt_middleware.settings import DPOP_ALGORITHMS
+from jwt_middleware.uri import Target, parse_url
+
+
+def url(text: str) -> Target:
+    target = parse_url(text)
+    assert isinstance(target, Target), target
+    return target
+
 
 URL = "https://api.example.com/v1/orders"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
@@ -35,7 +41,7 @@ POLICY = ProofPolicy(frozenset(DPOP_ALGORITHMS), 60.0, 30.0)
 def check(p: str, **kw: Any) -> Proof | Failure:
     args: dict[str, Any] = {
         "method": "GET",
-        "url": URL,
+        "target": url(URL),
         "access_token": TOKEN,
         "now": time.time(),
         "policy": POLICY,
@@ -137,13 +143,25 @@ def test_htu_normalisation_accepts(keys: Keys, signed: str) -> None:
     assert isinstance(check(proof(keys.ec256, url=signed, token=TOKEN)), Proof)
 
 
-def test_normalize_htu() -> None:
-    assert normalize_htu("http://h") == "http://h/"
-    assert normalize_htu("http://H:80/a") == "http://h/a"
-    assert normalize_htu("http://h:8080/a") == "http://h:8080/a"
-    assert normalize_htu("ftp://h/a") is None
-    assert normalize_htu("/relative") is None
-    assert normalize_htu("http://user@h/a") is None
+def test_htu_parsed_by_parts() -> None:
+    assert str(url("http://h")) == "http://h/"
+    assert str(url("http://H:80/a")) == "http://h/a"
+    assert str(url("http://h:8080/a")) == "http://h:8080/a"
+    for bad in ("ftp://h/a", "/relative", "http://user@h/a", "http://h:/a", "http://h:99999/"):
+        assert isinstance(parse_url(bad), str), bad
+
+
+@pytest.mark.parametrize(
+    "signed",
+    [
+        "https://api.example.com/v1/orders%3F",  # an encoded '?' is part of the path
+        "https://api.example.com/v1/orders%23",
+        "https://api.example.com/v1%2Forders",  # an encoded '/' is not a separator
+        "https://api.example.com/v1/orders/",
+    ],
+)
+def test_htu_encoded_delimiters_name_other_resources(keys: Keys, signed: str) -> None:
+    assert "htu" in refused(check(proof(keys.ec256, url=signed, token=TOKEN)))
 
 
 def test_iat_window(keys: Keys) -> None:
@@ -153,7 +171,23 @@ def test_iat_window(keys: Keys) -> None:
     assert "in the future" in refused(
         check(proof(keys.ec256, url=URL, token=TOKEN, iat=now + 45), now=now)
     )
-    assert "no iat" in refused(check(proof(keys.ec256, url=URL, token=TOKEN, iat="1")))
+    assert "iat is not a Unix time" in refused(
+        check(proof(keys.ec256, url=URL, token=TOKEN, iat="1"))
+    )
+    assert "iat is absent" in refused(check(proof(keys.ec256, url=URL, token=TOKEN, drop=("iat",))))
+
+
+@pytest.mark.parametrize("iat", [10**400, -(10**400), 10**20, -1, True, 1.5e308])
+def test_iat_out_of_range_is_refused_not_raised(keys: Keys, iat: Any) -> None:
+    assert "iat is not a Unix time" in refused(
+        check(proof(keys.ec256, url=URL, token=TOKEN, iat=iat))
+    )
+
+
+@pytest.mark.parametrize("crit", [["exp"], [], "b64", [1], ["htu"]])
+def test_any_crit_header_parameter_is_refused(keys: Keys, crit: Any) -> None:
+    detail = refused(check(proof(keys.ec256, url=URL, token=TOKEN, header={"crit": crit})))
+    assert "critical parameters" in detail
 
 
 def test_jti(keys: Keys) -> None:
@@ -194,20 +228,8 @@ def test_details_never_hold_the_proof_or_its_signature(keys: Keys) -> None:
     assert p not in text and p.split(".")[2] not in text and TOKEN not in text
 
 
-def test_request_htu_and_hint() -> None:
-    scope = {
-        "scheme": "http",
-        "headers": [(b"host", b"api.internal:8000")],
-        "path": "/orders",
-        "root_path": "",
-    }
-    assert request_htu(scope) == "http://api.internal:8000/orders"
-    assert request_htu({**scope, "root_path": "/v1"}) == "http://api.internal:8000/v1/orders"
-    assert request_htu({**scope, "root_path": "/v1", "path": "/v1/orders"}).endswith("/v1/orders")
-    assert request_htu({"scheme": "wss", "server": ("127.0.0.1", 9), "path": "/"}) == (
-        "https://127.0.0.1:9/"
-    )
-    hint = htu_hint("https://api.example.com/v1/orders", "http://api.example.com/orders")
+def test_htu_hint() -> None:
+    hint = htu_hint(url("https://api.example.com/v1/orders"), url("http://api.example.com/orders"))
     assert "--proxy-headers" in hint and "--root-path /v1" in hint
-    hint = htu_hint("https://api.example.com/orders", "https://10.0.0.5:8000/orders")
+    hint = htu_hint(url("https://api.example.com/orders"), url("https://10.0.0.5:8000/orders"))
     assert "Host" in hint

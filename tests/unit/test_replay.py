@@ -131,6 +131,28 @@ async def test_aclose_empties_the_store() -> None:
     assert len(store) == 0
 
 
+async def test_one_client_cannot_fill_the_store_for_the_others() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(max_entries=10, max_per_client=4, clock=clock)
+    answers = [await store.first_use(f"greedy:{i}", 60, "greedy") for i in range(8)]
+    assert answers == [True] * 4 + [None] * 4
+    assert store.held_by("greedy") == 4 and store.full == 4
+    assert "share" in (store.last_error or "")
+    for i in range(6):  # the rest of the room is the other clients'
+        assert await store.first_use(f"other{i}:1", 60, f"other{i}") is True
+    assert await store.first_use("late:1", 60, "late") is None  # now the bound itself
+    assert await store.first_use("greedy:0", 60, "greedy") is False  # a replay is still one
+    clock.now += 61
+    assert await store.first_use("greedy:new", 60, "greedy") is True
+    assert store.held_by("greedy") == 1 and len(store) == 1
+
+
+def test_max_per_client_is_within_the_bound() -> None:
+    with pytest.raises(ValueError, match="max_per_client"):
+        MemoryReplayStore(max_entries=5, max_per_client=6)
+    assert MemoryReplayStore(max_entries=9).max_per_client == 4
+
+
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_entries"):
         MemoryReplayStore(max_entries=0)
@@ -139,8 +161,16 @@ def test_max_entries_must_be_positive() -> None:
 def test_the_store_the_settings_name() -> None:
     default = replay_store_for(Settings(jwks_url="https://idp.example/jwks"))
     assert isinstance(default, MemoryReplayStore) and default.max_entries == 100_000
-    bounded = replay_store_for(Settings(jwks_url="https://idp.example/jwks"), max_entries=7)
+    assert default.max_per_client == 50_000
+    bounded = replay_store_for(
+        Settings(
+            jwks_url="https://idp.example/jwks",
+            dpop_replay_max_entries=7,
+            dpop_replay_max_per_client=3,
+        )
+    )
     assert isinstance(bounded, MemoryReplayStore) and bounded.max_entries == 7
+    assert bounded.max_per_client == 3
     shared = replay_store_for(
         Settings(
             jwks_url="https://idp.example/jwks",
