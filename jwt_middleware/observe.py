@@ -484,8 +484,8 @@ class Observer:
                 "kid": clip(token.kid, 64) if token.kid is not None else None,
                 "key_fingerprint": token.key_fingerprint,
                 "iss": _clip_or_none(token.claims.get("iss"), 128),
-                "path": scope.get("path"),
-                "method": scope.get("method", "WEBSOCKET"),
+                "path": _clip_or_none(scope.get("path"), 256),
+                "method": clip(scope.get("method", "WEBSOCKET"), 16),
                 "request_id": _header(scope, self.request_id_header),
                 "duration_ms": round(seconds * 1000, 3),
             }
@@ -521,8 +521,8 @@ class Observer:
             "token_fingerprint": token_fingerprint(token) if token else None,
             "iss": _clip_or_none(failure.iss, 128),
             "aud": failure.aud,
-            "path": scope.get("path"),
-            "method": scope.get("method", "WEBSOCKET"),
+            "path": _clip_or_none(scope.get("path"), 256),
+            "method": clip(scope.get("method", "WEBSOCKET"), 16),
             "request_id": _header(scope, self.request_id_header),
             "duration_ms": round(seconds * 1000, 3) if seconds is not None else None,
         }

@@ -407,6 +407,21 @@ async def test_request_id_is_logged_and_clipped(ctx: Ctx) -> None:
     assert none["request_id"] is None
 
 
+async def test_path_is_logged_clipped_and_printable(ctx: Ctx) -> None:
+    log = JsonLog()
+    app = make_app(ctx.rsa, log)
+    huge = "/me/" + "p" * 60_000  # httpx refuses URLs over 64 KiB
+    async with client(app) as c:
+        await c.get("/me/plain")
+        await c.get(huge)
+        await c.get("/me/line%0Abreak%0D%1B[31m")  # decoded by the server: a newline, ESC
+    plain, big, odd = log.events("jwt_auth.denied")
+    assert plain["path"] == "/me/plain"
+    assert big["path"].startswith("/me/ppp") and len(big["path"]) <= 259
+    assert "p" * 1000 not in log.text
+    assert odd["path"].isprintable() and odd["path"].startswith("/me/line")
+
+
 async def test_request_id_header_is_configurable(ctx: Ctx) -> None:
     log = JsonLog()
     app = make_app(dataclasses.replace(ctx.rsa, request_id_header="X-Correlation-ID"), log)

@@ -111,7 +111,9 @@ async def test_cold_start_1000_concurrent_requests_share_one_fetch(
 ) -> None:
     server.state.keys = [public_jwk(keys.rsa, "k1")]
     server.state.delay = 0.3  # keep the fetch in flight while requests pile up
-    h = build_app(remote_settings(server))
+    # A generous wait: this is about one shared fetch, and 1000 requests on a busy
+    # machine can take longer than the default 5 s to reach the fetch's end.
+    h = build_app(remote_settings(server, key_wait_timeout=60.0))
     token = sign(claims(), keys.rsa, headers={"kid": "k1"})
     try:
         async with h.client() as client:
