@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-example
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint types unit venv run clean promtool redis-server bench
+.PHONY: test lint types unit venv run clean promtool redis-server chromium bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,12 @@ promtool:
 redis-server:
 	@sh scripts/ensure_redis.sh >/dev/null
 
-unit: $(STAMP) promtool redis-server
+# chromium and chromedriver (Debian's packages): the browser tests drive a headless
+# Chromium against servers on 127.0.0.1.
+chromium:
+	@sh scripts/ensure_chromium.sh >/dev/null
+
+unit: $(STAMP) promtool redis-server chromium
 	$(BIN)/python -m pytest -q
 
 test: lint types unit
