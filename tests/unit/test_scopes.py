@@ -100,7 +100,7 @@ def test_resource_scopes_must_be_scope_tokens(keys: Keys, bad: str) -> None:
 async def test_scope_tokens_are_accepted_and_quoted_in_the_challenge(keys: Keys) -> None:
     """The control: every printable scope token (no space, quote or backslash) works, and
     the challenge's scope parameter holds them as they are."""
-    assert require_scopes(*SCOPES)
+    assert callable(require_scopes(*SCOPES))
     settings = key_settings(keys, resource="https://api.example/", resource_scopes=SCOPES)
     app = JWTAuthMiddleware(
         Starlette(routes=[Route("/admin", lambda request: PlainTextResponse("in"))]),
