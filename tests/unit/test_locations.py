@@ -3,21 +3,33 @@
 Through the middleware with httpx's ASGITransport (what matters here is the
 scope the app sees, not a server): a token from each kind of place, two
 different tokens refused, the missing_token hint naming where a token-like
-value arrived and never echoing it.
+value arrived and never echoing it, in time linear in the request (the old
+regular-expression search as the oracle), and a cookie token refused on a
+cross-site unsafe request or WebSocket handshake (cross_site_request). Over a
+real uvicorn: tests/servers/test_hardening_uvicorn.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from helpers.apps import build_app
 from helpers.keys import Keys
 from helpers.tokens import claims, sign
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from jwt_middleware import ConfigurationError, Settings
+from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings
 from jwt_middleware.locations import Location, TokenLocations, parse_locations
 
 
@@ -198,3 +210,229 @@ def test_a_query_location_warns_at_startup() -> None:
     )
     assert any("access logs" in w for w in settings_warnings(settings))
     assert httpx  # the module is used by helpers.apps' client
+
+
+# --- the hint's scan is linear (issue 20) -----------------------------------------------------
+
+# The regular expression the hint used to search header values with: quadratic on a value
+# of repeated "eyJ" (it held the event loop for seconds). Kept here as the oracle of what a
+# token-like value is.
+OLD_JWT_SHAPED = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*")
+#: What a plain missing_token takes against what it took with the old search: about 10 s
+#: for this value on a 2-core machine; now microseconds. Generous for a loaded machine.
+SCAN_BUDGET = 1.0
+
+shaped_values = st.builds(
+    "".join,
+    st.lists(
+        st.sampled_from(["eyJ", "e", "y", "J", "a", "Z", "0", "-", "_", ".", " ", ";", "=",
+                         "%", "eyJhbGciOiJIUzI1NiJ9", "Bearer "]),
+        max_size=40,
+    ),
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=shaped_values)
+@example(value=TOKEN)
+@example(value=f"Bearer {TOKEN}")
+@example(value="eyJ" * 20)
+@example(value="eyJabcdefgh..")
+@example(value="eyJabcdefg..")
+def test_jwt_shaped_finds_what_the_old_search_found(value: str) -> None:
+    from jwt_middleware.locations import jwt_shaped
+
+    assert jwt_shaped(value) == bool(OLD_JWT_SHAPED.search(value)), value
+    assert jwt_shaped(value, whole=True) == bool(OLD_JWT_SHAPED.fullmatch(value)), value
+
+
+@pytest.mark.parametrize("where", ["header", "cookie", "query"])
+def test_the_missing_token_hint_scans_a_huge_value_in_linear_time(where: str) -> None:
+    junk = "eyJ" * (128 * 1024 // 3)
+    headers = {"header": [("X-Junk", junk)], "cookie": [("Cookie", f"junk={junk}")], "query": []}
+    query = f"junk={junk}" if where == "query" else ""
+    locations = TokenLocations(("header:Authorization:Bearer",), 8192)
+    started = time.perf_counter()
+    failure = locations.missing(scope(headers[where], query))
+    took = time.perf_counter() - started
+    assert failure.reason == "missing_token" and failure.hint is None
+    assert took < SCAN_BUDGET, f"{took:.2f} s"
+
+
+def test_a_token_at_the_start_of_a_huge_header_is_still_named() -> None:
+    value = f"Bearer {TOKEN} " + "eyJ" * (1024 * 1024 // 3)
+    started = time.perf_counter()
+    failure = TokenLocations(("header:Authorization:Bearer",), 8192).missing(
+        scope([("X-Custom-Thing", value)])
+    )
+    assert time.perf_counter() - started < SCAN_BUDGET
+    assert failure.hint is not None and "X-Custom-Thing header" in failure.hint
+
+
+# --- cookie tokens and other sites (issue 20) --------------------------------------------------
+
+COOKIE_ONLY = ("cookie:at",)
+EVIL = "https://evil.example"
+FRONT_END = "https://app.example.com"
+
+
+def browser(
+    method: str = "POST",
+    *,
+    origin: str | list[str] | None = None,
+    site: str | None = None,
+    kind: str = "http",
+    scheme: str = "http",
+    host: str = "api.example",
+    extra: tuple[tuple[str, str], ...] = (),
+) -> dict[str, Any]:
+    """A request carrying the token in the cookie ``at``, as a browser sends it."""
+    headers = [("Host", host), ("Cookie", f"at={TOKEN}"), *extra]
+    origins = [origin] if isinstance(origin, str) else origin or []
+    headers += [("Origin", o) for o in origins]
+    if site is not None:
+        headers.append(("Sec-Fetch-Site", site))
+    values = scope(headers)
+    values.update(type=kind, scheme=scheme, server=("10.0.0.1", 80))
+    if kind == "http":
+        values["method"] = method
+    return values
+
+
+def cookie_extract(values: dict[str, Any], trusted: tuple[str, ...] = ()) -> str | Any:
+    locations = (
+        TokenLocations(COOKIE_ONLY, 8192, trusted) if trusted else TokenLocations(COOKIE_ONLY, 8192)
+    )
+    return locations.extract(values)
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        (browser(origin=EVIL, site="cross-site"), "comes from https://evil.example, not from http://api.example"),
+        (browser(origin=EVIL), "comes from https://evil.example"),
+        (browser(site="cross-site"), "Sec-Fetch-Site: cross-site"),
+        (browser(origin="null"), "its Origin is 'null', not a web origin"),
+        (browser(origin="http://api.example/"), "not a web origin"),
+        (browser(origin="api.example"), "not a web origin"),
+        (browser(origin=["http://api.example", "http://api.example"]), "2 Origin headers"),
+        (browser(origin="https://api.example"), "comes from https://api.example"),  # scheme
+        (browser(origin="http://api.example:8080"), "comes from http://api.example:8080"),
+        (browser(origin="http://www.api.example"), "comes from http://www.api.example"),
+        (browser(origin="http://api.example", site="cross-site"), "Sec-Fetch-Site"),
+        (browser("PUT", origin=EVIL), "PUT request"),
+        (browser("DELETE", site="cross-site"), "DELETE request"),
+        (browser("PATCH", origin=EVIL), "PATCH request"),
+        (browser(kind="websocket", scheme="ws", origin=EVIL), "WebSocket handshake"),
+        (browser(kind="websocket", scheme="wss", origin="http://api.example"), "comes from"),
+        (browser(origin="http://api.example", host="api.example/x?"), "cannot tell its own origin"),
+    ],
+)  # fmt: skip
+def test_a_cross_site_request_with_a_cookie_token_is_refused(
+    values: dict[str, Any], why: str
+) -> None:
+    outcome = cookie_extract(values)
+    assert not isinstance(outcome, str), outcome
+    assert outcome.reason == "cross_site_request"
+    assert "the cookie 'at'" in outcome.detail and why in outcome.detail, outcome.detail
+    assert TOKEN not in outcome.detail
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        browser("GET", origin=EVIL, site="cross-site"),
+        browser("HEAD", origin=EVIL, site="cross-site"),
+        browser("OPTIONS", origin=EVIL, site="cross-site"),
+        browser(),  # neither header: not a browser's cross-site request
+        browser(origin="http://api.example", site="same-origin"),
+        browser(origin="HTTP://API.example:80"),
+        browser(site="same-site"),
+        browser(site="none"),
+        browser(kind="websocket", scheme="ws", origin="http://api.example"),
+        browser(kind="websocket", scheme="wss", origin="https://api.example"),
+        browser(kind="websocket", scheme="ws"),
+    ],
+)
+def test_cookie_token_requests_that_are_not_cross_site(values: dict[str, Any]) -> None:
+    assert cookie_extract(values) == TOKEN
+
+
+def test_a_trusted_origin_may_use_the_cookie() -> None:
+    values = browser(origin=FRONT_END, site="cross-site")
+    assert cookie_extract(values, (FRONT_END, "http://localhost:3000")) == TOKEN
+    assert cookie_extract(browser(origin="http://localhost:3000"), ("http://localhost:3000",)) == (
+        TOKEN
+    )
+    refused = cookie_extract(browser(origin=EVIL), (FRONT_END,))
+    assert not isinstance(refused, str) and refused.reason == "cross_site_request"
+    # Sec-Fetch-Site alone does not name the origin: trust cannot apply.
+    refused = cookie_extract(browser(site="cross-site"), (FRONT_END,))
+    assert not isinstance(refused, str) and refused.reason == "cross_site_request"
+
+
+def test_a_token_that_also_came_in_a_header_is_not_refused_as_cross_site() -> None:
+    """Only a browser attaches a cookie by itself; a header was written by the caller."""
+    values = browser(origin=EVIL, site="cross-site", extra=(BEARER,))
+    assert TokenLocations((AUTH, "cookie:at"), 8192).extract(values) == TOKEN
+    assert TokenLocations((AUTH,), 8192).extract(values) == TOKEN
+
+
+def test_trusted_origins_are_validated_and_read_from_the_environment() -> None:
+    base = {"secret": "s" * 32, "algorithms": "HS256"}
+    settings = Settings(**base, trusted_origins=f"{FRONT_END}, http://localhost:3000")  # type: ignore[arg-type]
+    assert settings.origins == (FRONT_END, "http://localhost:3000")
+    from_env = Settings.from_env(
+        {"JWT_SECRET": "s" * 32, "JWT_ALGORITHMS": "HS256", "JWT_TRUSTED_ORIGINS": FRONT_END}
+    )
+    assert from_env.origins == (FRONT_END,)
+    for bad in (f"{FRONT_END}/", f"{FRONT_END}/app", "app.example.com", "null", "ftp://a.example"):
+        with pytest.raises(ConfigurationError, match="trusted_origins"):
+            Settings(**base, trusted_origins=bad)  # type: ignore[arg-type]
+
+
+async def test_middleware_refuses_a_cross_site_post_with_a_cookie_token(
+    keys: Keys, rsa_settings: Settings
+) -> None:
+    calls: list[str] = []
+
+    async def me(request: Request) -> JSONResponse:
+        calls.append(request.method)
+        return JSONResponse({"sub": request.user.identity})
+
+    settings = dataclasses.replace(rsa_settings, token_locations=("cookie:__Host-at",))
+    app = JWTAuthMiddleware(
+        Starlette(routes=[Route("/me", me, methods=["GET", "POST"])]), settings, registry=None
+    )
+    cookie = {"Cookie": f"__Host-at={sign(claims(), keys.rsa)}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.example") as c:
+        evil = await c.post(
+            "/me", headers={**cookie, "Origin": EVIL, "Sec-Fetch-Site": "cross-site"}
+        )
+        own = await c.post("/me", headers={**cookie, "Origin": "http://api.example"})
+        read = await c.get("/me", headers={**cookie, "Origin": EVIL})
+    assert evil.status_code == 403, evil.text
+    assert evil.headers["content-type"] == "application/problem+json"
+    assert evil.headers.get_list("www-authenticate") == ['Bearer realm="api"']
+    body = evil.json()
+    assert body["reason"] == "cross_site_request" and body["status"] == 403
+    assert "https://evil.example" in body["detail"]
+    assert [own.status_code, read.status_code] == [200, 200]
+    assert calls == ["POST", "GET"]
+
+
+def test_a_cookie_location_warns_at_startup(rsa_settings: Settings) -> None:
+    from jwt_middleware.sources import settings_warnings
+
+    settings = dataclasses.replace(rsa_settings, token_locations=("cookie:session",))
+    (warning,) = [w for w in settings_warnings(settings) if "cookie 'session'" in w]
+    for needed in ("SameSite", "__Host-", "HttpOnly", "Secure", "cross_site_request"):
+        assert needed in warning
+    with structlog.testing.capture_logs() as logs:
+        JWTAuthMiddleware(Starlette(), settings, registry=None)
+    events = [e for e in logs if e["event"] == "jwt_auth.config_warning"]
+    assert any("SameSite" in e["message"] and "__Host-" in e["message"] for e in events), logs
+    with structlog.testing.capture_logs() as quiet:
+        JWTAuthMiddleware(Starlette(), rsa_settings, registry=None)
+    assert not any("SameSite" in e.get("message", "") for e in quiet)

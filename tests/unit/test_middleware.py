@@ -18,7 +18,7 @@ from starlette.authentication import requires
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
@@ -122,6 +122,29 @@ async def test_options_without_preflight_header_needs_a_token(rsa_settings: Sett
     assert r.status_code == 401
     assert r.json()["reason"] == "missing_token"
     assert calls == []
+
+
+async def test_a_request_method_header_without_origin_is_not_a_preflight(
+    rsa_settings: Settings,
+) -> None:
+    """A CORS preflight has both Origin and Access-Control-Request-Method; the second
+    alone used to let any OPTIONS reach the app unauthenticated."""
+    seen: list[str] = []
+
+    async def anything(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["method"])
+        await PlainTextResponse("reached")(scope, receive, send)
+
+    app = JWTAuthMiddleware(anything, rsa_settings, registry=None)
+    ask = {"Access-Control-Request-Method": "DELETE"}
+    async with client_for(app) as c:
+        alone = await c.options("/me", headers=ask)
+        both = await c.options("/me", headers={**ask, "Origin": ORIGIN})
+    assert alone.status_code == 401, alone.text
+    assert alone.json()["reason"] == "missing_token"
+    assert alone.headers.get_list("www-authenticate") == ['Bearer realm="api"']
+    assert both.status_code == 200 and both.text == "reached"
+    assert seen == ["OPTIONS"]
 
 
 async def test_cors_actual_request_still_needs_a_token(keys: Keys, rsa_settings: Settings) -> None:

@@ -5,18 +5,31 @@ jtis never grows the store past max_entries, expired entries make room, and an
 unexpired jti is never evicted (a full store answers None, so the configured
 fail mode decides, and the jti stays caught). The Redis store against a real
 redis-server is in tests/servers/test_replay_redis.py; here only what needs no
-server: its construction, its key, a refused connection.
+server: its construction, its key, a refused connection. Through the middleware:
+a store given as ``replay_store=`` is the one used even while empty (two instances
+share it), and one client (proof key) filling its share is refused while another
+client is still accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from typing import Any
 
+import httpx
 import pytest
+from helpers.dpop import proof, public_jwk, thumbprint
+from helpers.keys import Keys
+from helpers.tokens import claims, sign
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from jwt_middleware import Settings
+from jwt_middleware import JWTAuthMiddleware, Settings
 from jwt_middleware.errors import ConfigurationError
 from jwt_middleware.observe import Observer
 from jwt_middleware.replay import (
@@ -244,3 +257,98 @@ def test_replay_store_errors_are_counted_by_a_bounded_store_label() -> None:
 
 def test_no_registry_no_metric() -> None:
     Observer(registry=None).replay_store_error("redis")  # nothing to count, no error
+
+
+# --- through the middleware (issue 20) -----------------------------------------------------
+
+URL = "http://testserver/me"
+
+
+def dpop_app(settings: Settings, store: ReplayStore | None = None) -> JWTAuthMiddleware:
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.user.identity})
+
+    return JWTAuthMiddleware(
+        Starlette(routes=[Route("/me", me)]), settings, replay_store=store, registry=None
+    )
+
+
+async def dpop_get(app: JWTAuthMiddleware, token: str, proof_: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.get("/me", headers={"Authorization": f"DPoP {token}", "DPoP": proof_})
+
+
+def bound(keys: Keys, private: Any) -> str:
+    return sign(claims(cnf={"jkt": thumbprint(public_jwk(private))}), keys.rsa)
+
+
+def replayed(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 401, response.text
+    body: dict[str, Any] = response.json()
+    assert body["reason"] == "dpop_proof_replayed"
+    assert response.headers.get_list("www-authenticate")[0].startswith(
+        'DPoP realm="api", error="invalid_dpop_proof", error_description="dpop_proof_replayed"'
+    )
+    return body
+
+
+async def test_a_shared_store_is_used_even_while_it_is_empty(
+    keys: Keys, rsa_settings: Settings
+) -> None:
+    """Two instances of one fleet given one store: it was chosen with ``or``, so an empty
+    store (``len() == 0``, false) was replaced by a private one and the replay passed."""
+    store = MemoryReplayStore()
+    assert len(store) == 0 and not store
+    first, second = dpop_app(rsa_settings, store), dpop_app(rsa_settings, store)
+    token = bound(keys, keys.ec256)
+    once = proof(keys.ec256, url=URL, token=token)
+    accepted = await dpop_get(first, token, once)
+    assert accepted.status_code == 200, accepted.text
+    body = replayed(await dpop_get(second, token, once))
+    assert "already used" in body["detail"]
+    assert len(store) == 1
+    fresh = await dpop_get(second, token, proof(keys.ec256, url=URL, token=token))
+    assert fresh.status_code == 200, fresh.text
+    assert first.dpop is not None and first.dpop.replay_store is store
+    assert second.dpop is not None and second.dpop.replay_store is store
+
+
+@pytest.mark.parametrize("given_as", ["settings", "store"])
+async def test_one_client_cannot_fill_the_store_for_the_others_through_the_middleware(
+    keys: Keys, rsa_settings: Settings, given_as: str
+) -> None:
+    if given_as == "settings":
+        settings = dataclasses.replace(
+            rsa_settings, dpop_replay_max_entries=6, dpop_replay_max_per_client=3
+        )
+        app = dpop_app(settings)
+    else:
+        app = dpop_app(rsa_settings, MemoryReplayStore(max_entries=6, max_per_client=3))
+    assert app.dpop is not None
+    store = app.dpop.replay_store
+    assert isinstance(store, MemoryReplayStore)
+    assert (store.max_entries, store.max_per_client) == (6, 3)
+    greedy, other = bound(keys, keys.ec256), bound(keys, keys.ec384)
+    for _ in range(3):
+        r = await dpop_get(app, greedy, proof(keys.ec256, url=URL, token=greedy))
+        assert r.status_code == 200, r.text
+    # Its share is full: a fresh proof cannot be vouched for, and fail-closed refuses it.
+    body = replayed(await dpop_get(app, greedy, proof(keys.ec256, url=URL, token=greedy)))
+    assert "could not be checked for replay" in body["detail"]
+    assert "JWT_DPOP_REPLAY_FAIL=closed" in body["detail"]
+    assert store.held_by(thumbprint(public_jwk(keys.ec256))) == 3
+    # Another client, with its own bound token, still has its room.
+    for _ in range(3):
+        r = await dpop_get(app, other, proof(keys.ec384, alg="ES384", url=URL, token=other))
+        assert r.status_code == 200, r.text
+
+
+def test_the_replay_bounds_are_validated_in_settings() -> None:
+    base = {"jwks_url": "https://idp.example/jwks"}
+    with pytest.raises(ConfigurationError, match="dpop_replay_max_entries"):
+        Settings(**base, dpop_replay_max_entries=0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="dpop_replay_max_per_client"):
+        Settings(**base, dpop_replay_max_entries=5, dpop_replay_max_per_client=6)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="dpop_replay_max_per_client"):
+        Settings(**base, dpop_replay_max_per_client=0)  # type: ignore[arg-type]

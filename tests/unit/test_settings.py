@@ -7,6 +7,7 @@ settings name: test_keys.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,43 @@ def test_errors_are_raised_at_construction_not_first_request(keys: Keys) -> None
 def test_no_audience_warns() -> None:
     warnings = load_static_keys(Settings(secret=GOOD_SECRET, algorithms=("HS256",))).warnings
     assert any("no audience configured" in w for w in warnings)
+
+
+def test_the_resource_is_the_expected_audience_when_none_is_configured() -> None:
+    resource = "https://api.example.com/v1"
+    only = Settings(secret=GOOD_SECRET, algorithms=("HS256",), resource=resource)
+    assert only.audiences == () and only.expected_audiences == (resource,)
+    both = Settings(
+        secret=GOOD_SECRET, algorithms=("HS256",), resource=resource, audience="orders-api"
+    )
+    assert both.expected_audiences == ("orders-api",)
+    assert Settings(secret=GOOD_SECRET, algorithms=("HS256",)).expected_audiences == ()
+    # No "no audience configured" warning: the resource is one.
+    warnings = load_static_keys(only).warnings
+    assert not any("no audience configured" in w for w in warnings), warnings
+
+
+# --- secrets are declared as such (issue 20) --------------------------------------------
+
+
+def test_every_secret_looking_field_is_declared_secret() -> None:
+    """doctor and repr() hide the fields the declaration marks secret: a new field whose
+    name says it holds a secret (or a Redis URL, which may hold a password) must be one."""
+    from jwt_middleware.settings import secret_fields
+
+    names = {f.name for f in dataclasses.fields(Settings)}
+    looks_secret = {n for n in names if "secret" in n or n.endswith("_redis_url")}
+    assert {"secret", "secrets", "dpop_nonce_secret", "dpop_replay_redis_url"} <= looks_secret
+    assert looks_secret <= secret_fields() <= names
+    nonce, redis_password = "nonce-secret-4c1d9e2f7a", "redis-pw-0b8e6a"
+    settings = Settings(
+        secret=GOOD_SECRET,
+        algorithms=("HS256",),
+        dpop_nonce_secret=nonce,
+        dpop_replay_redis_url=f"redis://:{redis_password}@127.0.0.1:6379/0",
+    )
+    for value in (GOOD_SECRET, nonce, redis_password):
+        assert value not in repr(settings)
 
 
 # --- JWKS files with unusable entries -----------------------------------------------
