@@ -134,10 +134,17 @@ class DPoPGate:
             if not self._fail_open:
                 failure = Failure(
                     Reason.dpop_proof_replayed,
-                    "The jti replay store is unavailable, so the proof could not be checked "
-                    "for replay; JWT_DPOP_REPLAY_FAIL=closed refuses it.",
-                    hint="The server's replay store (JWT_DPOP_REPLAY_REDIS_URL) is down: retry "
-                    "later with a fresh proof; operators: see the replay store's metrics.",
+                    "The jti replay store could not vouch for the proof (it is unavailable, "
+                    "or full: of unexpired jti values, or of this client's share of them), so "
+                    "it could not be checked for replay; JWT_DPOP_REPLAY_FAIL=closed refuses it.",
+                    hint="Retry later with a fresh proof; a client sending proofs faster than "
+                    "its share of the server's store allows is refused until its entries "
+                    "expire. Operators: see jwt_dpop_replay_store_errors_total, and the "
+                    "store's last error at the verbose diagnostics level (docs/dpop-replay.md).",
+                    expected={
+                        "replay_store": getattr(self.replay_store, "label", "other"),
+                        "last_error": getattr(self.replay_store, "last_error", None),
+                    },
                 )
                 return token, failure.with_claims(outcome.claims), waited
         return token, outcome, waited

@@ -208,23 +208,35 @@ def request_origin(scope: Mapping[str, Any]) -> Origin | str:
 def request_path(scope: Mapping[str, Any]) -> str | None:
     """The path as the client sent it (``raw_path``, without query), with the part of
     ``root_path`` a proxy stripped put back in front; None when ``raw_path`` and
-    ``path`` disagree. Without ``raw_path``, ``path`` percent-encoded again."""
+    ``path`` disagree. Without ``raw_path``, ``path`` percent-encoded again.
+
+    Servers place ``root_path`` differently: uvicorn puts it in front of ``path`` but
+    not of ``raw_path``; hypercorn leaves it out of both; a Starlette ``Mount`` adds
+    its prefix to ``root_path`` while ``path`` and ``raw_path`` keep the whole path.
+    """
     path: str = scope.get("path") or "/"
     root: str = scope.get("root_path") or ""
     raw = scope.get("raw_path")
     if raw is None:
         full = path if not root or path.startswith(root) else root + path
-        return quote(full, safe=_PATH_SAFE)
+        return _quote(full)
     sent: str = bytes(raw).decode("latin-1").split("?", 1)[0]
     decoded = unquote(sent) if "%" in sent else sent
     if decoded == path:
-        return sent
-    # uvicorn and hypercorn put root_path in front of the decoded raw path.
+        # raw_path and path cover the same part: the whole path, or (hypercorn) the
+        # part after root_path.
+        return sent if not root or path.startswith(root) else _quote(root) + sent
+    # uvicorn puts root_path in front of the decoded raw path.
     if path.endswith(decoded):
         stripped = path[: len(path) - len(decoded)]
         if root.startswith(stripped):
-            return quote(stripped, safe=_PATH_SAFE) + sent
+            return _quote(stripped) + sent
     return None
+
+
+def _quote(text: str) -> str:
+    # surrogatepass: a lone surrogate (from a server's surrogateescape) is encoded, never raised.
+    return quote(text, safe=_PATH_SAFE, errors="surrogatepass")
 
 
 def request_target(scope: Mapping[str, Any]) -> Target | str:

@@ -7,9 +7,9 @@ what they return has the documented shape (a Host holding a delimiter is never a
 origin, a normalised path is normalised again unchanged, a parsed URL printed and
 parsed again is itself).
 
-Two xfail(strict) tests record what the module gets wrong: a path holding a lone
-surrogate raises, and a root_path the server left out of ``path`` is not put back
-when ``raw_path`` is sent (hypercorn), so a proof for the public URL is refused.
+Two cases found by these tests stay here: a path holding a lone surrogate is answered,
+never raised, and a root_path the server left out of ``path`` (hypercorn) is put back
+when ``raw_path`` is sent too, so a proof for the public URL passes.
 
 Over real uvicorn processes: tests/servers/test_hardening_uvicorn.py (part 2).
 """
@@ -410,16 +410,6 @@ def test_request_target_refuses(values: dict[str, Any], why: str) -> None:
     assert isinstance(got, str) and why in got
 
 
-ROOT_LEFT_OUT = pytest.mark.xfail(
-    strict=True,
-    reason="a server that leaves root_path out of scope['path'] (hypercorn --root-path: path "
-    "and raw_path '/me', root_path '/api') gets '/me' from request_path when it sends "
-    "raw_path, '/api/me' when it does not; before jwt_middleware.uri the prefix was put "
-    "back, as docs/dpop.md says it is, so a proof for the public URL is now refused",
-)
-
-
-@ROOT_LEFT_OUT
 def test_a_root_path_left_out_of_path_is_put_back_with_or_without_raw_path() -> None:
     hypercorn = scope("/me", raw_path=b"/me", root_path="/api")
     without_raw = {k: v for k, v in hypercorn.items() if k != "raw_path"}
@@ -427,7 +417,6 @@ def test_a_root_path_left_out_of_path_is_put_back_with_or_without_raw_path() -> 
     assert request_path(hypercorn) == "/api/me"
 
 
-@ROOT_LEFT_OUT
 async def test_a_proof_for_the_public_url_behind_a_root_path_left_out_of_path(
     keys: Keys,
 ) -> None:
@@ -602,13 +591,6 @@ def test_a_host_with_a_delimiter_is_never_an_origin(host: str, delimiter: str, r
     assert isinstance(request_origin(scope(headers=[(b"host", value)])), str)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="request_path percent-encodes scope['path'] with quote(), which raises on a lone "
-    "surrogate: a scope without raw_path, or a root_path prefix, holding one raises out of "
-    "request_target (and out of the middleware on a DPoP request) instead of answering why",
-)
 @pytest.mark.parametrize(
     "values",
     [
