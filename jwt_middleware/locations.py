@@ -245,9 +245,10 @@ class TokenLocations:
         #: Only ``Authorization: Bearer``: the middleware's own fast path applies.
         self.default = len(self.locations) == 1 and self.locations[0].is_authorization_bearer
 
-    def extract(self, scope: Scope) -> str | Failure:
-        """The token, or the request-stage Failure (``missing_token`` with a hint
-        naming another place a token-like value arrived in)."""
+    def extract(self, scope: Scope) -> tuple[str, Kind] | Failure:
+        """The token and the kind of place it came from, or the request-stage Failure
+        (``missing_token`` with a hint naming another place a token-like value arrived
+        in)."""
         found: list[tuple[Location, str]] = []
         for location in self.locations:
             got = self._read(location, scope)
@@ -271,7 +272,7 @@ class TokenLocations:
             refused = cross_site(scope, self.trusted, first_place.describe())
             if refused is not None:
                 return refused
-        return token
+        return token, first_place.kind
 
     def _read(self, location: Location, scope: Scope) -> str | Failure | None:
         if location.kind == "header":

@@ -1,12 +1,19 @@
 """JWTAuthMiddleware: a pure ASGI middleware in front of a Starlette/FastAPI app.
 
-``__call__`` reads as the flow: the path rules (public paths pass), extract
-(the one Authorization scan; a cached token in a plain ``Bearer`` header
-skips the request-stage checks, which it passed before), verify (one
-refresh of the keys when the verifier wants it), scopes, then either the
-problem+json response or ``scope["user"]`` / ``scope["auth"]`` /
-``request.state`` and the app. Every rejection is logged once, without the
-token.
+``__call__`` reads as the request's stages, each a module with one job, chosen
+once at construction from the settings (docs/architecture.md):
+
+    presentation   presentation.py  the token, how it came (scheme, location, DPoP proof)
+    verification   verification.py  the Verifier, with one shared key refresh
+    binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
+    status         status.py        is the token still live (none configured yet)
+    authorization  authorization.py path scopes
+    admission      admission.py     the app gets the user and state, or the client the
+                                    challenge and problem+json; observe.py logs and counts
+
+A cached token in the plain ``Authorization: Bearer`` header skips presentation's
+checks (it passed them when it was cached) and verification: one cache lookup,
+then the binding and authorization checks a cached outcome still needs.
 """
 
 from __future__ import annotations
@@ -15,29 +22,33 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Mapping
 from time import perf_counter
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import scopes, websocket
-from .dpopgate import DPoPGate, is_dpop
-from .extract import authorization, judge
+from . import websocket
+from .admission import Admission
+from .authorization import PathScopes
+from .binding import BearerBinding, ProofBinding
+from .dpopsetup import DPoPSetup
 from .issuers import MultiIssuerVerifier
-from .locations import TokenLocations
 from .metadata import MetadataDocument, MetadataEndpoint, resource_warnings
 from .observe import Observer
 from .outcome import Failure, VerifiedToken
 from .paths import PathRules, route_path
+from .presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
 from .replay import ReplayStore
-from .responses import render
 from .settings import Settings
 from .sources import build_verifier
+from .stages import Outcome, Step, checks_for
+from .verification import Verification
 from .verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
+_JUDGED: Final = frozenset({"http", "websocket"})
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -108,25 +119,12 @@ class JWTAuthMiddleware:
         self._remote = bool(verifier.remote)
         self._start_lock: asyncio.Lock | None = None
         self._started = False
-        self._rules = PathRules(public_paths, path_scopes or {})
+        self._rules = rules = PathRules(public_paths, path_scopes or {})
         self._preflight = allow_cors_preflight
-        self._max_bytes = self.settings.max_token_bytes
-        self._locations = TokenLocations(
-            self.settings.locations, self._max_bytes, self.settings.origins
-        )
-        self._level = self.settings.diagnostics
-        self._realm = self.settings.realm
-        self._key_wait = self.settings.key_wait_timeout
-        self._subprotocol = self.settings.websocket_subprotocol
-        self._close_on_expiry = self.settings.websocket_close_on_expiry
-        self._leeway = self.settings.leeway
         #: DPoP (RFC 9449, docs/dpop.md): None with ``JWT_DPOP=off``.
-        self.dpop = (
-            DPoPGate(self.settings, self.observer, replay_store)
-            if self.settings.dpop != "off"
-            else None
+        self.dpop = dpop = (
+            DPoPSetup(self.settings, replay_store) if self.settings.dpop != "off" else None
         )
-        self._bearer_ok = self.dpop is None or self.dpop.bearer_ok
         #: The RFC 9728 document's endpoint when ``resource`` is set (else None).
         self._metadata = (
             MetadataEndpoint(verifier, path_scopes, remote=self._remote)
@@ -138,6 +136,42 @@ class JWTAuthMiddleware:
         if self.settings.resource:
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
+        # The request's stages (see the module docstring).
+        self.presentation = Presentation(
+            self.settings,
+            ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
+        )
+        self.verification = Verification(verifier, self.settings.key_wait_timeout)
+        authorization = (PathScopes(rules), False) if rules.has_scopes else (None, False)
+        #: Binding, status and authorization, by the scheme a token came with.
+        self._checks: dict[str, tuple[Step, ...]] = {
+            "bearer": checks_for(
+                (BearerBinding(bearer_ok=dpop.bearer_ok) if dpop is not None else None, False),
+                authorization,
+            ),
+            "dpop": checks_for(
+                (
+                    ProofBinding(
+                        dpop.replay_store,
+                        dpop.replay_window,
+                        fail_open=dpop.fail_open,
+                        observer=self.observer,
+                    )
+                    if dpop is not None
+                    else None,
+                    True,
+                ),
+                authorization,
+            ),
+        }
+        self.admission = Admission(
+            app,
+            self.settings,
+            dpop=dpop,
+            challenge_extra=self.challenge_extra,
+            log=self.log,
+            owner=self,
+        )
 
     @property
     def metadata(self) -> MetadataDocument | None:
@@ -162,7 +196,9 @@ class JWTAuthMiddleware:
             if not self._started:
                 self._started = True
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(self.verifier.start()), self._key_wait)
+                    await asyncio.wait_for(
+                        asyncio.shield(self.verifier.start()), self.settings.key_wait_timeout
+                    )
 
     async def shutdown(self) -> None:
         """Stop background refreshers and close HTTP clients (and the DPoP replay store's)."""
@@ -186,116 +222,57 @@ class JWTAuthMiddleware:
     # -- the request flow ------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind != "http" and kind != "websocket":
-            if kind == "lifespan" and (self._remote or self.dpop is not None):
-                await self._lifespan(scope, receive, send)
-            else:
-                await self.app(scope, receive, send)
-            return
-        if self._metadata is not None and kind == "http" and self._metadata.matches(scope):
-            await self._metadata.serve(scope, send, self.startup)
-            return
-        rules = self._rules
-        # The path as the application's routing sees it (root_path and mounts removed).
-        path = route_path(scope) if rules.enabled else ""
-        if (rules.enabled and rules.is_public(path)) or (
-            self._preflight and scope.get("method") == "OPTIONS" and self._is_preflight(scope)
-        ):
-            scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] not in _JUDGED:
+            return await self._not_a_request(scope, receive, send)
+        if self._metadata is not None and self._metadata.matches(scope):
+            return await self._metadata.serve(scope, send, self.startup)
+        path = route_path(scope) if self._rules.enabled else ""
+        if self._opens(scope, path):  # a public path, a CORS preflight
+            return await self._anonymous(scope, receive, send)
         if self._remote and not self._started:
             await self.startup()
         started = perf_counter()
-        outcome: VerifiedToken | Failure | None = None
-        token: str | None = None
-        locations = self._locations
-        raw: bytes | None = None
-        dpop_request = False
-        if locations.default:  # Authorization: Bearer only
-            raw, count = authorization(scope["headers"])
-            if count == 1 and kind == "http" and raw is not None and raw[:7] == b"Bearer ":
-                # Only a token that passed the request-stage checks before can be cached.
-                token = raw[7:].decode("latin-1")
-                outcome = self.verifier.cached(token)
-                # A DPoP-bound token (cnf.jkt) as Bearer, or Bearer where DPoP is required.
-                if outcome is not None and (outcome.jkt is not None or not self._bearer_ok):
-                    assert self.dpop is not None  # jkt is only honoured with DPoP on
-                    outcome = self.dpop.refuse_bearer(outcome)
-        elif self.dpop is not None:
-            raw, count = authorization(scope["headers"])
-        if outcome is None and self.dpop is not None and count == 1 and raw and is_dpop(raw):
-            dpop_request = True
-            token, outcome, waited = await self.dpop.check(scope, raw, self._verify)
-            started += waited  # the key fetch wait is not verification time
+        # presentation and verification: one cache lookup for a cached plain bearer token
+        token = self.presentation.plain_bearer(scope)
+        outcome: Outcome | None = self.verification.cached(token) if token else None
+        presented = AUTHORIZATION_BEARER
         if outcome is None:
-            if not locations.default:
-                extracted = locations.extract(scope)
-            elif raw is None:
-                extracted = locations.missing(scope)
-            else:
-                extracted = judge(raw, count, self._max_bytes)
-            if kind == "websocket" and self._subprotocol is not None:
-                offered = websocket.subprotocol_token(scope, self._subprotocol, self._max_bytes)
-                extracted = websocket.combine(extracted, offered)
-            if isinstance(extracted, Failure):
-                token, outcome = None, extracted
-            else:
-                token = extracted
-                outcome, waited = await self._verify(token)
+            token, presented, outcome = self.presentation.present(scope)
+            if outcome is None:
+                outcome, waited = await self.verification.verify(token)
                 started += waited  # the key fetch wait is not verification time
-                if (
-                    type(outcome) is VerifiedToken
-                    and self.dpop is not None
-                    and (outcome.jkt is not None or not self._bearer_ok)
-                ):
-                    outcome = self.dpop.refuse_bearer(outcome)
-        if type(outcome) is VerifiedToken and rules.has_scopes:
-            outcome = scopes.decide(outcome, rules.required_scopes(path))
+        # binding, status, authorization: the checks configured for the token's scheme
+        if type(outcome) is VerifiedToken:
+            for check, awaited in self._checks[presented.scheme]:
+                result = check(token, presented, outcome, path)
+                outcome = await result if awaited else result
+                if type(outcome) is not VerifiedToken:
+                    break
         elapsed = perf_counter() - started
-        if type(outcome) is not VerifiedToken:
+        if type(outcome) is VerifiedToken:
+            self.observer.accepted(outcome, elapsed, scope)
+            await self.admission.admit(scope, receive, send, token, presented, outcome)
+        else:
             assert isinstance(outcome, Failure)
             self.observer.rejected(outcome, elapsed, scope, token)
-            await self._reject(outcome, scope, receive, send, dpop_request)
-            return
-        self.observer.accepted(outcome, elapsed, scope)
-        scope["user"] = outcome
-        scope["auth"] = outcome.credentials
-        state = scope.get("state")
-        if state is None:
-            state = scope["state"] = {}
-        state["jwt_claims"] = outcome.claims
-        state["jwt"] = outcome
-        state["jwt_middleware"] = self  # its settings and observer, for the FastAPI helpers
-        if kind == "websocket":
-            assert token is not None
-            await websocket.serve(
-                self.app,
-                scope,
-                receive,
-                send,
-                outcome,
-                token,
-                subprotocol=self._subprotocol,
-                deadline=outcome.expires_at + self._leeway
-                if self._close_on_expiry and outcome.expires_at is not None
-                else None,
-                log=self.log,
-            )
-            return
-        if dpop_request:
-            assert self.dpop is not None
-            send = self.dpop.with_nonce(send)
+            await self.admission.reject(scope, receive, send, presented, outcome)
+
+    async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["auth"], scope["user"] = AuthCredentials(), UnauthenticatedUser()
         await self.app(scope, receive, send)
 
-    async def _verify(self, token: str) -> tuple[VerifiedToken | Failure, float]:
-        """The verifier's outcome, after one shared key refresh when the verifier wants
-        it; and the seconds waited for keys (not verification time)."""
-        outcome = self.verifier.verify(token)
-        if type(outcome) is Failure and self.verifier.wants_refresh(outcome):
-            return await self.verifier.refresh(token, wait=self._key_wait)
-        return outcome, 0.0
+    async def _not_a_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan (the key source's start and stop) and anything else, passed through."""
+        if scope["type"] == "lifespan" and (self._remote or self.dpop is not None):
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _opens(self, scope: Scope, path: str) -> bool:
+        """Whether the request passes unauthenticated: a public path, a CORS preflight."""
+        if self._rules.enabled and self._rules.is_public(path):
+            return True
+        return self._preflight and scope.get("method") == "OPTIONS" and self._is_preflight(scope)
 
     @staticmethod
     def _is_preflight(scope: Scope) -> bool:
@@ -303,34 +280,3 @@ class JWTAuthMiddleware:
         ``Access-Control-Request-Method``; anything less is judged like any request."""
         names = {name.lower() for name, _ in scope["headers"]}
         return b"origin" in names and b"access-control-request-method" in names
-
-    async def _reject(
-        self,
-        failure: Failure,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        dpop_request: bool = False,
-    ) -> None:
-        if scope["type"] == "websocket":
-            await websocket.reject(
-                failure,
-                scope,
-                receive,
-                send,
-                self._level,
-                self._realm,
-                self._subprotocol,
-                self.challenge_extra,
-            )
-            return
-        dpop = (
-            self.dpop.challenge_for(failure, dpop_request=dpop_request)
-            if self.dpop is not None
-            else None
-        )
-        status, headers, body = render(
-            failure, self._level, self._realm, self.challenge_extra, dpop
-        )
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})

@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings
 from jwt_middleware.locations import Location, TokenLocations, parse_locations
+from jwt_middleware.outcome import Failure
 
 
 def scope(headers: list[tuple[str, str]], query: str = "") -> dict[str, Any]:
@@ -91,21 +92,21 @@ XAR = "X-Auth-Request-Access-Token"
 
 
 @pytest.mark.parametrize(
-    ("locations", "headers", "query"),
+    ("locations", "headers", "query", "kind"),
     [
-        (("cookie:access_token",), [("Cookie", f"theme=dark; access_token={TOKEN}")], ""),
-        (("cookie:access_token",), [("Cookie", f'access_token="{TOKEN}"')], ""),
-        (("query:access_token",), [], f"a=1&access_token={TOKEN}"),
-        ((f"header:{XAR}",), [(XAR, TOKEN)], ""),
-        ((f"header:{XFA}:Bearer",), [(XFA, f"Bearer {TOKEN}")], ""),
-        ((AUTH, "cookie:t"), [BEARER, ("Cookie", f"t={TOKEN}")], ""),
-        (("cookie:t", AUTH), [("Cookie", f"t={TOKEN}")], ""),
+        (("cookie:access_token",), [("Cookie", f"theme=dark; access_token={TOKEN}")], "", "cookie"),
+        (("cookie:access_token",), [("Cookie", f'access_token="{TOKEN}"')], "", "cookie"),
+        (("query:access_token",), [], f"a=1&access_token={TOKEN}", "query"),
+        ((f"header:{XAR}",), [(XAR, TOKEN)], "", "header"),
+        ((f"header:{XFA}:Bearer",), [(XFA, f"Bearer {TOKEN}")], "", "header"),
+        ((AUTH, "cookie:t"), [BEARER, ("Cookie", f"t={TOKEN}")], "", "header"),
+        (("cookie:t", AUTH), [("Cookie", f"t={TOKEN}")], "", "cookie"),
     ],
 )  # fmt: skip
 def test_a_token_from_each_kind_of_place(
-    locations: tuple[str, ...], headers: list[tuple[str, str]], query: str
+    locations: tuple[str, ...], headers: list[tuple[str, str]], query: str, kind: str
 ) -> None:
-    assert TokenLocations(locations, 8192).extract(scope(headers, query)) == TOKEN
+    assert TokenLocations(locations, 8192).extract(scope(headers, query)) == (TOKEN, kind)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_refusals(
     locations: tuple[str, ...], headers: list[tuple[str, str]], query: str, reason: str
 ) -> None:
     outcome = TokenLocations(locations, 8192).extract(scope(headers, query))
-    assert not isinstance(outcome, str)
+    assert isinstance(outcome, Failure), outcome
     assert outcome.reason == reason
     assert TOKEN not in outcome.detail and OTHER not in outcome.detail
 
@@ -167,7 +168,7 @@ def test_missing_token_without_a_token_anywhere_keeps_the_taxonomy_hint() -> Non
 def test_configured_places_are_not_reported_as_elsewhere() -> None:
     locations = TokenLocations(("header:Authorization:Bearer", "cookie:jwt"), 8192)
     failure = locations.extract(scope([("Cookie", "jwt=")]))
-    assert not isinstance(failure, str) and failure.reason == "missing_token"
+    assert isinstance(failure, Failure) and failure.reason == "missing_token"
     assert failure.hint is None
     assert "cookie 'jwt'" in failure.detail
 
@@ -300,10 +301,16 @@ def browser(
 
 
 def cookie_extract(values: dict[str, Any], trusted: tuple[str, ...] = ()) -> str | Any:
+    """The token (a cookie's, as the kind of place says), or the Failure."""
     locations = (
         TokenLocations(COOKIE_ONLY, 8192, trusted) if trusted else TokenLocations(COOKIE_ONLY, 8192)
     )
-    return locations.extract(values)
+    found = locations.extract(values)
+    if isinstance(found, Failure):
+        return found
+    token, kind = found
+    assert kind == "cookie", found
+    return token
 
 
 @pytest.mark.parametrize(
@@ -332,7 +339,7 @@ def test_a_cross_site_request_with_a_cookie_token_is_refused(
     values: dict[str, Any], why: str
 ) -> None:
     outcome = cookie_extract(values)
-    assert not isinstance(outcome, str), outcome
+    assert isinstance(outcome, Failure), outcome
     assert outcome.reason == "cross_site_request"
     assert "the cookie 'at'" in outcome.detail and why in outcome.detail, outcome.detail
     assert TOKEN not in outcome.detail
@@ -365,17 +372,17 @@ def test_a_trusted_origin_may_use_the_cookie() -> None:
         TOKEN
     )
     refused = cookie_extract(browser(origin=EVIL), (FRONT_END,))
-    assert not isinstance(refused, str) and refused.reason == "cross_site_request"
+    assert isinstance(refused, Failure) and refused.reason == "cross_site_request"
     # Sec-Fetch-Site alone does not name the origin: trust cannot apply.
     refused = cookie_extract(browser(site="cross-site"), (FRONT_END,))
-    assert not isinstance(refused, str) and refused.reason == "cross_site_request"
+    assert isinstance(refused, Failure) and refused.reason == "cross_site_request"
 
 
 def test_a_token_that_also_came_in_a_header_is_not_refused_as_cross_site() -> None:
     """Only a browser attaches a cookie by itself; a header was written by the caller."""
     values = browser(origin=EVIL, site="cross-site", extra=(BEARER,))
-    assert TokenLocations((AUTH, "cookie:at"), 8192).extract(values) == TOKEN
-    assert TokenLocations((AUTH,), 8192).extract(values) == TOKEN
+    assert TokenLocations((AUTH, "cookie:at"), 8192).extract(values) == (TOKEN, "header")
+    assert TokenLocations((AUTH,), 8192).extract(values) == (TOKEN, "header")
 
 
 def test_trusted_origins_are_validated_and_read_from_the_environment() -> None:

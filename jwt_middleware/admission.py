@@ -1,0 +1,137 @@
+"""Request stage, admission or rejection: what the application, or the client, gets.
+
+:meth:`Admission.admit` hands an accepted request to the application:
+``scope["user"]`` (the :class:`~jwt_middleware.outcome.VerifiedToken`, a Starlette
+``BaseUser``), ``scope["auth"]`` (its credentials: ``"authenticated"`` and the
+scopes), ``request.state.jwt_claims`` / ``jwt`` / ``jwt_middleware``; a WebSocket
+through :func:`jwt_middleware.websocket.serve` (the subprotocol, the close when the
+token expires); a DPoP response with a fresh ``DPoP-Nonce`` when nonces are on.
+
+:meth:`Admission.reject` answers a refusal: the RFC 6750 challenge(s) and the RFC
+9457 problem+json body at the configured diagnostics level
+(:mod:`jwt_middleware.responses`), as an HTTP response or, for a WebSocket, as the
+handshake's response or a 1008 close (:func:`jwt_middleware.websocket.reject`).
+The log event and the metrics of both are the middleware's observer's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import websocket
+from .dpopsetup import DPoPSetup
+from .outcome import Failure, VerifiedToken
+from .presentation import Presented
+from .responses import render
+from .settings import Settings
+
+
+class Admission:
+    """Admission and rejection for one middleware (see the module docstring)."""
+
+    __slots__ = (
+        "_app",
+        "_close_on_expiry",
+        "_dpop",
+        "_extra",
+        "_leeway",
+        "_level",
+        "_log",
+        "_owner",
+        "_realm",
+        "_subprotocol",
+    )
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        *,
+        dpop: DPoPSetup | None,
+        challenge_extra: str | None,
+        log: Any,
+        owner: object,
+    ) -> None:
+        self._app = app
+        self._level = settings.diagnostics
+        self._realm = settings.realm
+        self._subprotocol = settings.websocket_subprotocol
+        self._close_on_expiry = settings.websocket_close_on_expiry
+        self._leeway = settings.leeway
+        self._dpop = dpop
+        self._extra = challenge_extra
+        self._log = log
+        #: ``request.state.jwt_middleware``: its settings and observer, for the FastAPI helpers.
+        self._owner = owner
+
+    async def admit(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        token: str | None,
+        presented: Presented,
+        verified: VerifiedToken,
+    ) -> None:
+        scope["user"] = verified
+        scope["auth"] = verified.credentials
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["jwt_claims"] = verified.claims
+        state["jwt"] = verified
+        state["jwt_middleware"] = self._owner
+        if scope["type"] == "websocket":
+            assert token is not None
+            deadline = (
+                verified.expires_at + self._leeway
+                if self._close_on_expiry and verified.expires_at is not None
+                else None
+            )
+            await websocket.serve(
+                self._app,
+                scope,
+                receive,
+                send,
+                verified,
+                token,
+                subprotocol=self._subprotocol,
+                deadline=deadline,
+                log=self._log,
+            )
+            return
+        if presented.proof is not None and self._dpop is not None:
+            send = self._dpop.with_nonce(send)
+        await self._app(scope, receive, send)
+
+    async def reject(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        presented: Presented,
+        failure: Failure,
+    ) -> None:
+        if scope["type"] == "websocket":
+            await websocket.reject(
+                failure,
+                scope,
+                receive,
+                send,
+                self._level,
+                self._realm,
+                self._subprotocol,
+                self._extra,
+            )
+            return
+        dpop = self._dpop
+        challenge = (
+            dpop.challenge_for(failure, dpop_request=presented.scheme == "dpop")
+            if dpop is not None
+            else None
+        )
+        status, headers, body = render(failure, self._level, self._realm, self._extra, challenge)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
