@@ -48,10 +48,11 @@ except ImportError as exc:  # the message says which install brings it
         name=exc.name,
     ) from exc
 
-from .dpop import bearer_refusal
+from .binding import BearerBinding
 from .errors import ConfigurationError
 from .issuers import MultiIssuerVerifier
 from .outcome import Failure, VerifiedToken
+from .presentation import AUTHORIZATION_BEARER
 from .settings import Settings
 from .sources import build_verifier
 from .verifier import Verifier
@@ -176,8 +177,11 @@ class JWTTokenVerifier:
         self.settings = verifier.settings
         self.last_failure: Failure | None = None
         self._remote = bool(verifier.remote)
-        self._dpop = self.settings.dpop != "off"
-        self._bearer_ok = self.settings.dpop != "required"
+        self._binding = (
+            BearerBinding(bearer_ok=self.settings.dpop != "required")
+            if self.settings.dpop != "off"
+            else None
+        )
         self._started = False
         self._start_lock: asyncio.Lock | None = None
 
@@ -201,10 +205,10 @@ class JWTTokenVerifier:
             outcome = self.verifier.verify(token)
             if isinstance(outcome, Failure) and self.verifier.wants_refresh(outcome):
                 outcome, _ = await self.verifier.refresh(token, wait=self.settings.key_wait_timeout)
-        if isinstance(outcome, VerifiedToken) and self._dpop:
-            # The SDK hands over Bearer tokens only: a DPoP-bound one is a downgrade, and
-            # JWT_DPOP=required refuses them all (the middleware's own decision).
-            outcome = bearer_refusal(outcome, bearer_ok=self._bearer_ok) or outcome
+        if isinstance(outcome, VerifiedToken) and self._binding is not None:
+            # The SDK hands over Bearer tokens only: the middleware's binding stage refuses
+            # a DPoP-bound one (a downgrade), and every one with JWT_DPOP=required.
+            outcome = self._binding(token, AUTHORIZATION_BEARER, outcome, "")
         if not isinstance(outcome, VerifiedToken):
             self.last_failure = outcome
             return None
