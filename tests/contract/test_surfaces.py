@@ -30,10 +30,12 @@ import hashlib
 import hmac
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -1308,3 +1310,89 @@ def test_a_key_set_entry_with_an_unknown_curve_is_skipped(name: str) -> None:
     )
     assert [key.kid for key in loaded.keys] == ["good"]
     assert [entry.kid for entry in loaded.skipped] == ["odd"]
+
+
+# --- the settings: values copied into headers, secrets ------------------------------
+
+
+@pytest.mark.parametrize("value", ['adm"in', "read write", "a\\b", "é", "", "a\x00", "a\tb"])
+def test_scope_values_that_could_break_a_challenge_are_refused_at_startup(value: str) -> None:
+    """A scope is copied into ``scope="..."`` of a challenge: a quote, a space, a
+    backslash or a control character could end the parameter or the header."""
+    with pytest.raises(ConfigurationError, match="is not a scope"):
+        paths.PathRules([], {"/admin": [value]})
+    with pytest.raises(ConfigurationError, match="is not a scope"):
+        Settings(secret=SECRET, algorithms=("HS256",), resource_scopes=(value,))
+    from jwt_middleware.fastapi import require_scopes
+
+    with pytest.raises(ConfigurationError, match="is not a scope"):
+        require_scopes(value)
+
+
+def test_settings_never_show_their_secrets() -> None:
+    from jwt_middleware.settings import secret_fields
+
+    settings = Settings(
+        secret=SECRET,
+        secrets=("second-secret-0123456789-abcdefghijklmnopq",),
+        algorithms=("HS256",),
+        dpop_nonce_secret="nonce-secret-0123456789",
+        dpop_replay_redis_url="redis://:redis-password-42@cache.internal:6379/0",
+    )
+    shown = repr(settings) + str(settings)
+    for secret in (SECRET, "second-secret", "nonce-secret", "redis-password-42"):
+        assert secret not in shown
+    assert {"secret", "secrets", "dpop_nonce_secret", "dpop_replay_redis_url"} <= secret_fields()
+
+
+# --- docs/security.md names tests that exist ------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+THREAT_MODEL = ROOT / "docs" / "security.md"
+#: Test files written on other branches at the time of writing: the threat model names
+#: them with ``::*`` until they are merged (then each is checked like any other file).
+PENDING = {"tests/servers/test_hardening_uvicorn.py", "tests/servers/test_browser.py"}
+_REFERENCE = re.compile(r"(tests/[\w/]+\.py)::(\w+|\*)")
+
+
+def test_every_test_the_threat_model_names_exists() -> None:
+    text = THREAT_MODEL.read_text()
+    references = sorted(set(_REFERENCE.findall(text)))
+    assert len(references) >= 60, "the threat model names a test for each surface"
+    missing = []
+    for path, name in references:
+        file = ROOT / path
+        if not file.exists():
+            if not (path in PENDING and name == "*"):
+                missing.append(f"{path} (no such file)")
+            continue
+        if name != "*" and not re.search(
+            rf"^(?:async )?def {name}\(", file.read_text(), re.MULTILINE
+        ):
+            missing.append(f"{path}::{name}")
+    assert missing == []
+
+
+def test_every_surface_row_names_a_test() -> None:
+    rows = [
+        line
+        for line in THREAT_MODEL.read_text().splitlines()
+        if line.startswith("| ") and not line.startswith(("| Surface", "|---"))
+    ]
+    assert len(rows) >= 30
+    assert [row for row in rows if not _REFERENCE.search(row)] == []
+
+
+async def test_the_mcp_adapter_refuses_a_dpop_bound_token_and_a_huge_one() -> None:
+    """The SDK hands over Bearer tokens only, past no request stage of this package."""
+    from jwt_middleware.mcp import JWTTokenVerifier
+
+    adapter = JWTTokenVerifier(verifier=VERIFIER)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": NOW + 600}
+    assert await adapter.verify_token(hs_token(json.dumps(claims).encode())) is not None
+    bound = hs_token(json.dumps(claims | {"cnf": {"jkt": "x" * 43}}).encode())
+    assert await adapter.verify_token(bound) is None
+    assert assert_failure(adapter.last_failure).reason is Reason.dpop_bound_token_as_bearer
+    huge = hs_token(json.dumps(claims | {"pad": "a" * 100_000}).encode())
+    assert await adapter.verify_token(huge) is None
+    assert assert_failure(adapter.last_failure).reason is Reason.token_too_large
