@@ -1,6 +1,6 @@
 """Request stage, admission or rejection: what the application, or the client, gets.
 
-:meth:`Admission.admit` hands an accepted request to the application:
+:meth:`Admission.admit` prepares an accepted request for the application:
 ``scope["user"]`` (the :class:`~jwt_middleware.outcome.VerifiedToken`, a Starlette
 ``BaseUser``), ``scope["auth"]`` (its credentials: ``"authenticated"`` and the
 scopes), ``request.state.jwt_claims`` / ``jwt`` / ``jwt_middleware``; a WebSocket
@@ -16,6 +16,7 @@ The log event and the metrics of both are the middleware's observer's.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -66,15 +67,18 @@ class Admission:
         #: ``request.state.jwt_middleware``: its settings and observer, for the FastAPI helpers.
         self._owner = owner
 
-    async def admit(
+    def admit(
         self,
         scope: Scope,
-        receive: Receive,
         send: Send,
         token: str | None,
         presented: Presented,
         verified: VerifiedToken,
-    ) -> None:
+    ) -> tuple[ASGIApp, Send]:
+        """Give the application what it reads of an accepted request; returns what to
+        call with ``(scope, receive, send)`` and the ``send`` to pass: the app itself for
+        HTTP (no coroutine of this stage's own on the request path: make bench,
+        in-process cached request), a WebSocket session for a handshake."""
         scope["user"] = verified
         scope["auth"] = verified.credentials
         state = scope.get("state")
@@ -85,26 +89,30 @@ class Admission:
         state["jwt_middleware"] = self._owner
         if scope["type"] == "websocket":
             assert token is not None
-            deadline = (
-                verified.expires_at + self._leeway
-                if self._close_on_expiry and verified.expires_at is not None
-                else None
-            )
-            await websocket.serve(
-                self._app,
-                scope,
-                receive,
-                send,
-                verified,
-                token,
-                subprotocol=self._subprotocol,
-                deadline=deadline,
-                log=self._log,
-            )
-            return
+            return partial(self._websocket, token, verified), send
         if presented.proof is not None and self._dpop is not None:
             send = self._dpop.with_nonce(send)
-        await self._app(scope, receive, send)
+        return self._app, send
+
+    async def _websocket(
+        self, token: str, verified: VerifiedToken, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        deadline = (
+            verified.expires_at + self._leeway
+            if self._close_on_expiry and verified.expires_at is not None
+            else None
+        )
+        await websocket.serve(
+            self._app,
+            scope,
+            receive,
+            send,
+            verified,
+            token,
+            subprotocol=self._subprotocol,
+            deadline=deadline,
+            log=self._log,
+        )
 
     async def reject(
         self,

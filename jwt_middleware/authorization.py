@@ -22,7 +22,7 @@ class PathScopes:
     def __init__(self, rules: PathRules) -> None:
         self._rules = rules
 
-    def __call__(
+    def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
         return decide(verified, self._rules.required_scopes(path))

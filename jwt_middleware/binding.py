@@ -37,7 +37,7 @@ class BearerBinding:
     def __init__(self, *, bearer_ok: bool) -> None:
         self.bearer_ok = bearer_ok
 
-    def __call__(
+    def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
         if verified.jkt is None and self.bearer_ok:  # the common case: one field read
@@ -59,7 +59,7 @@ class ProofBinding:
         self._fail_open = fail_open
         self._observer = observer
 
-    async def __call__(
+    async def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
         proof = presented.proof

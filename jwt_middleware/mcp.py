@@ -178,7 +178,7 @@ class JWTTokenVerifier:
         self.last_failure: Failure | None = None
         self._remote = bool(verifier.remote)
         self._binding = (
-            BearerBinding(bearer_ok=self.settings.dpop != "required")
+            BearerBinding(bearer_ok=self.settings.dpop != "required").check
             if self.settings.dpop != "off"
             else None
         )

@@ -142,11 +142,14 @@ class JWTAuthMiddleware:
             ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
         )
         self.verification = Verification(verifier, self.settings.key_wait_timeout)
-        authorization = (PathScopes(rules), False) if rules.has_scopes else (None, False)
+        authorization = (PathScopes(rules).check, False) if rules.has_scopes else (None, False)
         #: Binding, status and authorization, by the scheme a token came with.
         self._checks: dict[str, tuple[Step, ...]] = {
             "bearer": checks_for(
-                (BearerBinding(bearer_ok=dpop.bearer_ok) if dpop is not None else None, False),
+                (
+                    BearerBinding(bearer_ok=dpop.bearer_ok).check if dpop is not None else None,
+                    False,
+                ),
                 authorization,
             ),
             "dpop": checks_for(
@@ -156,7 +159,7 @@ class JWTAuthMiddleware:
                         dpop.replay_window,
                         fail_open=dpop.fail_open,
                         observer=self.observer,
-                    )
+                    ).check
                     if dpop is not None
                     else None,
                     True,
@@ -251,7 +254,8 @@ class JWTAuthMiddleware:
         elapsed = perf_counter() - started
         if type(outcome) is VerifiedToken:
             self.observer.accepted(outcome, elapsed, scope)
-            await self.admission.admit(scope, receive, send, token, presented, outcome)
+            app, send = self.admission.admit(scope, send, token, presented, outcome)
+            await app(scope, receive, send)
         else:
             assert isinstance(outcome, Failure)
             self.observer.rejected(outcome, elapsed, scope, token)
