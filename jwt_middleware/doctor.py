@@ -17,7 +17,7 @@ each ``ok``, ``warning`` or ``problem``:
 - keys: each loaded key's kid, type, algorithms, size, fingerprint, source,
   and the entries that were skipped.
 
-Nothing here prints; :mod:`jwt_middleware.cli` renders the report. The exit
+Nothing here prints; :mod:`jwt_middleware.cli.doctor` renders the report. The exit
 code is 1 when any check is a problem, 0 otherwise (warnings alone pass).
 """
 
@@ -515,7 +515,7 @@ def _shown_value(name: str, value: Any) -> Any:
     if name == "public_keys":
         return f"({len(value)} PEM key(s))" if value else []
     if isinstance(value, str) and name.endswith("_url"):
-        from .cli import public_url
+        from .cli.common import public_url
 
         return public_url(value)
     if isinstance(value, tuple):
@@ -563,7 +563,7 @@ def check_configuration(report: Report, configured: Configured) -> None:
 
 
 def _source_label(settings: Settings) -> str:
-    from .cli import public_url
+    from .cli.common import public_url
 
     if settings.discovery_url:
         return f"discovery {public_url(settings.discovery_url)}"
@@ -585,9 +585,9 @@ def _source_label(settings: Settings) -> str:
 
 
 def _scrub(text: str) -> str:
-    from .cli import _URL, public_url
+    from .cli.common import scrub_urls
 
-    return _URL.sub(lambda m: public_url(m.group(0)), text)
+    return scrub_urls(text)
 
 
 @dataclass(slots=True)
@@ -603,7 +603,7 @@ class Fetched:
     clock: ClockSample | None = None  # the fetcher's measurement of the server's Date
 
     def as_dict(self) -> dict[str, Any]:
-        from .cli import public_url
+        from .cli.common import public_url
 
         row: dict[str, Any] = {
             "what": self.what,
@@ -765,7 +765,7 @@ def check_remote(report: Report, settings: Settings) -> KeySet | None:
 
 
 def public(url: str) -> str:
-    from .cli import public_url
+    from .cli.common import public_url
 
     return public_url(url)
 
