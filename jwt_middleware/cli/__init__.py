@@ -12,7 +12,8 @@ One module per command, each with ``add_parser(subparsers)`` and ``run(args) -> 
 - ``probe URL... --token T`` (:mod:`.probe`): send a known-good token to every
   instance; exit 1 if any rejects it.
 - ``doctor`` (:mod:`.doctor`): one report of the runtime, examined by
-  :mod:`jwt_middleware.doctor`; exit 1 when it finds a problem.
+  :mod:`.doctor_examine` and the ``doctor_*`` modules; exit 1 when it finds a
+  problem.
 
 What they share is in :mod:`.common` (exit codes, colour, usage errors, reading a
 token, URLs without secrets, output), :mod:`.keyoptions` (the key-source options,

@@ -1,7 +1,7 @@
 """``jwt-middleware doctor``: one report of the runtime a token is verified in.
 
 This module is the command: its options and the printing of the report. The
-examination itself is :func:`jwt_middleware.doctor.examine` (versions,
+examination itself is :func:`jwt_middleware.cli.doctor_examine.examine` (versions,
 other JWT libraries and their pitfalls, the effective configuration,
 reachability, the clock, the keys). The report is read from the ``JWT_*``
 environment as the middleware reads it, the options winning; ``--json`` prints
@@ -18,8 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
-from ..doctor import Report, Status, examine
 from .common import Style, Subparsers, json_out
+from .doctor_examine import examine
+from .doctor_report import Report, Status
 
 #: Settings shown in the human report even at their defaults (--json shows every one).
 ALWAYS_SHOWN: Final = ("issuer", "audience", "algorithms", "leeway", "required_claims")
