@@ -43,7 +43,7 @@ from helpers.logs import hmac_fingerprint
 from helpers.procs import REPO_DIR, child_env, free_port
 from joserfc.jwk import RSAKey
 
-from jwt_middleware.doctor import PITFALLS, Pitfall, version_key
+from jwt_middleware.cli.doctor_pitfalls import PITFALLS, Pitfall, version_key
 
 SECTIONS = ("versions", "libraries", "configuration", "reachability", "clock", "keys", "checks")
 WORKERS = 2

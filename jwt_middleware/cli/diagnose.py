@@ -1,0 +1,171 @@
+"""``jwt-middleware diagnose [TOKEN|-]``: verify a token as the middleware would,
+and say why it is refused (CONTRACT section 5, docs/cli.md).
+
+The same :class:`~jwt_middleware.verifier.Verifier`, reasons and hints as the
+middleware, with the key source, issuer, audience, algorithms, leeway, token
+types, identity-provider rules and required scopes given as options. Exit 0
+valid, 1 rejected, 2 usage error. A key source that cannot be fetched still gets
+the token judged by every stage that needs no key; a token that passes them is
+``key_source_unavailable`` (exit 1). With ``--dpop PROOF --url U [--method M]``
+the DPoP proof is judged too, as the middleware judges it (no server nonce, no
+replay store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .. import scopes
+from ..dpop import Proof, ProofPolicy, binding_failure, verify_proof
+from ..extract import parse_authorization
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
+from ..settings import Settings
+from ..structure import parse_compact
+from ..text import clip
+from ..uri import Target, parse_url
+from .common import (
+    EXIT_OK,
+    Style,
+    Subparsers,
+    UsageError,
+    json_out,
+    read_token,
+    strip_scheme,
+    when,
+)
+from .keyoptions import Unavailable, build_cli_verifier, key_options
+from .verdict import identify, print_failure, print_identity
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    diagnose = subparsers.add_parser("diagnose", help="verify like the middleware and say why")
+    diagnose.add_argument("token", nargs="?", help="the token, or - / nothing for stdin")
+    key_options(diagnose)
+    diagnose.add_argument("--issuer", help="expected iss")
+    diagnose.add_argument("--audience", help="expected audience(s), comma-separated")
+    diagnose.add_argument("--algorithms", help="allowed algorithms, comma-separated (RS256)")
+    diagnose.add_argument("--leeway", type=float, default=30.0, help="seconds (30)")
+    diagnose.add_argument(
+        "--token-types", help="accepted header typ values, comma-separated (e.g. at+jwt)"
+    )
+    diagnose.add_argument(
+        "--idp", default="auto", help="identity-provider rules: auto (default), none, or a name"
+    )
+    diagnose.add_argument("--idp-tenants", help="Entra ID tenants for a {tenantid} issuer")
+    diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
+    diagnose.add_argument(
+        "--dpop", metavar="PROOF", help="a DPoP proof sent with the token (RFC 9449)"
+    )
+    diagnose.add_argument("--method", help="with --dpop: the request's method (GET)")
+    diagnose.add_argument("--url", help="with --dpop: the URL the request is sent to")
+    diagnose.add_argument("--json", action="store_true")
+    diagnose.set_defaults(func=run, usage_of=diagnose)
+
+
+def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
+    """The key stage's failure for a token that passed every stage needing no key."""
+    return Failure(
+        Reason.key_source_unavailable,
+        f"The keys could not be fetched from {why.source} ({why.error}); the token "
+        "passed every check that needs no key, its signature and claims are unchecked.",
+        hint=f"Check that {why.source} is reachable from this machine and serves a JWKS "
+        "document (HTTP 200, a JSON object with 'keys'), then run diagnose again to check "
+        "the signature and claims.",
+        expected={"key_source": why.source, "last_error": why.error},
+        retry_after=outcome.retry_after,
+        alg=outcome.alg,
+        kid=outcome.kid,
+        iss=outcome.iss,
+        aud=outcome.aud,
+        sub=outcome.sub,
+    )
+
+
+def _dpop_proof(
+    args: argparse.Namespace, token: str, settings: Settings, target: Target
+) -> Proof | Failure:
+    """``--dpop PROOF --method M --url U``: the proof judged as the middleware judges it
+    (no server nonce; the replay check needs the server's store)."""
+    return verify_proof(
+        args.dpop.strip(),
+        method=args.method,
+        target=target,
+        access_token=token,
+        now=time.time(),
+        policy=ProofPolicy.from_settings(settings),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dpop is None and (args.url is not None or args.method is not None):
+        raise UsageError("--method and --url go with --dpop PROOF")
+    target: Target | str = ""
+    if args.dpop is not None:
+        if args.url is None:
+            raise UsageError("--dpop needs --url: the URL the request is sent to")
+        args.method = (args.method or "GET").upper()
+        target = parse_url(args.url, dot_segments="refuse")
+        if isinstance(target, str):
+            raise UsageError(f"--url {clip(args.url, 80)!r} is not a request URL: {target}")
+    raw = read_token(args.token)
+    verifier, unavailable = build_cli_verifier(args)
+    token = strip_scheme(raw)
+    if args.dpop is not None and raw.lstrip()[:5].lower() in ("dpop ", "dpop\t"):
+        token = parse_authorization(raw.strip(), 1 << 20, scheme="DPoP")
+    outcome: VerifiedToken | Failure
+    proof: Proof | Failure | None = None
+    if not isinstance(token, Failure) and not isinstance(target, str):
+        proof = _dpop_proof(args, token, verifier.settings, target)
+    if isinstance(proof, Failure):
+        outcome = proof
+    else:
+        outcome = token if isinstance(token, Failure) else verifier.verify(token)
+    if isinstance(outcome, VerifiedToken) and isinstance(proof, Proof):
+        outcome = binding_failure(outcome, proof) or outcome
+    if (
+        unavailable is not None
+        and isinstance(outcome, Failure)
+        and outcome.reason is Reason.key_source_unavailable
+    ):
+        outcome = _unavailable(outcome, unavailable)
+    if isinstance(outcome, VerifiedToken):
+        outcome = scopes.decide(outcome, args.require_scope)
+    style = Style(sys.stdout)
+    parsed = parse_compact(token) if not isinstance(token, Failure) else None
+    identity = (
+        identify(parsed.header, parsed.claims, verifier.idp_rules.provider)
+        if parsed is not None and not isinstance(parsed, Failure)
+        else None
+    )
+    if isinstance(outcome, Failure):
+        return print_failure(outcome, args.json, style, identity=identity)
+    if args.json:
+        json_out(
+            {
+                "valid": True,
+                "reason": None,
+                "problems": [],
+                **(identity or {}),
+                "alg": outcome.alg,
+                "kid": outcome.kid,
+                "key_fingerprint": outcome.key_fingerprint,
+                "scopes": sorted(outcome.scopes),
+                "claims": outcome.claims,
+            }
+        )
+        return EXIT_OK
+    print(f"{style.good('VALID')}  {outcome.alg}, kid {outcome.kid or '(none)'}")
+    if identity is not None:
+        print_identity(identity, style)
+    rows = [
+        ("key", outcome.key_fingerprint),
+        ("subject", outcome.subject or "(none)"),
+        ("scopes", " ".join(sorted(outcome.scopes)) or "(none)"),
+        ("expires", when(outcome.expires_at, time.time()) if outcome.expires_at else "never"),
+    ]
+    for name, value in rows:
+        print(f"  {name.ljust(8)} {value}")
+    return EXIT_OK
