@@ -663,7 +663,11 @@ def _import_entry(
             public[name] = value
     try:
         key = jwk.import_key(public, kty)
-    except (JoseError, ValueError, TypeError) as exc:
+    except KeyError:  # joserfc's lookup of a crv its key type does not have
+        raise KeyRefused(
+            "unusable", f"its curve {_shown(str(public.get('crv')), 20)!r} is not one of {kty}'s"
+        ) from None
+    except Exception as exc:  # attacker input: whatever the engine raises is a refusal
         raise KeyRefused("unusable", _shown(str(exc) or exc.__class__.__name__, 120)) from None
     return _bind(key, source=source, kid=kid, declared_alg=alg), note
 

@@ -21,8 +21,9 @@ there. A value is never echoed: only the name of the place it was found in.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Final, Literal
 from urllib.parse import parse_qsl
 
@@ -40,8 +41,17 @@ DEFAULT_LOCATIONS: Final = ("header:Authorization:Bearer",)
 # Runs of base64url characters and dots: where a compact JWS or JWE can be (linear).
 _RUNS: Final = re.compile(r"[A-Za-z0-9_.-]+")
 #: Of a header value, cookie or parameter, at most this many characters are looked at
-#: for the missing_token hint (a token is at most max_token_bytes long anyway).
+#: for the missing_token hint (a token is at most max_token_bytes long anyway) ...
 HINT_SCAN_CHARS: Final = 16384
+#: ... and at most this many headers and this many cookies (a server such as uvicorn with
+#: httptools passes any number, of any size: the hint is looked for, not owed).
+HINT_SCAN_HEADERS: Final = 128
+HINT_SCAN_COOKIES: Final = 256
+#: Of the query string, at most this many characters are parsed (servers limit the
+#: request line: 64 KiB for uvicorn with httptools).
+QUERY_SCAN_CHARS: Final = 65536
+# One cookie of a Cookie header: a run of anything but ';' (found lazily, in one pass).
+_COOKIE_PAIR: Final = re.compile(r"[^;]+")
 # RFC 7230 token characters: a header, cookie or parameter name.
 _NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Where tokens are known to be moved to, and by what (header names in lower case).
@@ -135,23 +145,37 @@ def _headers(scope: Scope, name: bytes) -> list[bytes]:
     ]
 
 
-def cookies(scope: Scope) -> list[tuple[str, str]]:
-    """The request's cookies as (name, value) pairs, in order (RFC 6265 section 5.4)."""
-    pairs: list[tuple[str, str]] = []
+def _cookie_value(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value
+
+
+def cookies(scope: Scope) -> Iterator[tuple[str, str]]:
+    """The request's cookies as (name, value) pairs, in order (RFC 6265 section 5.4),
+    found one by one (a consumer that stops early pays for no more)."""
     for raw in _headers(scope, b"cookie"):
-        for part in raw.decode("latin-1").split(";"):
-            name, sep, value = part.partition("=")
+        for match in _COOKIE_PAIR.finditer(raw.decode("latin-1")):
+            name, sep, value = match.group().partition("=")
             if sep:
-                value = value.strip()
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                pairs.append((name.strip(), value))
-    return pairs
+                yield name.strip(), _cookie_value(value)
+
+
+def cookie_pattern(name: str) -> re.Pattern[str]:
+    """Finds the values of the cookie ``name`` in a Cookie header, in one pass."""
+    return re.compile(r"(?:^|;)[ \t]*" + re.escape(name) + r"[ \t]*=([^;]*)")
 
 
 def query(scope: Scope) -> list[tuple[str, str]]:
+    """The query string's parameters: of it, the first :data:`QUERY_SCAN_CHARS`."""
     raw: bytes = scope.get("query_string", b"")
-    return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
+    if not raw:
+        return []
+    text = raw[: QUERY_SCAN_CHARS + 1].decode("latin-1")
+    if len(text) > QUERY_SCAN_CHARS:  # cut at a separator: no pair is cut in two
+        text = text[: max(text.rfind("&", 0, QUERY_SCAN_CHARS), 0)]
+    return parse_qsl(text, keep_blank_values=True)
 
 
 def jwt_shaped(value: str, *, whole: bool = False) -> bool:
@@ -228,7 +252,7 @@ def cross_site(scope: Scope, trusted: frozenset[Origin], place: str) -> Failure 
 class TokenLocations:
     """Reads the token from the configured places (see the module docstring)."""
 
-    __slots__ = ("cookies", "default", "locations", "max_bytes", "trusted")
+    __slots__ = ("_cookie_patterns", "cookies", "default", "locations", "max_bytes", "trusted")
 
     def __init__(
         self, locations: Sequence[str], max_bytes: int, trusted_origins: Iterable[str] = ()
@@ -242,6 +266,9 @@ class TokenLocations:
         )
         #: Whether a cookie is among the places (then the cross-site check applies).
         self.cookies = any(location.kind == "cookie" for location in self.locations)
+        self._cookie_patterns = {
+            loc.name: cookie_pattern(loc.name) for loc in self.locations if loc.kind == "cookie"
+        }
         #: Only ``Authorization: Bearer``: the middleware's own fast path applies.
         self.default = len(self.locations) == 1 and self.locations[0].is_authorization_bearer
 
@@ -293,8 +320,16 @@ class TokenLocations:
                 value = value.strip(" \t")
                 return check_token(value, self.max_bytes) if value else None
             return parse_authorization(value, self.max_bytes, scheme=location.scheme, what=what)
-        pairs = cookies(scope) if location.kind == "cookie" else query(scope)
-        given = list(dict.fromkeys(v for n, v in pairs if n == location.name and v))
+        if location.kind == "cookie":
+            pattern = self._cookie_patterns[location.name]
+            found: Iterable[str] = (
+                _cookie_value(m.group(1))
+                for raw in _headers(scope, b"cookie")
+                for m in pattern.finditer(raw.decode("latin-1"))
+            )
+        else:
+            found = (v for n, v in query(scope) if n == location.name)
+        given = list(dict.fromkeys(v for v in found if v))
         if not given:
             return None
         if len(given) > 1:
@@ -341,11 +376,11 @@ def elsewhere(scope: Scope, configured: Sequence[Location]) -> list[tuple[str, s
     skip_query = {loc.name for loc in configured if loc.kind == "query"}
     known: list[tuple[str, str]] = []
     other: list[tuple[str, str]] = []
-    for raw_name, raw_value in scope["headers"]:
+    for raw_name, raw_value in islice(scope["headers"], HINT_SCAN_HEADERS):
         name = raw_name.decode("latin-1").lower()
         if name in skip_headers or name == "cookie":
             continue
-        value = raw_value.decode("latin-1")
+        value = raw_value[: HINT_SCAN_CHARS + 1].decode("latin-1")
         if name in _KNOWN_HEADERS and value.strip():
             known.append((f"the {_title(name)} header", _KNOWN_HEADERS[name]))
         elif name == "authorization" and value.strip():
@@ -355,7 +390,7 @@ def elsewhere(scope: Scope, configured: Sequence[Location]) -> list[tuple[str, s
     for name, value in query(scope):
         if name not in skip_query and (name == "access_token" or jwt_shaped(value, whole=True)):
             known.append((f"the query parameter '{name}'", _QUERY_LEAK))
-    for name, value in cookies(scope):
+    for name, value in islice(cookies(scope), HINT_SCAN_COOKIES):
         if name not in skip_cookies and jwt_shaped(value, whole=True):
             other.append((f"the cookie '{name}'", "a browser sends that cookie with every request"))
     return list(dict.fromkeys(known + other))
