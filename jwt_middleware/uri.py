@@ -99,25 +99,16 @@ def normalize_path(path: str, *, dot_segments: str) -> str | None:
     characters decoded, any character a path cannot hold percent-encoded (as UTF-8;
     a lone surrogate from ``surrogateescape`` as its byte), ``""`` as ``/``.
     ``dot_segments``: ``"resolve"`` (section 5.2.4) or ``"refuse"`` (None when a ``.``
-    or ``..`` segment is present). None too for a malformed escape."""
+    or ``..`` segment is present). None too for a malformed escape. A few passes of
+    regular expressions over the whole path, none character by character."""
     if not path:
         return "/"
-    if "%" in path or not _PATH_CHARS.issuperset(path):
-        out: list[str] = []
-        i, n = 0, len(path)
-        while i < n:
-            ch = path[i]
-            if ch == "%":
-                pair = path[i + 1 : i + 3]
-                if len(pair) != 2 or not _HEX.issuperset(pair):
-                    return None
-                decoded = chr(int(pair, 16))
-                out.append(decoded if decoded in _UNRESERVED else "%" + pair.upper())
-                i += 3
-                continue
-            out.append(ch if ch in _PATH_CHARS else quote(ch, safe="", errors="surrogateescape"))
-            i += 1
-        path = "".join(out)
+    if "%" in path:
+        if _BAD_ESCAPE.search(path):
+            return None
+        path = _ESCAPE.sub(_normal_escape, path)
+    if not _PATH_CHARS.issuperset(path):
+        path = _NOT_PATH.sub(_encode_run, path)
     if not path.startswith("/"):
         return None
     segments = path.split("/")
@@ -135,6 +126,20 @@ def normalize_path(path: str, *, dot_segments: str) -> str | None:
     if segments[-1] in (".", ".."):
         kept.append("")
     return "/" + "/".join(kept)
+
+
+_ESCAPE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_NOT_PATH: Final = re.compile(r"[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    decoded = chr(int(match.group(1), 16))
+    return decoded if decoded in _UNRESERVED else "%" + match.group(1).upper()
+
+
+def _encode_run(match: re.Match[str]) -> str:
+    return quote(match.group(), safe="", errors="surrogateescape")
 
 
 def parse_url(url: str, *, dot_segments: str = "resolve") -> Target | str:

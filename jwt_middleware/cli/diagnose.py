@@ -157,13 +157,15 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_OK
-    print(f"{style.good('VALID')}  {outcome.alg}, kid {outcome.kid or '(none)'}")
+    # The token's own values are the token author's: clipped and printable on a terminal.
+    kid = clip(outcome.kid, 64) if outcome.kid is not None else "(none)"
+    print(f"{style.good('VALID')}  {clip(outcome.alg, 16)}, kid {kid}")
     if identity is not None:
         print_identity(identity, style)
     rows = [
         ("key", outcome.key_fingerprint),
-        ("subject", outcome.subject or "(none)"),
-        ("scopes", " ".join(sorted(outcome.scopes)) or "(none)"),
+        ("subject", clip(outcome.subject, 128) if outcome.subject else "(none)"),
+        ("scopes", clip(" ".join(sorted(outcome.scopes)), 400) or "(none)"),
         ("expires", when(outcome.expires_at, time.time()) if outcome.expires_at else "never"),
     ]
     for name, value in rows:

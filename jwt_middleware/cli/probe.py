@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from ..outcome import Failure
+from ..text import clip
 from .common import (
     EXIT_OK,
     EXIT_REJECTED,
@@ -52,9 +53,10 @@ async def _probe_one(client: httpx.AsyncClient, url: str, token: str) -> dict[st
             body = response.json()
         except ValueError:
             body = {}
-        result["reason"] = body.get("reason") if isinstance(body, dict) else None
-        result["hint"] = body.get("hint") if isinstance(body, dict) else None
-        result["detail"] = body.get("detail") if isinstance(body, dict) else None
+        # An instance's answer is whatever that server sent: clipped and printable.
+        for name, limit in (("reason", 64), ("hint", 600), ("detail", 600)):
+            value = body.get(name) if isinstance(body, dict) else None
+            result[name] = clip(value, limit) if value is not None else None
     return result
 
 

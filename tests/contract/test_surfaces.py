@@ -1213,11 +1213,6 @@ def _rs256(claims: dict[str, Any]) -> str:
 HOSTILE = "\x1b]0;owned\x07\x1b[31mred\x1b[0m\r\nREJECTED  forged\u202e"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="diagnose prints a valid token's subject and scopes as they are: a token "
-    "whose sub or scope holds terminal escapes or a line break writes them to the terminal",
-)
 def test_diagnose_of_a_valid_token_prints_no_terminal_escapes(key_file: str) -> None:
     token = _rs256(
         {"iss": ISSUER, "aud": AUDIENCE, "sub": HOSTILE, "scope": HOSTILE, "exp": NOW + 600}
@@ -1256,11 +1251,6 @@ def hostile_instance() -> Iterator[str]:
         thread.join(timeout=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="probe prints an instance's reason and hint as the instance sent them: "
-    "unclipped, terminal escapes and line breaks included",
-)
 def test_probe_prints_an_instances_answer_clipped_and_printable(hostile_instance: str) -> None:
     token = _rs256({"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "exp": NOW + 600})
     code, output = run_cli("probe", hostile_instance, "--token", token, "--timeout", "5")
