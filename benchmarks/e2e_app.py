@@ -2,7 +2,10 @@
 
 ``uvicorn --factory benchmarks.e2e_app:create_app`` with ``BENCH_VARIANT`` and
 ``BENCH_JWKS_FILE`` (a JWKS of RS256 keys with kids) in the environment. Every
-variant serves the same tiny route, ``GET /`` returning ``ok`` as text/plain:
+variant serves the same tiny route, ``GET /`` returning the caller's identity as
+text/plain, read as Starlette documents it (``request.user.identity``; ``ok``
+behind no authentication at all), so a middleware's user object is paid for
+where an app pays for it:
 
 - ``bare``: the Starlette route alone;
 - ``minimal-lru``: behind the minimal pure-ASGI middleware with an LRU of verified
@@ -63,7 +66,9 @@ VARIANTS = (
 
 
 async def plain(request: Request) -> PlainTextResponse:
-    return PlainTextResponse("ok")
+    """The caller's identity, as an app reads it (``request.user`` needs a user in the
+    scope: the bare variant has none)."""
+    return PlainTextResponse(request.user.identity if "user" in request.scope else "ok")
 
 
 def _pyjwt_keys(jwks_file: str) -> dict[str, pyjwt.PyJWK]:
@@ -164,7 +169,7 @@ def build_app(
 
         @requires("authenticated")
         async def protected(request: Request) -> PlainTextResponse:
-            return PlainTextResponse("ok")
+            return PlainTextResponse(request.user.identity)
 
         return Starlette(
             routes=[Route("/", protected)],

@@ -220,8 +220,10 @@ class VerifiedToken(_VerifiedFields, BaseUser):
     def is_authenticated(self) -> bool:
         return True
 
-    @property
+    @cached_property
     def identity(self) -> str:
+        """The ``sub`` claim (``""`` without one). Read once per token and shared by its
+        requests (make bench, end to end: the app reads ``request.user.identity``)."""
         return self.subject or ""
 
     @property
