@@ -17,8 +17,10 @@ targets: speed lives in ``make bench``. Their margins are wide on purpose
 (a loaded 2-core machine, noisy timers), and a reader that stops at a bound
 before doing any work grows by about 1, which passes.
 
-Findings are written as ``xfail(strict=True)`` tests at the end of the module:
-each says what is wrong and passes the day it is fixed (then drop the mark).
+The tests under "findings" near the end each found a missing bound or check
+(written as ``xfail(strict=True)`` until it was fixed; docs/security.md lists them
+under "Found by these tests, and fixed"). A new finding is written the same way: a
+strict xfail test saying what is wrong, whose mark is dropped with the fix.
 """
 
 from __future__ import annotations
@@ -99,7 +101,8 @@ runs = st.lists(
     st.tuples(st.sampled_from(FRAGMENTS), st.integers(1, 3000)), min_size=1, max_size=4
 ).map(lambda parts: "".join(fragment * count for fragment, count in parts))
 #: Arbitrary text, runs, and runs mixed with arbitrary text (no lone surrogates: uvicorn's
-#: decoding never produces them; see the xfail test at the end).
+#: decoding never produces them; a scope path holding one has its own test under
+#: "findings").
 texts = st.one_of(
     st.text(max_size=80),
     runs,
@@ -543,8 +546,9 @@ KNOWN_CURVES = {"EC": {*EC_CURVES, "secp256k1"}, "OKP": set(OKP_CURVES)}
 
 def unknown_curve(jwk: Any) -> bool:
     """An EC or OKP key whose ``crv`` is a string naming no curve of its type: the
-    import raises KeyError (see the xfail tests at the end); the property tests leave
-    these to them."""
+    JOSE library's import raises KeyError for it, which the key import turns into a
+    refusal. The unknown-curve tests under "findings" cover these keys, so the property
+    test skips them."""
     if not isinstance(jwk, dict):
         return False
     kty, crv = jwk.get("kty"), jwk.get("crv")
@@ -1327,9 +1331,7 @@ def test_settings_never_show_their_secrets() -> None:
 
 ROOT = Path(__file__).resolve().parents[2]
 THREAT_MODEL = ROOT / "docs" / "security.md"
-#: Test files written on other branches at the time of writing: the threat model names
-#: them with ``::*`` until they are merged (then each is checked like any other file).
-PENDING = {"tests/servers/test_hardening_uvicorn.py", "tests/servers/test_browser.py"}
+#: A test named in the threat model; ``::*`` (a whole file) is matched only to be refused.
 _REFERENCE = re.compile(r"(tests/[\w/]+\.py)::(\w+|\*)")
 
 
@@ -1341,12 +1343,12 @@ def test_every_test_the_threat_model_names_exists() -> None:
     for path, name in references:
         file = ROOT / path
         if not file.exists():
-            if not (path in PENDING and name == "*"):
-                missing.append(f"{path} (no such file)")
+            missing.append(f"{path} (no such file)")
             continue
-        if name != "*" and not re.search(
-            rf"^(?:async )?def {name}\(", file.read_text(), re.MULTILINE
-        ):
+        if name == "*":
+            missing.append(f"{path}::* (name the tests)")
+            continue
+        if not re.search(rf"^(?:async )?def {name}\(", file.read_text(), re.MULTILINE):
             missing.append(f"{path}::{name}")
     assert missing == []
 
