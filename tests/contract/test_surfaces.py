@@ -44,7 +44,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from helpers.keys import AUDIENCE, ISSUER, b64url, public_pem
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jwt_middleware import (
@@ -544,19 +544,6 @@ CURVES = [*EC_CURVES, *OKP_CURVES, "secp256k1"]
 KNOWN_CURVES = {"EC": {*EC_CURVES, "secp256k1"}, "OKP": set(OKP_CURVES)}
 
 
-def unknown_curve(jwk: Any) -> bool:
-    """An EC or OKP key whose ``crv`` is a string naming no curve of its type: the
-    JOSE library's import raises KeyError for it, which the key import turns into a
-    refusal. The unknown-curve tests under "findings" cover these keys, so the property
-    test skips them."""
-    if not isinstance(jwk, dict):
-        return False
-    kty, crv = jwk.get("kty"), jwk.get("crv")
-    if not isinstance(kty, str) or kty not in KNOWN_CURVES:
-        return False
-    return isinstance(crv, str) and crv not in KNOWN_CURVES[kty]
-
-
 JWK_VALUES = st.one_of(
     st.dictionaries(
         st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d", "k", "alg", "use", "kid"]),
@@ -589,7 +576,6 @@ JWK_VALUES = st.one_of(
 def test_dpop_proof_reader_never_raises(
     proof: str, jwk: dict[str, Any], payload: bytes, method: str
 ) -> None:
-    assume(not unknown_curve(jwk))
     for candidate in (
         proof,
         f"{b64url(json.dumps({'typ': 'dpop+jwt', 'alg': 'ES256', 'jwk': jwk}).encode())}."
@@ -696,8 +682,6 @@ KEY_ENTRY = st.one_of(
     published=st.booleans(),
 )
 def test_key_set_readers_raise_only_configuration_errors(document: Any, published: bool) -> None:
-    if isinstance(document, dict) and isinstance(document.get("keys"), list):
-        assume(not any(unknown_curve(entry) for entry in document["keys"]))
     try:
         loaded = load_jwks(document, source="https://idp.example/jwks", published=published)
     except ConfigurationError:
