@@ -540,10 +540,6 @@ OKP_CURVES = ("Ed25519", "Ed448", "X25519", "X448")
 CURVES = [*EC_CURVES, *OKP_CURVES, "secp256k1"]
 
 
-#: The curves the JOSE library knows for each key type.
-KNOWN_CURVES = {"EC": {*EC_CURVES, "secp256k1"}, "OKP": set(OKP_CURVES)}
-
-
 JWK_VALUES = st.one_of(
     st.dictionaries(
         st.sampled_from(["kty", "crv", "x", "y", "n", "e", "d", "k", "alg", "use", "kid"]),
