@@ -28,7 +28,7 @@ from .clock import ClockSample, describe
 from .keys import VerificationKey
 from .outcome import Failure, Problem
 from .reasons import CLAIM_ORDER, Reason
-from .structure import OversizedClaims, OversizedNumber
+from .strictjson import OversizedClaims, OversizedNumber
 from .text import clip, duration, json_type, utc
 
 MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z

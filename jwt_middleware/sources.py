@@ -26,7 +26,7 @@ from .keys import (
 from .locations import parse_locations
 from .remote import RemoteKeySource
 from .settings import Settings
-from .structure import loads_object
+from .strictjson import loads_object
 from .verifier import Verifier
 
 
