@@ -25,7 +25,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from .clock import ClockSample, describe
-from .keys import VerificationKey
+from .keyset import VerificationKey
 from .outcome import Failure, Problem
 from .reasons import CLAIM_ORDER, Reason
 from .strictjson import OversizedClaims, OversizedNumber

@@ -49,7 +49,7 @@ from prometheus_client.utils import floatToGoString
 
 from .cache import TokenCache
 from .clock import ClockSample
-from .keys import KeySet, VerificationKey
+from .keyset import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .text import clip

@@ -46,7 +46,8 @@ from .fetch import (
     is_loopback,
     redirect_refusal,
 )
-from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
+from .jwks import MAX_JWKS_KEYS, load_jwks
+from .keyset import KeySet, VerificationKey
 from .keysource import RemoteKeyProvider
 from .settings import Settings
 

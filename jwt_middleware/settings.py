@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
+from .algorithms import SUPPORTED_ALGS
 from .errors import ConfigurationError
 from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
-from .keys import SUPPORTED_ALGS
 from .locations import DEFAULT_LOCATIONS, parse_locations
 from .metadata import check_resource, check_url
 from .syntax import scope_tokens

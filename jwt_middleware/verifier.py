@@ -29,7 +29,7 @@ from . import header as header_stage
 from . import idp, selection, signature
 from .cache import TokenCache
 from .claims import AudienceAlternatesPolicy, ClaimsPolicy
-from .keys import KeySet, VerificationKey
+from .keyset import KeySet, VerificationKey
 from .keysource import KeyProvider, RemoteKeyProvider
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
