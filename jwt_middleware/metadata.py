@@ -54,6 +54,7 @@ from urllib.parse import urlsplit
 from starlette.types import Receive, Scope, Send
 
 from .errors import ConfigurationError
+from .locationspec import parse_locations
 
 if TYPE_CHECKING:
     from .issuers import MultiIssuerVerifier
@@ -165,8 +166,6 @@ def _issuer_urls(issuers: Iterable[str], tenants: Iterable[str]) -> list[str]:
 
 def bearer_methods(locations: Iterable[str]) -> list[str]:
     """The RFC 6750 methods among token ``locations`` (``header``, ``query``), in order."""
-    from .locations import parse_locations
-
     methods: list[str] = []
     for location in parse_locations(locations):
         if location.kind == "header":

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 from .algorithms import SUPPORTED_ALGS
 from .errors import ConfigurationError
 from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
-from .locations import DEFAULT_LOCATIONS, parse_locations
+from .locationspec import DEFAULT_LOCATIONS, parse_locations
 from .metadata import check_resource, check_url
 from .syntax import scope_tokens
 from .uri import parse_origin

@@ -23,7 +23,7 @@ from .keys import (
     secret_ring,
     secret_warnings,
 )
-from .locations import parse_locations
+from .locationspec import parse_locations
 from .remote import RemoteKeySource
 from .settings import Settings
 from .strictjson import loads_object
