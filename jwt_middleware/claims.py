@@ -19,7 +19,6 @@ and only a failed time claim reads it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -28,6 +27,8 @@ from .clock import ClockSample, describe
 from .keyset import VerificationKey
 from .outcome import Failure, Problem
 from .reasons import CLAIM_ORDER, Reason
+from .resourceid import resource_key as resource_key  # re-exported
+from .resourceid import resource_parts as resource_parts
 from .strictjson import OversizedClaims, OversizedNumber
 from .text import clip, duration, json_type, utc
 
@@ -42,54 +43,6 @@ _ENV_WORDS: Final = frozenset(
 )  # fmt: skip
 
 Rule = Callable[[Any, float], "Problem | None"]
-
-#: An absolute http(s) URI (RFC 3986): scheme, authority (a reg-name or an IPv6 literal,
-#: an optional port; no userinfo), path, query; no fragment (RFC 8707 section 2).
-_RESOURCE_URI: Final = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
-    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::(?P<port>[0-9]*))?"
-    r"(?P<path>/[^?#]*)?(?P<query>\?[^#]*)?"
-)
-_DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
-
-
-def resource_parts(uri: str) -> tuple[str, str, str] | None:
-    """``(origin, path, query)`` of an http(s) resource URI, the origin normalised, or
-    None for anything else (an audience that is not such a URI is compared as written).
-
-    The normalisation is RFC 3986 section 6.2.3's scheme-based one, and no more: the
-    scheme and the host in lower case, the default port (``:443`` for https, ``:80``
-    for http) or an empty one removed. The path and the query are kept as written:
-    ``/mcp`` and ``/mcp/`` are two resources, and percent-encoding and dot segments
-    are not rewritten.
-    """
-    found = _RESOURCE_URI.fullmatch(uri)
-    if found is None:
-        return None
-    scheme = found["scheme"].lower()
-    default = _DEFAULT_PORTS.get(scheme)
-    if default is None:
-        return None
-    port = found["port"]
-    origin = f"{scheme}://{found['host'].lower()}"
-    if port and port != default:
-        origin = f"{origin}:{port}"
-    return origin, found["path"] or "", found["query"] or ""
-
-
-def resource_key(uri: str) -> str | None:
-    """The normalised spelling of an http(s) resource URI (:func:`resource_parts`), or None.
-
-    An empty path is ``/``: for http(s), ``https://api.example.com`` and
-    ``https://api.example.com/`` name the same resource (RFC 3986 section 6.2.3, RFC
-    9110 section 4.2.3: both are a request for ``/``), so a token for one is accepted
-    for the other. A non-empty path is compared exactly, its trailing slash too.
-    """
-    parts = resource_parts(uri)
-    if parts is None:
-        return None
-    origin, path, query = parts
-    return f"{origin}{path or '/'}{query}"
 
 
 def is_time(value: Any) -> bool:

@@ -44,7 +44,6 @@ that (and are the authorization server's to publish).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,6 +54,8 @@ from starlette.types import Receive, Scope, Send
 
 from .errors import ConfigurationError
 from .locationspec import parse_locations
+from .resourceid import check_resource as check_resource  # re-exported
+from .resourceid import check_url as check_url
 
 if TYPE_CHECKING:
     from .issuers import MultiIssuerVerifier
@@ -67,68 +68,6 @@ CONTENT_TYPE: Final = "application/json"
 #: How long clients and caches may keep the document (it changes only with a restart).
 MAX_AGE: Final = 3600
 _TENANT_PLACEHOLDER: Final = "{tenantid}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_resource(resource: str, *, what: str = "resource (JWT_RESOURCE)") -> str:
-    """``resource`` if it is a valid resource identifier, else ConfigurationError.
-
-    An absolute ``https`` URL (``http`` only for a loopback host), with a host,
-    without user information, a query or a fragment (RFC 9728 section 1.2,
-    RFC 8707 section 2).
-    """
-    text = resource
-    if not text or not text.isascii() or not text.isprintable() or any(c in text for c in ' "\\'):
-        raise ConfigurationError(
-            f"{what}: {resource!r} must be a URL of printable ASCII without spaces, quotes or "
-            "backslashes (percent-encode anything else)"
-        )
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        parts.port  # noqa: B018  (a bad port raises ValueError)
-    except ValueError as exc:
-        raise ConfigurationError(f"{what}: {resource!r} is not a URL ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not host:
-        raise ConfigurationError(
-            f"{what}: {resource!r} must be an absolute https URL, e.g. https://api.example.com/mcp"
-        )
-    if scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"{what}: {resource!r} uses http; a resource identifier must use https "
-            "(http is accepted for localhost and loopback addresses only)"
-        )
-    if "#" in text:
-        raise ConfigurationError(f"{what}: {resource!r} must not have a fragment (RFC 8707)")
-    if "?" in text:
-        raise ConfigurationError(
-            f"{what}: {resource!r} must not have a query: the well-known URL is derived "
-            "from the path (RFC 9728 section 3.1)"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(f"{what}: {resource!r} must not hold user information")
-    return resource
-
-
-def check_url(url: str, *, what: str) -> str:
-    """``url`` if it is an absolute http(s) URL with a host, else ConfigurationError."""
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme.lower() in ("https", "http") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok or any(c.isspace() for c in url):
-        raise ConfigurationError(f"{what}: {url!r} must be an absolute http(s) URL")
-    return url
 
 
 def well_known_path(resource: str) -> str:

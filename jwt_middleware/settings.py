@@ -13,9 +13,9 @@ from typing import Any, Final, Literal
 
 from .algorithms import SUPPORTED_ALGS
 from .errors import ConfigurationError
-from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
+from .idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .locationspec import DEFAULT_LOCATIONS, parse_locations
-from .metadata import check_resource, check_url
+from .resourceid import check_resource, check_url
 from .syntax import scope_tokens
 from .uri import parse_origin
 
@@ -291,6 +291,12 @@ class Settings:
         return self.dpop_algorithms if isinstance(self.dpop_algorithms, tuple) else ()
 
     @property
+    def provider(self) -> str | None:
+        """The identity provider whose rules apply (``idp``, or with ``auto`` the one
+        recognised from the issuer, discovery or JWKS URL); None: no provider rules."""
+        return provider_for(self.idp, (*self.issuers, self.discovery_url, self.jwks_url))
+
+    @property
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
 
@@ -367,7 +373,7 @@ class Settings:
         if bad_types:
             raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
         templated = [i for i in self.issuers if TENANT_PLACEHOLDER in i.lower()]
-        if templated and resolve(self) == "entra" and not self.tenants:
+        if templated and self.provider == "entra" and not self.tenants:
             raise ConfigurationError(
                 f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
                 "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
