@@ -310,6 +310,31 @@ class Settings:
 _FIELD_TYPES: Final = field_types(Settings)
 
 
+def settings_warnings(settings: Settings) -> list[str]:
+    """Warnings about settings that work but are probably not what is meant."""
+    warnings: list[str] = []
+    if not settings.expected_audiences:
+        warnings.append(
+            "no audience configured: tokens minted for any audience are accepted; set "
+            "JWT_AUDIENCE to this API's audience"
+        )
+    for location in parse_locations(settings.locations):
+        if location.kind == "query":
+            warnings.append(
+                f"token location {location.describe()}: a token in the URL ends up in access "
+                "logs, proxy logs and browser history; prefer the Authorization header"
+            )
+        elif location.kind == "cookie":
+            warnings.append(
+                f"token location {location.describe()}: a browser sends that cookie with "
+                "requests other sites make; unsafe methods and WebSocket handshakes from another "
+                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
+                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
+                "of side effects (docs/security.md, cookies)"
+            )
+    return warnings
+
+
 # -- the group validators, in the order they run --------------------------------------
 
 
