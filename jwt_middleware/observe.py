@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 import structlog
@@ -47,15 +47,11 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from .cache import TokenCache
 from .clock import ClockSample
 from .keyset import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .text import clip
-
-if TYPE_CHECKING:
-    from .verifier import Verifier
 
 OUTCOMES: Final = ("accepted", "rejected")
 #: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.
@@ -63,6 +59,59 @@ REPLAY_STORES: Final = ("memory", "redis", "other")
 _DURATION_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
 )  # fmt: skip
+
+
+class CacheStats(Protocol):
+    """What the cache metrics read of a verified-token cache, at scrape time
+    (:class:`~jwt_middleware.cache.TokenCache` is one)."""
+
+    @property
+    def hits(self) -> int: ...
+
+    @property
+    def misses(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+
+class KeyFeed(Protocol):
+    """What the key and clock gauges follow of a source that fetches its keys
+    (:class:`~jwt_middleware.keysource.RemoteKeyProvider` is one)."""
+
+    @property
+    def clock_offset(self) -> ClockSample | None: ...
+
+    def on_change(self, listener: Callable[[KeySet], None]) -> None: ...
+
+    def on_fetch(self, listener: Callable[[str], None]) -> None: ...
+
+
+class _Leeway(Protocol):
+    @property
+    def leeway(self) -> float: ...
+
+
+class Watched(Protocol):
+    """What :meth:`Observer.watch` reads of a verifier, handed to it by whoever wires
+    them (:class:`~jwt_middleware.verifier.Verifier` is one)."""
+
+    @property
+    def source_label(self) -> str: ...
+
+    @property
+    def cache(self) -> CacheStats | None: ...
+
+    @property
+    def settings(self) -> _Leeway: ...
+
+    @property
+    def remote(self) -> KeyFeed | None: ...
+
+    @property
+    def keyset(self) -> KeySet: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +146,10 @@ class CacheCollector(Collector):
     """
 
     def __init__(self) -> None:
-        self._caches: list[tuple[str, weakref.ref[TokenCache]]] = []
+        self._caches: list[tuple[str, weakref.ref[CacheStats]]] = []
         self._lock = threading.Lock()
 
-    def track(self, source: str, cache: TokenCache) -> None:
+    def track(self, source: str, cache: CacheStats) -> None:
         with self._lock:
             self._caches = [(s, r) for s, r in self._caches if r() is not None]
             if not any(r() is cache for _, r in self._caches):
@@ -444,12 +493,12 @@ class Observer:
 
                 self._record = record
 
-    def track_cache(self, source: str, cache: TokenCache) -> None:
+    def track_cache(self, source: str, cache: CacheStats) -> None:
         """Export ``cache``'s lookups, entries and size (read at scrape time)."""
         if self.metrics is not None:
             self.metrics.caches.track(source, cache)
 
-    def watch(self, verifier: Verifier) -> None:
+    def watch(self, verifier: Watched) -> None:
         """Export ``verifier``'s cache and keys: a remote source's key sets and fetches
         as they come, other keys once."""
         label = verifier.source_label
