@@ -47,27 +47,27 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
 from .errors import ConfigurationError
+from .idpnames import TENANT_PLACEHOLDER
+from .issuers import MultiIssuerVerifier
 from .locationspec import parse_locations
+from .paths import route_path
 from .resourceid import check_resource as check_resource  # re-exported
 from .resourceid import check_url as check_url
-
-if TYPE_CHECKING:
-    from .issuers import MultiIssuerVerifier
-    from .settings import Settings
-    from .verifier import Verifier
+from .responses import resource_metadata_param
+from .settings import Settings
+from .verifier import Verifier
 
 WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 """The RFC 9728 well-known URI string (section 3)."""
 CONTENT_TYPE: Final = "application/json"
 #: How long clients and caches may keep the document (it changes only with a restart).
 MAX_AGE: Final = 3600
-_TENANT_PLACEHOLDER: Final = "{tenantid}"
 
 
 def well_known_path(resource: str) -> str:
@@ -94,9 +94,9 @@ def _issuer_urls(issuers: Iterable[str], tenants: Iterable[str]) -> list[str]:
     tenant_ids = [t.strip() for t in tenants if t.strip()]
     out: list[str] = []
     for issuer in issuers:
-        at = issuer.lower().find(_TENANT_PLACEHOLDER)
+        at = issuer.lower().find(TENANT_PLACEHOLDER)
         if at >= 0:
-            end = at + len(_TENANT_PLACEHOLDER)
+            end = at + len(TENANT_PLACEHOLDER)
             out.extend(issuer[:at] + tid + issuer[end:] for tid in tenant_ids)
         else:
             out.append(issuer)
@@ -253,8 +253,6 @@ async def respond(scope: Scope, send: Send, body: bytes, *, max_age: int | None 
 
 def issuers_of(verifier: Verifier | MultiIssuerVerifier) -> tuple[str, ...]:
     """The issuers a verifier accepts: configured ones, else a discovered one (once known)."""
-    from .issuers import MultiIssuerVerifier
-
     verifiers = verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,)
     out: list[str] = []
     for one in verifiers:
@@ -300,8 +298,6 @@ class MetadataEndpoint:
         *,
         remote: bool,
     ) -> None:
-        from .responses import resource_metadata_param
-
         self._verifier = verifier
         self._scopes = dict(path_scopes or {})
         self.document = MetadataDocument.for_verifier(verifier, path_scopes=self._scopes)
@@ -315,8 +311,6 @@ class MetadataEndpoint:
     def matches(self, scope: Scope) -> bool:
         """Whether an HTTP request asks for the document: its full path or the path
         relative to the app's root (a root path the proxy did not strip) is it."""
-        from .paths import route_path
-
         return scope["path"] == self.path or route_path(scope) == self.path
 
     async def serve(self, scope: Scope, send: Send, start: Callable[[], Awaitable[None]]) -> None:
