@@ -5,17 +5,20 @@ URL (``JWT_IDP=auto``, the default), named (``entra``, ``auth0``, ``okta``,
 ``keycloak``, ``cognito``, ``google``), or turned off (``none``). Two kinds
 of effect, kept apart:
 
-- **Acceptance**, as data given to the :class:`~jwt_middleware.claims.ClaimsPolicy`
-  when it is built (:func:`rules_for`): Google's two issuer spellings, Entra ID
+- **Acceptance**, as data (:func:`rules_for`) from which the verifier's
+  :class:`~jwt_middleware.idprules.ProviderPolicy` builds the claims policy
+  and its check: Google's two issuer spellings, Entra ID
   multi-tenant issuers (``{tenantid}``) expanded over an allow-list of tenants,
   Cognito's ``client_id`` standing for the audience of an access token. These
   only widen what passes: no token that passed without them is refused. The
   one narrowing rule, Cognito's ``token_use`` must be ``access``, applies only
   when ``JWT_IDP=cognito`` is set explicitly.
 - **Hints**, on the failure path only (:func:`quirk`): a sentence naming the
-  quirk behind a refusal, for the verifier's advice step and the CLI.
+  quirk behind a refusal, for the provider policy's advice and the CLI.
 
 Every rule cites its provider's documentation (``PROVIDERS``; docs/providers.md).
+The providers' names and how one is recognised from a URL are
+:mod:`jwt_middleware.idpnames`' (re-exported here).
 """
 
 from __future__ import annotations
