@@ -5,7 +5,7 @@ A :class:`RemoteKeySource` keeps the last good key set and
 - fetches each document through a :class:`~jwt_middleware.fetch.DocumentFetcher`
   (timeouts and a total deadline, a size cap, https only, same-origin
   redirects, strict JSON);
-- treats the fetched key set as untrusted input (:func:`~jwt_middleware.keys.load_jwks`
+- treats the fetched key set as untrusted input (:func:`~jwt_middleware.jwks.load_jwks`
   with ``published=True``): HMAC keys and entries carrying private members are
   never used, the number of keys, RSA sizes and kids are bounded, and every
   skipped entry is logged (``jwt_auth.jwks_key_skipped``);
