@@ -26,7 +26,6 @@ import math
 import os
 import threading
 import time
-import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
-    GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
@@ -47,6 +45,8 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from .cachemetrics import CacheCollector as CacheCollector  # re-exported
+from .cachemetrics import CacheStats as CacheStats
 from .clock import ClockSample
 from .keyset import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
@@ -59,22 +59,6 @@ REPLAY_STORES: Final = ("memory", "redis", "other")
 _DURATION_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
 )  # fmt: skip
-
-
-class CacheStats(Protocol):
-    """What the cache metrics read of a verified-token cache, at scrape time
-    (:class:`~jwt_middleware.cache.TokenCache` is one)."""
-
-    @property
-    def hits(self) -> int: ...
-
-    @property
-    def misses(self) -> int: ...
-
-    @property
-    def size_bytes(self) -> int: ...
-
-    def __len__(self) -> int: ...
 
 
 class KeyFeed(Protocol):
@@ -135,67 +119,6 @@ class Metrics:
     leeway: Gauge
     caches: CacheCollector
     replay_store_errors: Counter
-
-
-class CacheCollector(Collector):
-    """The verified-token caches of a registry, read at scrape time.
-
-    Lookups are counted by the cache itself (plain integers), so a request
-    pays nothing extra for these metrics. Caches are held weakly, labelled by
-    their verifier's key source; caches sharing a source are summed.
-    """
-
-    def __init__(self) -> None:
-        self._caches: list[tuple[str, weakref.ref[CacheStats]]] = []
-        self._lock = threading.Lock()
-
-    def track(self, source: str, cache: CacheStats) -> None:
-        with self._lock:
-            self._caches = [(s, r) for s, r in self._caches if r() is not None]
-            if not any(r() is cache for _, r in self._caches):
-                self._caches.append((source, weakref.ref(cache)))
-
-    def _families(self) -> tuple[CounterMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            CounterMetricFamily(
-                "jwt_token_cache_lookups",
-                "Verified-token cache lookups by result (hit or miss).",
-                labels=["source", "result"],
-            ),
-            GaugeMetricFamily(
-                "jwt_token_cache_entries",
-                "Tokens held in the verified-token cache.",
-                labels=["source"],
-            ),
-            GaugeMetricFamily(
-                "jwt_token_cache_bytes",
-                "Estimated resident bytes of the verified-token cache (bounded by "
-                "token_cache_bytes).",
-                labels=["source"],
-            ),
-        )
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(self._families())
-
-    def collect(self) -> Iterator[Metric]:
-        totals: dict[str, list[int]] = {}
-        with self._lock:
-            held = [(s, r()) for s, r in self._caches]
-        for source, cache in held:
-            if cache is not None:
-                t = totals.setdefault(source, [0, 0, 0, 0])
-                t[0] += cache.hits
-                t[1] += cache.misses
-                t[2] += len(cache)
-                t[3] += cache.size_bytes
-        lookups, entries, size = self._families()
-        for source, (hits, misses, count, nbytes) in sorted(totals.items()):
-            lookups.add_metric([source, "hit"], hits)
-            lookups.add_metric([source, "miss"], misses)
-            entries.add_metric([source], count)
-            size.add_metric([source], nbytes)
-        return iter((lookups, entries, size))
 
 
 _REQUESTS_HELP: Final = "Requests that needed authentication, by outcome (accepted or rejected)."
