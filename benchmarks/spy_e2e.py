@@ -22,7 +22,7 @@ counts once if any frame matches) of the frames that matter: the whole
 ``JWTAuthMiddleware.__call__``, split by its line on the stack into the
 line that awaits the inner app and the rest (the middleware's own cost),
 ``Verifier.verify``, ``TokenCache.lookup``, ``decode_body``, the key primitive
-``check`` (keys.py), ``authorization`` (the header scan), the request tally or
+``check`` (primitives.py), ``authorization`` (the header scan), the request tally or
 ``Observer.accepted``/``rejected``, the inner app
 (Starlette routing and response, which includes writing the response), the
 h11 protocol (``H11Protocol.data_received``, ``RequestResponseCycle.send``),
@@ -156,8 +156,8 @@ KEY_FRAMES: tuple[tuple[str, str, Callable[[list[Frame]], bool]], ...] = (
     ("decode_body", "  decode_body (structure.py)", _func_is("decode_body", JWT + "structure")),
     (
         "check",
-        "  key primitive check (keys.py: the RSA signature)",
-        _func_endswith("check", JWT + "keys"),
+        "  key primitive check (primitives.py: the RSA signature)",
+        _func_endswith("check", JWT + "primitives"),
     ),
     (
         "extract_bearer",

@@ -14,82 +14,32 @@ RFC 8707 resource indicator) also accepts its normalised spelling: see
 
 The stage stays pure: the issuer's measured clock offset
 (:mod:`jwt_middleware.clock`) comes in as an argument of :meth:`ClaimsPolicy.failure`,
-and only a failed time claim reads it.
+and only a failed time claim reads it. The hints of a failure are
+:mod:`jwt_middleware.claimhints`'; an identity provider's rules are
+:mod:`jwt_middleware.idprules`', given to the policy as ``extra_rules``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from .clock import ClockSample, describe
-from .keys import VerificationKey
+from .claimhints import audience_hint, clock_hint, issuer_hint, time_hint
+from .claimhints import issuer_near_miss as issuer_near_miss  # re-exported
+from .claimhints import resource_near_miss as resource_near_miss
+from .clock import ClockSample
+from .keyset import VerificationKey
 from .outcome import Failure, Problem
 from .reasons import CLAIM_ORDER, Reason
-from .structure import OversizedClaims, OversizedNumber
+from .resourceid import resource_key as resource_key  # re-exported
+from .resourceid import resource_parts as resource_parts
+from .strictjson import OversizedClaims, OversizedNumber
 from .text import clip, duration, json_type, utc
 
 MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
 REGISTERED: Final = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")
 _ABSENT: Final = object()
-#: An expiry this recent is most likely clock skew between issuer and server.
-_CLOCK_SKEW_WINDOW: Final = 300
-_ENV_WORDS: Final = frozenset(
-    {"dev", "develop", "development", "test", "testing", "qa", "stage", "staging", "preprod",
-     "uat", "sandbox", "prod", "production", "live", "demo", "local"}
-)  # fmt: skip
-
 Rule = Callable[[Any, float], "Problem | None"]
-
-#: An absolute http(s) URI (RFC 3986): scheme, authority (a reg-name or an IPv6 literal,
-#: an optional port; no userinfo), path, query; no fragment (RFC 8707 section 2).
-_RESOURCE_URI: Final = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://"
-    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::(?P<port>[0-9]*))?"
-    r"(?P<path>/[^?#]*)?(?P<query>\?[^#]*)?"
-)
-_DEFAULT_PORTS: Final = {"https": "443", "http": "80"}
-
-
-def resource_parts(uri: str) -> tuple[str, str, str] | None:
-    """``(origin, path, query)`` of an http(s) resource URI, the origin normalised, or
-    None for anything else (an audience that is not such a URI is compared as written).
-
-    The normalisation is RFC 3986 section 6.2.3's scheme-based one, and no more: the
-    scheme and the host in lower case, the default port (``:443`` for https, ``:80``
-    for http) or an empty one removed. The path and the query are kept as written:
-    ``/mcp`` and ``/mcp/`` are two resources, and percent-encoding and dot segments
-    are not rewritten.
-    """
-    found = _RESOURCE_URI.fullmatch(uri)
-    if found is None:
-        return None
-    scheme = found["scheme"].lower()
-    default = _DEFAULT_PORTS.get(scheme)
-    if default is None:
-        return None
-    port = found["port"]
-    origin = f"{scheme}://{found['host'].lower()}"
-    if port and port != default:
-        origin = f"{origin}:{port}"
-    return origin, found["path"] or "", found["query"] or ""
-
-
-def resource_key(uri: str) -> str | None:
-    """The normalised spelling of an http(s) resource URI (:func:`resource_parts`), or None.
-
-    An empty path is ``/``: for http(s), ``https://api.example.com`` and
-    ``https://api.example.com/`` name the same resource (RFC 3986 section 6.2.3, RFC
-    9110 section 4.2.3: both are a request for ``/``), so a token for one is accepted
-    for the other. A non-empty path is compared exactly, its trailing slash too.
-    """
-    parts = resource_parts(uri)
-    if parts is None:
-        return None
-    origin, path, query = parts
-    return f"{origin}{path or '/'}{query}"
 
 
 def is_time(value: Any) -> bool:
@@ -135,96 +85,24 @@ def _oversized_in(value: Any) -> str:
     return ""
 
 
-def issuer_near_miss(actual: str, expected: str) -> str | None:
-    """Say how ``actual`` nearly equals ``expected``, or None if it does not."""
-    if actual.rstrip("/") == expected.rstrip("/"):
-        return "differs only by a trailing slash"
-    if actual.lower() == expected.lower():
-        return "differs only in letter case"
-    try:
-        a, e = urlsplit(actual), urlsplit(expected)
-    except ValueError:  # not a URL at all (unbalanced brackets, odd characters)
-        return None
-    if {a.scheme, e.scheme} == {"http", "https"} and (a.netloc, a.path.rstrip("/")) == (
-        e.netloc,
-        e.path.rstrip("/"),
-    ):
-        return f"uses {a.scheme}:// where {e.scheme}:// is expected"
-    if a.netloc and e.netloc and a.netloc != e.netloc and a.path.rstrip("/") == e.path.rstrip("/"):
-        a_labels = a.netloc.lower().replace("-", ".").split(".")
-        e_labels = e.netloc.lower().replace("-", ".").split(".")
-        if (set(a_labels) ^ set(e_labels)) & _ENV_WORDS:
-            return "comes from another environment (the host names differ by an environment name)"
-        if len(a_labels) == len(e_labels) and a_labels[1:] == e_labels[1:]:
-            return "comes from another host of the same domain (another environment or region?)"
-    return None
-
-
-def resource_near_miss(actual: str, expected: str) -> str | None:
-    """The hint when a token's aud ``actual`` nearly names the resource URI ``expected``
-    (RFC 8707): the same origin (after normalising), another path. None otherwise."""
-    a, e = resource_parts(actual), resource_parts(expected)
-    if a is None or e is None or a[0] != e[0]:
-        return None
-    a_path, e_path = a[1] or "/", e[1] or "/"  # an empty path is "/" (resource_key)
-    shown, wanted = clip(actual, 80), clip(expected, 80)
-    fix = f"request the token with resource={wanted} (RFC 8707)"
-    if a_path == "/" and e_path != "/":
-        return (
-            f"The token was requested for {shown} but this resource is {wanted}, a path "
-            f"below that origin: {fix}."
-        )
-    if a_path.rstrip("/") == e_path.rstrip("/") and a_path != e_path:
-        return (
-            f"The token's audience {shown} differs from this resource {wanted} only by a "
-            "trailing slash. Resource URIs are compared exactly, beyond the letter case of "
-            f"the scheme and host and a default port: {fix}, or add that spelling to "
-            "JWT_AUDIENCE if it names this resource too."
-        )
-    if a_path != e_path:
-        return (
-            f"The token was requested for {shown}, another path on this resource's "
-            f"origin; this resource is {wanted}: {fix}."
-        )
-    if a[2] != e[2]:
-        return (
-            f"The token was requested for {shown}, which differs from this resource "
-            f"{wanted} in its query: {fix}."
-        )
-    return None
-
-
-def _one_of(name: str, allowed: tuple[str, ...]) -> Rule:
-    """A claim that must hold one of ``allowed`` (Cognito's ``token_use``: ``access``)."""
-    accepted = frozenset(allowed)
-    wanted = " or ".join(repr(a) for a in allowed)
-
-    def rule(value: Any, now: float) -> Problem | None:
-        if type(value) is str and value in accepted:
-            return None
-        shown = f"'{clip(value, 30)}'" if type(value) is str else f"a {json_type(value)}"
-        return Problem(Reason.invalid_claim, f"'{name}' is {shown}, not {wanted}.", value)
-
-    return rule
-
-
 class ClaimsPolicy:
     """The claim rules: expected issuers and audiences, required claims, leeway.
 
     Immutable; :meth:`with_issuer` gives a policy expecting a discovered issuer.
-    An identity provider's rules (:mod:`jwt_middleware.idp`) come in as data when
-    the policy is built: more accepted ``issuers`` (Google's two spellings, an
-    Entra ID template expanded per tenant), ``claim_values`` (a claim required to
-    hold one of some values: Cognito's ``token_use``). A policy without them
-    runs exactly the rules it ran before; :class:`AudienceAlternatesPolicy`
-    (Cognito's ``client_id``) is a subclass, so the default one pays nothing for it.
+    ``extra_rules`` are rules for other claims, each of which is then required
+    (an identity provider's: :class:`~jwt_middleware.idprules.ProviderPolicy`),
+    run after the registered claims' rules; a policy without them runs exactly
+    the registered ones. ``require_audience=False`` leaves ``aud`` optional even
+    with expected audiences, for a caller that checks a stand-in when it is
+    absent (:meth:`audience_problem` with the stand-in's name).
     """
 
     __slots__ = (
         "audiences",
-        "claim_values",
+        "extra_rules",
         "issuers",
         "leeway",
+        "require_audience",
         "required",
         "resources",
         "rules",
@@ -237,7 +115,8 @@ class ClaimsPolicy:
         audiences: Iterable[str] = (),
         required: Iterable[str] = ("exp",),
         leeway: float = 30.0,
-        claim_values: Mapping[str, tuple[str, ...]] | None = None,
+        extra_rules: Iterable[tuple[str, Rule]] = (),
+        require_audience: bool = True,
     ) -> None:
         self.issuers = frozenset(issuers)
         self.audiences = frozenset(audiences)
@@ -249,13 +128,14 @@ class ClaimsPolicy:
             key for key in (resource_key(a) for a in self.audiences) if key is not None
         )
         self.leeway = leeway
-        self.claim_values = dict(claim_values or {})
+        self.extra_rules = tuple(extra_rules)
+        self.require_audience = require_audience
         needed = list(dict.fromkeys(required))
         if self.issuers and "iss" not in needed:
             needed.append("iss")
-        if self.audiences and "aud" not in needed and self._aud_required():
+        if self.audiences and "aud" not in needed and require_audience:
             needed.append("aud")
-        for name in self.claim_values:
+        for name, _ in self.extra_rules:
             if name not in needed:
                 needed.append(name)
         self.required = tuple(needed)
@@ -265,26 +145,22 @@ class ClaimsPolicy:
             ("nbf", self._nbf),
             ("iat", self._iat),
             ("iss", self._iss),
-            ("aud", self._aud),
+            ("aud", self.audience_problem),
             ("sub", _string("sub")),
             ("jti", _string("jti")),
-            *((name, _one_of(name, allowed)) for name, allowed in self.claim_values.items()),
+            *self.extra_rules,
         )
-
-    def _aud_required(self) -> bool:
-        return True
-
-    def _copy_kwargs(self) -> dict[str, Any]:
-        return {
-            "audiences": self.audiences,
-            "required": self.required,
-            "leeway": self.leeway,
-            "claim_values": self.claim_values,
-        }
 
     def with_issuer(self, issuer: str, *more: str) -> ClaimsPolicy:
         """This policy expecting ``issuer`` (and ``more``: a provider's other spellings)."""
-        return type(self)(issuers=(issuer, *more), **self._copy_kwargs())
+        return ClaimsPolicy(
+            issuers=(issuer, *more),
+            audiences=self.audiences,
+            required=self.required,
+            leeway=self.leeway,
+            extra_rules=self.extra_rules,
+            require_audience=self.require_audience,
+        )
 
     # -- the rules ------------------------------------------------------------------
 
@@ -331,7 +207,8 @@ class ClaimsPolicy:
             return Problem(Reason.issuer_mismatch, f"The token's issuer is '{clip(value)}'.", value)
         return Problem(Reason.invalid_claim, f"'iss' is a {json_type(value)}, not a string.")
 
-    def _aud(self, value: Any, now: float, name: str = "aud") -> Problem | None:
+    def audience_problem(self, value: Any, now: float, name: str = "aud") -> Problem | None:
+        """The aud rule; ``name`` is the claim checked in its stead when it is absent."""
         audiences = self.audiences
         if type(value) is str:
             if not audiences or value in audiences:
@@ -423,9 +300,9 @@ class ClaimsPolicy:
         if reason is Reason.missing_claim:
             expected["required_claims"] = list(self.required)
         if reason is Reason.issuer_mismatch:
-            hint = self._issuer_hint(primary)
+            hint = issuer_hint(self.issuers, primary)
         elif reason is Reason.audience_mismatch:
-            hint = self._audience_hint(primary)
+            hint = audience_hint(self.audiences, self.resources, primary)
         elif reason in (
             Reason.token_expired,
             Reason.token_not_yet_valid,
@@ -435,9 +312,9 @@ class ClaimsPolicy:
             if clock is not None:
                 expected["issuer_clock_offset_seconds"] = round(clock.offset, 3)
                 expected["issuer_clock_offset_error_seconds"] = round(clock.error, 3)
-                hint = self._clock_hint(primary, clock)
+                hint = clock_hint(self.leeway, primary, clock)
             else:
-                hint = self._time_hint(primary)
+                hint = time_hint(self.leeway, primary)
         return Failure(
             reason,
             primary.detail,
@@ -448,158 +325,3 @@ class ClaimsPolicy:
             kid=kid,
             key_fingerprint=key.fingerprint,
         )
-
-    def _issuer_hint(self, primary: Problem) -> str | None:
-        actual = primary.value if isinstance(primary.value, str) else ""
-        for expected in sorted(self.issuers):
-            near = issuer_near_miss(actual, expected)
-            if near and len(self.issuers) > 1:
-                near = f"{near} (compared with one of the {len(self.issuers)} expected issuers)"
-            if near:
-                return (
-                    f"The token's issuer {near}. Issuers are compared exactly: make JWT_ISSUER "
-                    "match the issuer's 'iss' (see its discovery document) character for "
-                    "character."
-                )
-        return None
-
-    def _audience_hint(self, primary: Problem) -> str | None:
-        """The near miss of a token's aud and an expected resource URI, if one is."""
-        if not self.resources or not isinstance(primary.value, tuple):
-            return None
-        for expected in sorted(a for a in self.audiences if resource_key(a) is not None):
-            for actual in primary.value[:20]:
-                near = resource_near_miss(actual, expected)
-                if near:
-                    return near
-        return None
-
-    def _time_hint(self, primary: Problem) -> str | None:
-        if primary.reason is Reason.token_expired:
-            # Expired within a few minutes: most likely clock skew.
-            seconds = primary.value
-            if isinstance(seconds, float | int) and seconds <= _CLOCK_SKEW_WINDOW:
-                return (
-                    f"The token expired only {duration(seconds)} ago, beyond the "
-                    f"{self.leeway:g} s leeway. If clients see this on fresh tokens, the "
-                    "issuer's and this server's clocks differ: check NTP, or raise JWT_LEEWAY."
-                )
-        return None
-
-    def _clock_hint(self, primary: Problem, clock: ClockSample) -> str | None:
-        """The hint of a failed time claim, given the issuer's measured clock offset.
-
-        ``apparent`` is how far the claim is off by this server's clock (seconds past
-        exp, or before nbf or iat); the offset accounts for ``shift`` of it (an offset
-        < 0, this server ahead, makes tokens look expired; > 0 makes them look not yet
-        valid); ``residual`` is how far it is off by the issuer's clock, within ±
-        the error bound. The offset explains the refusal when it is real (beyond its
-        error, in that direction) and the token might pass by the issuer's clock
-        (``residual`` - error within the leeway). Otherwise it is the token's problem:
-        the clocks agree, or the claim fails by the issuer's clock too.
-        """
-        apparent = primary.value
-        if not isinstance(apparent, int | float):
-            return None
-        reason = primary.reason
-        shift = -clock.offset if reason is Reason.token_expired else clock.offset
-        residual = apparent - shift
-        measured = describe(clock)
-        leeway = self.leeway
-        if residual - clock.error <= leeway and shift > clock.error:
-            return (
-                f"{measured[0].upper()}{measured[1:]}: by the issuer's clock the token "
-                f"{_by_issuer_clock(reason, residual, leeway)}. Fix time sync (NTP) on this "
-                "host, or on the issuer if its clock is the wrong one; raising JWT_LEEWAY "
-                "only hides the offset."
-            )
-        if not clock.significant:  # the clocks agree: the claim is what it looks like
-            seen = f"{_off_by(reason, apparent)}, beyond the {leeway:g} s leeway"
-        else:  # then residual - error > leeway: it fails by the issuer's clock too
-            seen = (
-                f"{_off_by(reason, residual)} even by the issuer's clock, more than the "
-                "clock offset explains"
-            )
-        return (
-            f"The token {seen} ({measured}): the token's problem, not this server's "
-            f"clock. {_TOKEN_PROBLEM[reason]}"
-        )
-
-
-class AudienceAlternatesPolicy(ClaimsPolicy):
-    """A policy where other claims stand for ``aud`` when the token has none.
-
-    Amazon Cognito's access tokens carry the app client id in ``client_id`` and
-    no ``aud`` (its ID tokens carry ``aud``): with an expected audience, a token
-    passes when its ``aud`` holds one, or when it has no ``aud`` and its
-    ``client_id`` holds one. Neither present is ``missing_claim``.
-    """
-
-    __slots__ = ("alternates",)
-
-    def __init__(self, *, audience_alternates: tuple[str, ...] = ("client_id",), **kwargs: Any):
-        self.alternates = audience_alternates
-        super().__init__(**kwargs)
-
-    def _aud_required(self) -> bool:
-        return not self.alternates
-
-    def _copy_kwargs(self) -> dict[str, Any]:
-        return {**super()._copy_kwargs(), "audience_alternates": self.alternates}
-
-    def problems(self, claims: dict[str, Any], now: float) -> list[Problem] | None:
-        found = super().problems(claims, now)
-        if not self.audiences or "aud" in claims:
-            return found
-        for name in self.alternates:
-            value = claims.get(name, _ABSENT)
-            if value is not _ABSENT:
-                problem = self._aud(value, now, name)
-                break
-        else:
-            names = " nor ".join(f"'{n}'" for n in ("aud", *self.alternates))
-            problem = Problem(Reason.missing_claim, f"Neither {names} is present.")
-        if problem is None:
-            return found
-        return [*(found or ()), problem]
-
-
-_TOKEN_PROBLEM: Final = {
-    Reason.token_expired: "The client must get a new token (refresh it before it expires).",
-    Reason.token_not_yet_valid: (
-        "The issuer dated its nbf ahead, or the client uses a token meant for later."
-    ),
-    Reason.token_issued_in_future: (
-        "The token was minted with a time ahead of the issuer's key server: check the "
-        "clock of the issuer's signing service."
-    ),
-}
-
-
-def _off_by(reason: Reason, seconds: float) -> str:
-    """How far a time claim is off: ``seconds`` past exp, or before nbf or iat."""
-    if reason is Reason.token_expired:
-        return f"expired {duration(seconds)} ago"
-    if reason is Reason.token_not_yet_valid:
-        return f"becomes valid only in {duration(seconds)}"
-    return f"was issued {duration(seconds)} in the future"
-
-
-def _by_issuer_clock(reason: Reason, residual: float, leeway: float) -> str:
-    """What the token is by the issuer's clock, when the offset explains its refusal."""
-    within = (
-        f"within the {leeway:g} s leeway"
-        if residual <= leeway
-        else f"at the edge of the {leeway:g} s leeway"
-    )
-    if reason is Reason.token_expired:
-        if residual <= 0:
-            return f"is still valid for {duration(-residual)}"
-        return f"expired only {duration(residual)} ago, {within}"
-    if reason is Reason.token_not_yet_valid:
-        if residual <= 0:
-            return f"is already valid (since {duration(-residual)})"
-        return f"becomes valid in only {duration(residual)}, {within}"
-    if residual <= 0:
-        return f"was issued {duration(-residual)} ago"
-    return f"was issued only {duration(residual)} in the future, {within}"

@@ -29,7 +29,7 @@ import httpx
 
 from .clock import ClockSample, sample
 from .errors import ConfigurationError
-from .structure import loads_object
+from .strictjson import loads_object
 
 DEFAULT_MAX_BYTES: Final = 256 * 1024
 

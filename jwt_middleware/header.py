@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .keys import HMAC_ALGS, KeySet
+from .algorithms import HMAC_ALGS
+from .keyset import KeySet
 from .outcome import Failure
 from .reasons import Reason
 from .text import clip

@@ -5,17 +5,20 @@ URL (``JWT_IDP=auto``, the default), named (``entra``, ``auth0``, ``okta``,
 ``keycloak``, ``cognito``, ``google``), or turned off (``none``). Two kinds
 of effect, kept apart:
 
-- **Acceptance**, as data given to the :class:`~jwt_middleware.claims.ClaimsPolicy`
-  when it is built (:func:`rules_for`): Google's two issuer spellings, Entra ID
+- **Acceptance**, as data (:func:`rules_for`) from which the verifier's
+  :class:`~jwt_middleware.idprules.ProviderPolicy` builds the claims policy
+  and its check: Google's two issuer spellings, Entra ID
   multi-tenant issuers (``{tenantid}``) expanded over an allow-list of tenants,
   Cognito's ``client_id`` standing for the audience of an access token. These
   only widen what passes: no token that passed without them is refused. The
   one narrowing rule, Cognito's ``token_use`` must be ``access``, applies only
   when ``JWT_IDP=cognito`` is set explicitly.
 - **Hints**, on the failure path only (:func:`quirk`): a sentence naming the
-  quirk behind a refusal, for the verifier's advice step and the CLI.
+  quirk behind a refusal, for the provider policy's advice and the CLI.
 
 Every rule cites its provider's documentation (``PROVIDERS``; docs/providers.md).
+The providers' names and how one is recognised from a URL are
+:mod:`jwt_middleware.idpnames`' (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,9 +28,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Final
 
+from .idpnames import GOOGLE_ISSUERS as GOOGLE_ISSUERS  # the names, re-exported
+from .idpnames import GRAPH_AUDIENCES as GRAPH_AUDIENCES
+from .idpnames import IDP_CHOICES as IDP_CHOICES
+from .idpnames import PROVIDERS as PROVIDERS
+from .idpnames import TENANT_PLACEHOLDER as TENANT_PLACEHOLDER
+from .idpnames import Provider as Provider
+from .idpnames import host_path
+from .idpnames import recognise as recognise
+from .idpnames import recognise_str as recognise_str
 from .reasons import Reason
 from .text import clip
 
@@ -36,115 +47,14 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 
-class Provider(NamedTuple):
-    name: str
-    label: str
-    docs: str
-
-
-PROVIDERS: Final[dict[str, Provider]] = {
-    p.name: p
-    for p in (
-        Provider(
-            "entra",
-            "Microsoft Entra ID",
-            "https://learn.microsoft.com/en-us/entra/identity-platform/access-tokens",
-        ),
-        Provider("auth0", "Auth0", "https://auth0.com/docs/secure/tokens/access-tokens"),
-        Provider("okta", "Okta", "https://developer.okta.com/docs/concepts/auth-servers/"),
-        Provider(
-            "keycloak",
-            "Keycloak",
-            "https://www.keycloak.org/docs/latest/server_admin/#audience-support",
-        ),
-        Provider(
-            "cognito",
-            "Amazon Cognito",
-            "https://docs.aws.amazon.com/cognito/latest/developerguide/"
-            "amazon-cognito-user-pools-using-tokens-verifying-a-jwt.html",
-        ),
-        Provider(
-            "google",
-            "Google",
-            "https://developers.google.com/identity/openid-connect/openid-connect"
-            "#validatinganidtoken",
-        ),
-    )
-}
-#: The values of ``JWT_IDP``.
-IDP_CHOICES: Final = ("auto", "none", *PROVIDERS)
-#: How an Entra ID multi-tenant issuer names the tenant (its common discovery document).
-TENANT_PLACEHOLDER: Final = "{tenantid}"
-#: Google's issuer, written both ways (Google's ID tokens carry either).
-GOOGLE_ISSUERS: Final = ("https://accounts.google.com", "accounts.google.com")
-#: Microsoft Graph as an audience: its URI and its application id.
-GRAPH_AUDIENCES: Final = frozenset(
-    {
-        "https://graph.microsoft.com",
-        "https://graph.microsoft.com/",
-        "00000003-0000-0000-c000-000000000000",
-    }
-)
-
-_ENTRA_HOSTS: Final = (
-    "login.microsoftonline.com",
-    "login.microsoftonline.us",
-    "login.partner.microsoftonline.cn",
-    "login.windows.net",
-    "sts.windows.net",
-)
 _GUID: Final = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _ENTRA_V1: Final = re.compile(r"^https://sts\.windows\.net/([^/]+)/$")
 _ENTRA_V2: Final = re.compile(r"^https://login\.microsoftonline\.[a-z.]+/([^/]+)/v2\.0$")
 
 
-def _host_path(url: str) -> tuple[str, str]:
-    text = url.strip()
-    if "://" not in text:
-        text = "https://" + text
-    try:
-        parts = urlsplit(text)
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        return "", ""
-    return host, parts.path
-
-
-def recognise(url: str | None) -> str | None:
-    """The provider an issuer, discovery or JWKS URL belongs to, or None."""
-    if not url:
-        return None
-    host, path = _host_path(url)
-    if not host:
-        return None
-    if host in _ENTRA_HOSTS or host.endswith(".ciamlogin.com"):
-        return "entra"
-    if host == "accounts.google.com" or (
-        host == "www.googleapis.com" and path.startswith("/oauth2/")
-    ):
-        return "google"
-    if host.startswith("cognito-idp.") and host.endswith(".amazonaws.com"):
-        return "cognito"
-    if host.endswith((".auth0.com", ".auth0app.com")):
-        return "auth0"
-    if host.endswith((".okta.com", ".oktapreview.com", ".okta-emea.com", ".okta-gov.com")):
-        return "okta"
-    if "/realms/" in path:
-        return "keycloak"
-    return None
-
-
 def resolve(settings: Settings) -> str | None:
     """The provider whose rules apply under ``settings`` (None: no provider rules)."""
-    if settings.idp == "none":
-        return None
-    if settings.idp != "auto":
-        return settings.idp
-    for url in (*settings.issuers, settings.discovery_url, settings.jwks_url):
-        found = recognise(url)
-        if found is not None:
-            return found
-    return None
+    return settings.provider
 
 
 def expand_issuers(
@@ -215,7 +125,7 @@ def org_authorization_server(iss: Any) -> bool:
     """Whether ``iss`` is Okta's org authorization server (an Okta host, no path)."""
     if type(iss) is not str:
         return False
-    host, path = _host_path(iss)
+    host, path = host_path(iss)
     return recognise(iss) == "okta" and path.strip("/") == "" and bool(host)
 
 
@@ -443,8 +353,3 @@ def token_notes(header: Mapping[str, Any], claims: Mapping[str, Any]) -> list[st
     if auds == ["account"] and recognise_str(iss) == "keycloak":
         notes.append("Keycloak's default 'aud: account': no audience mapper for an API")
     return notes
-
-
-def recognise_str(value: Any) -> str | None:
-    """:func:`recognise` for an unverified claim (anything but a string: None)."""
-    return recognise(value) if type(value) is str else None

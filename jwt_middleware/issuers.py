@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from .claims import issuer_near_miss
+from .claimhints import issuer_near_miss
 from .errors import ConfigurationError
 from .header import check_structure
 from .outcome import Failure, Problem, VerifiedToken

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from .clock import ClockSample
-from .keys import KeySet, VerificationKey
+from .keyset import KeySet, VerificationKey
 
 
 class RetiredEntry(Protocol):

@@ -22,22 +22,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from itertools import islice
-from typing import Final, Literal
+from typing import Final
 from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
-from .errors import ConfigurationError
 from .extract import authorization, check_token, judge, parse_authorization
+from .locationspec import DEFAULT_LOCATIONS as DEFAULT_LOCATIONS  # the parser, re-exported
+from .locationspec import Kind as Kind
+from .locationspec import Location, parse_locations
+from .locationspec import title as _title
 from .outcome import Failure
 from .reasons import Reason
 from .text import clip
 from .uri import Origin, header, parse_origin, request_origin
 
-Kind = Literal["header", "cookie", "query"]
-DEFAULT_LOCATIONS: Final = ("header:Authorization:Bearer",)
 # Runs of base64url characters and dots: where a compact JWS or JWE can be (linear).
 _RUNS: Final = re.compile(r"[A-Za-z0-9_.-]+")
 #: Of a header value, cookie or parameter, at most this many characters are looked at
@@ -52,8 +52,6 @@ HINT_SCAN_COOKIES: Final = 256
 QUERY_SCAN_CHARS: Final = 65536
 # One cookie of a Cookie header: a run of anything but ';' (found lazily, in one pass).
 _COOKIE_PAIR: Final = re.compile(r"[^;]+")
-# RFC 7230 token characters: a header, cookie or parameter name.
-_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # Where tokens are known to be moved to, and by what (header names in lower case).
 _KNOWN_HEADERS: Final = {
     "x-forwarded-authorization": (
@@ -73,70 +71,6 @@ _QUERY_LEAK: Final = (
     "a token in the URL ends up in access logs, proxy logs and browser history (RFC 6750 "
     "section 2.3 advises against it): send it in the Authorization header"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Location:
-    """One place a token is taken from."""
-
-    kind: Kind
-    name: str
-    #: For a header: the scheme before the token (``Bearer``), or None for a bare token.
-    scheme: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Location:
-        """``header:<Name>[:<Scheme>]``, ``cookie:<name>`` or ``query:<name>``."""
-        kind, _, rest = text.strip().partition(":")
-        name, _, scheme = rest.partition(":")
-        kind = kind.strip().lower()
-        name, scheme = name.strip(), scheme.strip()
-        if kind not in ("header", "cookie", "query") or not _NAME.fullmatch(name):
-            raise ConfigurationError(
-                f"token location {text!r}: expected header:<Name>[:<Scheme>], cookie:<name> "
-                "or query:<name>"
-            )
-        if scheme and (kind != "header" or not _NAME.fullmatch(scheme)):
-            raise ConfigurationError(f"token location {text!r}: only a header takes a scheme")
-        if kind == "header":
-            return cls("header", name.lower(), scheme or None)
-        return cls(kind, name)  # type: ignore[arg-type]
-
-    @property
-    def is_authorization_bearer(self) -> bool:
-        return (
-            self.kind == "header"
-            and self.name == "authorization"
-            and self.scheme is not None
-            and self.scheme.lower() == "bearer"
-        )
-
-    def describe(self) -> str:
-        if self.kind == "header":
-            return (
-                "the Authorization header"
-                if self.name == "authorization"
-                else (f"the {_title(self.name)} header")
-            )
-        return (
-            f"the cookie '{self.name}'"
-            if self.kind == "cookie"
-            else (f"the query parameter '{self.name}'")
-        )
-
-
-def parse_locations(values: Iterable[str]) -> tuple[Location, ...]:
-    """The configured locations, validated (ConfigurationError on a bad one)."""
-    locations = tuple(Location.parse(v) for v in values)
-    if not locations:
-        raise ConfigurationError("token_locations: at least one location is needed")
-    if len(set(locations)) != len(locations):
-        raise ConfigurationError("token_locations: a location is listed twice")
-    return locations
-
-
-def _title(name: str) -> str:
-    return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 def _headers(scope: Scope, name: bytes) -> list[bytes]:

@@ -44,90 +44,30 @@ that (and are the authorization server's to publish).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
 from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .issuers import MultiIssuerVerifier
-    from .settings import Settings
-    from .verifier import Verifier
+from .idpnames import TENANT_PLACEHOLDER
+from .issuers import MultiIssuerVerifier
+from .locationspec import parse_locations
+from .paths import route_path
+from .resourceid import check_resource as check_resource  # re-exported
+from .resourceid import check_url as check_url
+from .responses import resource_metadata_param
+from .settings import Settings
+from .verifier import Verifier
 
 WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 """The RFC 9728 well-known URI string (section 3)."""
 CONTENT_TYPE: Final = "application/json"
 #: How long clients and caches may keep the document (it changes only with a restart).
 MAX_AGE: Final = 3600
-_TENANT_PLACEHOLDER: Final = "{tenantid}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_resource(resource: str, *, what: str = "resource (JWT_RESOURCE)") -> str:
-    """``resource`` if it is a valid resource identifier, else ConfigurationError.
-
-    An absolute ``https`` URL (``http`` only for a loopback host), with a host,
-    without user information, a query or a fragment (RFC 9728 section 1.2,
-    RFC 8707 section 2).
-    """
-    text = resource
-    if not text or not text.isascii() or not text.isprintable() or any(c in text for c in ' "\\'):
-        raise ConfigurationError(
-            f"{what}: {resource!r} must be a URL of printable ASCII without spaces, quotes or "
-            "backslashes (percent-encode anything else)"
-        )
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        parts.port  # noqa: B018  (a bad port raises ValueError)
-    except ValueError as exc:
-        raise ConfigurationError(f"{what}: {resource!r} is not a URL ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not host:
-        raise ConfigurationError(
-            f"{what}: {resource!r} must be an absolute https URL, e.g. https://api.example.com/mcp"
-        )
-    if scheme == "http" and not _is_loopback(host):
-        raise ConfigurationError(
-            f"{what}: {resource!r} uses http; a resource identifier must use https "
-            "(http is accepted for localhost and loopback addresses only)"
-        )
-    if "#" in text:
-        raise ConfigurationError(f"{what}: {resource!r} must not have a fragment (RFC 8707)")
-    if "?" in text:
-        raise ConfigurationError(
-            f"{what}: {resource!r} must not have a query: the well-known URL is derived "
-            "from the path (RFC 9728 section 3.1)"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(f"{what}: {resource!r} must not hold user information")
-    return resource
-
-
-def check_url(url: str, *, what: str) -> str:
-    """``url`` if it is an absolute http(s) URL with a host, else ConfigurationError."""
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme.lower() in ("https", "http") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok or any(c.isspace() for c in url):
-        raise ConfigurationError(f"{what}: {url!r} must be an absolute http(s) URL")
-    return url
 
 
 def well_known_path(resource: str) -> str:
@@ -154,9 +94,9 @@ def _issuer_urls(issuers: Iterable[str], tenants: Iterable[str]) -> list[str]:
     tenant_ids = [t.strip() for t in tenants if t.strip()]
     out: list[str] = []
     for issuer in issuers:
-        at = issuer.lower().find(_TENANT_PLACEHOLDER)
+        at = issuer.lower().find(TENANT_PLACEHOLDER)
         if at >= 0:
-            end = at + len(_TENANT_PLACEHOLDER)
+            end = at + len(TENANT_PLACEHOLDER)
             out.extend(issuer[:at] + tid + issuer[end:] for tid in tenant_ids)
         else:
             out.append(issuer)
@@ -165,8 +105,6 @@ def _issuer_urls(issuers: Iterable[str], tenants: Iterable[str]) -> list[str]:
 
 def bearer_methods(locations: Iterable[str]) -> list[str]:
     """The RFC 6750 methods among token ``locations`` (``header``, ``query``), in order."""
-    from .locations import parse_locations
-
     methods: list[str] = []
     for location in parse_locations(locations):
         if location.kind == "header":
@@ -315,8 +253,6 @@ async def respond(scope: Scope, send: Send, body: bytes, *, max_age: int | None 
 
 def issuers_of(verifier: Verifier | MultiIssuerVerifier) -> tuple[str, ...]:
     """The issuers a verifier accepts: configured ones, else a discovered one (once known)."""
-    from .issuers import MultiIssuerVerifier
-
     verifiers = verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,)
     out: list[str] = []
     for one in verifiers:
@@ -362,8 +298,6 @@ class MetadataEndpoint:
         *,
         remote: bool,
     ) -> None:
-        from .responses import resource_metadata_param
-
         self._verifier = verifier
         self._scopes = dict(path_scopes or {})
         self.document = MetadataDocument.for_verifier(verifier, path_scopes=self._scopes)
@@ -377,8 +311,6 @@ class MetadataEndpoint:
     def matches(self, scope: Scope) -> bool:
         """Whether an HTTP request asks for the document: its full path or the path
         relative to the app's root (a root path the proxy did not strip) is it."""
-        from .paths import route_path
-
         return scope["path"] == self.path or route_path(scope) == self.path
 
     async def serve(self, scope: Scope, send: Send, start: Callable[[], Awaitable[None]]) -> None:

@@ -26,20 +26,18 @@ import math
 import os
 import threading
 import time
-import weakref
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
-    GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
 )
@@ -47,15 +45,13 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
-from .cache import TokenCache
+from .cachemetrics import CacheCollector as CacheCollector  # re-exported
+from .cachemetrics import CacheStats as CacheStats
 from .clock import ClockSample
-from .keys import KeySet, VerificationKey
+from .keyset import KeySet, VerificationKey
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .text import clip
-
-if TYPE_CHECKING:
-    from .verifier import Verifier
 
 OUTCOMES: Final = ("accepted", "rejected")
 #: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.
@@ -63,6 +59,43 @@ REPLAY_STORES: Final = ("memory", "redis", "other")
 _DURATION_BUCKETS: Final = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
 )  # fmt: skip
+
+
+class KeyFeed(Protocol):
+    """What the key and clock gauges follow of a source that fetches its keys
+    (:class:`~jwt_middleware.keysource.RemoteKeyProvider` is one)."""
+
+    @property
+    def clock_offset(self) -> ClockSample | None: ...
+
+    def on_change(self, listener: Callable[[KeySet], None]) -> None: ...
+
+    def on_fetch(self, listener: Callable[[str], None]) -> None: ...
+
+
+class _Leeway(Protocol):
+    @property
+    def leeway(self) -> float: ...
+
+
+class Watched(Protocol):
+    """What :meth:`Observer.watch` reads of a verifier, handed to it by whoever wires
+    them (:class:`~jwt_middleware.verifier.Verifier` is one)."""
+
+    @property
+    def source_label(self) -> str: ...
+
+    @property
+    def cache(self) -> CacheStats | None: ...
+
+    @property
+    def settings(self) -> _Leeway: ...
+
+    @property
+    def remote(self) -> KeyFeed | None: ...
+
+    @property
+    def keyset(self) -> KeySet: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,67 +119,6 @@ class Metrics:
     leeway: Gauge
     caches: CacheCollector
     replay_store_errors: Counter
-
-
-class CacheCollector(Collector):
-    """The verified-token caches of a registry, read at scrape time.
-
-    Lookups are counted by the cache itself (plain integers), so a request
-    pays nothing extra for these metrics. Caches are held weakly, labelled by
-    their verifier's key source; caches sharing a source are summed.
-    """
-
-    def __init__(self) -> None:
-        self._caches: list[tuple[str, weakref.ref[TokenCache]]] = []
-        self._lock = threading.Lock()
-
-    def track(self, source: str, cache: TokenCache) -> None:
-        with self._lock:
-            self._caches = [(s, r) for s, r in self._caches if r() is not None]
-            if not any(r() is cache for _, r in self._caches):
-                self._caches.append((source, weakref.ref(cache)))
-
-    def _families(self) -> tuple[CounterMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
-        return (
-            CounterMetricFamily(
-                "jwt_token_cache_lookups",
-                "Verified-token cache lookups by result (hit or miss).",
-                labels=["source", "result"],
-            ),
-            GaugeMetricFamily(
-                "jwt_token_cache_entries",
-                "Tokens held in the verified-token cache.",
-                labels=["source"],
-            ),
-            GaugeMetricFamily(
-                "jwt_token_cache_bytes",
-                "Estimated resident bytes of the verified-token cache (bounded by "
-                "token_cache_bytes).",
-                labels=["source"],
-            ),
-        )
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(self._families())
-
-    def collect(self) -> Iterator[Metric]:
-        totals: dict[str, list[int]] = {}
-        with self._lock:
-            held = [(s, r()) for s, r in self._caches]
-        for source, cache in held:
-            if cache is not None:
-                t = totals.setdefault(source, [0, 0, 0, 0])
-                t[0] += cache.hits
-                t[1] += cache.misses
-                t[2] += len(cache)
-                t[3] += cache.size_bytes
-        lookups, entries, size = self._families()
-        for source, (hits, misses, count, nbytes) in sorted(totals.items()):
-            lookups.add_metric([source, "hit"], hits)
-            lookups.add_metric([source, "miss"], misses)
-            entries.add_metric([source], count)
-            size.add_metric([source], nbytes)
-        return iter((lookups, entries, size))
 
 
 _REQUESTS_HELP: Final = "Requests that needed authentication, by outcome (accepted or rejected)."
@@ -444,12 +416,12 @@ class Observer:
 
                 self._record = record
 
-    def track_cache(self, source: str, cache: TokenCache) -> None:
+    def track_cache(self, source: str, cache: CacheStats) -> None:
         """Export ``cache``'s lookups, entries and size (read at scrape time)."""
         if self.metrics is not None:
             self.metrics.caches.track(source, cache)
 
-    def watch(self, verifier: Verifier) -> None:
+    def watch(self, verifier: Watched) -> None:
         """Export ``verifier``'s cache and keys: a remote source's key sets and fetches
         as they come, other keys once."""
         label = verifier.source_label

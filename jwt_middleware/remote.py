@@ -5,7 +5,7 @@ A :class:`RemoteKeySource` keeps the last good key set and
 - fetches each document through a :class:`~jwt_middleware.fetch.DocumentFetcher`
   (timeouts and a total deadline, a size cap, https only, same-origin
   redirects, strict JSON);
-- treats the fetched key set as untrusted input (:func:`~jwt_middleware.keys.load_jwks`
+- treats the fetched key set as untrusted input (:func:`~jwt_middleware.jwks.load_jwks`
   with ``published=True``): HMAC keys and entries carrying private members are
   never used, the number of keys, RSA sizes and kids are bounded, and every
   skipped entry is logged (``jwt_auth.jwks_key_skipped``);
@@ -28,9 +28,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -46,7 +44,9 @@ from .fetch import (
     is_loopback,
     redirect_refusal,
 )
-from .keys import MAX_JWKS_KEYS, KeySet, VerificationKey, load_jwks
+from .jwks import MAX_JWKS_KEYS, LoadedJWKS, load_jwks
+from .keyhistory import KeyHistory, RetiredKey
+from .keyset import KeySet
 from .keysource import RemoteKeyProvider
 from .settings import Settings
 
@@ -54,6 +54,7 @@ __all__ = [
     "FetchError",
     "KeyHistory",
     "RemoteKeySource",
+    "RetiredKey",
     "check_url",
     "is_loopback",
     "redirect_refusal",
@@ -77,44 +78,49 @@ def ttl_from_headers(headers: httpx.Headers, default: float, low: float, high: f
     return min(max(ttl, low), high)
 
 
-@dataclass(frozen=True, slots=True)
-class RetiredKey:
-    """A key an earlier key set held and a refresh dropped."""
+def _options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of :class:`RemoteKeySource` that ``settings`` give."""
+    issuers = settings.issuers
+    return {
+        "jwks_url": settings.jwks_url,
+        "discovery_url": settings.discovery_url,
+        "expected_issuer": issuers[0] if len(issuers) == 1 else None,
+        "allow_http": settings.jwks_allow_http,
+        "connect_timeout": settings.jwks_connect_timeout,
+        "read_timeout": settings.jwks_read_timeout,
+        "max_bytes": settings.jwks_max_bytes,
+        "default_ttl": settings.jwks_default_ttl,
+        "min_ttl": settings.jwks_min_ttl,
+        "max_ttl": settings.jwks_max_ttl,
+        "cooldown": settings.jwks_refresh_cooldown,
+        "max_stale": settings.jwks_max_stale,
+        "history": KeyHistory(settings.key_history_size, settings.key_history_max_age),
+    }
 
-    key: VerificationKey
-    dropped_at: float
 
-
-class KeyHistory:
-    """Keys dropped by refreshes, bounded in count and age, looked up by kid."""
-
-    def __init__(self, max_keys: int = 32, max_age: float = 7 * 86400.0) -> None:
-        self.max_keys = max_keys
-        self.max_age = max_age
-        self._by_kid: OrderedDict[str, RetiredKey] = OrderedDict()
-
-    def record(self, dropped: list[VerificationKey], now: float) -> None:
-        for key in dropped:
-            if key.kid is None:
-                continue
-            self._by_kid.pop(key.kid, None)
-            self._by_kid[key.kid] = RetiredKey(key, now)
-        while len(self._by_kid) > self.max_keys:
-            self._by_kid.popitem(last=False)
-
-    def forget(self, kids: list[str]) -> None:
-        """A kid that came back into the current set is no longer retired."""
-        for kid in kids:
-            self._by_kid.pop(kid, None)
-
-    def get(self, kid: str, now: float) -> RetiredKey | None:
-        entry = self._by_kid.get(kid)
-        if entry is None or now - entry.dropped_at > self.max_age:
-            return None
-        return entry
-
-    def __len__(self) -> int:
-        return len(self._by_kid)
+def load_published(document: Any, url: str, *, max_keys: int, log: Any, name: str) -> LoadedJWKS:
+    """The usable keys of a fetched key set (``published``: see
+    :func:`~jwt_middleware.jwks.load_jwks`), every skipped entry logged
+    (``jwt_auth.jwks_key_skipped``); a FetchError when none is usable."""
+    try:
+        loaded = load_jwks(document, source=url, published=True, max_keys=max_keys)
+    except ConfigurationError as exc:
+        raise FetchError("not_jwks", str(exc)) from None
+    for entry in loaded.skipped:
+        log.warning(
+            "jwt_auth.jwks_key_skipped",
+            source=name,
+            kid=entry.kid,
+            code=entry.code,
+            why=entry.why,
+        )
+    if not loaded.keys:
+        raise FetchError(
+            "no_usable_keys",
+            f"{url} holds no usable signing key ({len(loaded.skipped)} entries skipped, "
+            "see jwt_auth.jwks_key_skipped)",
+        )
+    return loaded
 
 
 class RemoteKeySource:
@@ -122,23 +128,8 @@ class RemoteKeySource:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, logger: Any = None) -> RemoteKeySource:
-        issuers = settings.issuers
-        return cls(
-            jwks_url=settings.jwks_url,
-            discovery_url=settings.discovery_url,
-            expected_issuer=issuers[0] if len(issuers) == 1 else None,
-            allow_http=settings.jwks_allow_http,
-            connect_timeout=settings.jwks_connect_timeout,
-            read_timeout=settings.jwks_read_timeout,
-            max_bytes=settings.jwks_max_bytes,
-            default_ttl=settings.jwks_default_ttl,
-            min_ttl=settings.jwks_min_ttl,
-            max_ttl=settings.jwks_max_ttl,
-            cooldown=settings.jwks_refresh_cooldown,
-            max_stale=settings.jwks_max_stale,
-            history=KeyHistory(settings.key_history_size, settings.key_history_max_age),
-            logger=logger,
-        )
+        """The source ``settings`` name (a JWKS or discovery URL, the ``jwks_*`` bounds)."""
+        return cls(**_options(settings), logger=logger)
 
     def __init__(
         self,
@@ -274,25 +265,9 @@ class RemoteKeySource:
             url = await self._jwks_location()
             document, headers = await self._fetcher.get_json(url)
             self._measured()
-            try:
-                loaded = load_jwks(document, source=url, published=True, max_keys=self.max_keys)
-            except ConfigurationError as exc:
-                raise FetchError("not_jwks", str(exc)) from None
-            for entry in loaded.skipped:
-                self.log.warning(
-                    "jwt_auth.jwks_key_skipped",
-                    source=self.name,
-                    kid=entry.kid,
-                    code=entry.code,
-                    why=entry.why,
-                )
-            keys = loaded.keys
-            if not keys:
-                raise FetchError(
-                    "no_usable_keys",
-                    f"{url} holds no usable signing key ({len(loaded.skipped)} entries skipped, "
-                    "see jwt_auth.jwks_key_skipped)",
-                )
+            loaded = load_published(
+                document, url, max_keys=self.max_keys, log=self.log, name=self.name
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure is a failed fetch, never a failed request
@@ -314,7 +289,7 @@ class RemoteKeySource:
             self._fetched(exc.cause)
             return False
         now = self.clock()
-        keyset = KeySet(keys, loaded_at=now, refused=loaded.refused)
+        keyset = KeySet(loaded.keys, loaded_at=now, refused=loaded.refused)
         self._install(keyset, now)
         self.expires_at = now + ttl_from_headers(
             headers, self.default_ttl, self.min_ttl, self.max_ttl
@@ -329,12 +304,7 @@ class RemoteKeySource:
 
     def _install(self, new: KeySet, now: float) -> None:
         old = self._keyset
-        old_fp = {(k.kid, k.fingerprint): k for k in old.keys} if old else {}
-        new_fp = {(k.kid, k.fingerprint) for k in new.keys}
-        dropped = [k for ident, k in old_fp.items() if ident not in new_fp]
-        added = [k for k in new.keys if (k.kid, k.fingerprint) not in old_fp]
-        self.history.forget([k.kid for k in new.keys if k.kid])
-        self.history.record([k for k in dropped if k.kid not in new.by_kid], now)
+        added, dropped = self.history.replace(old, new, now)
         self._keyset = new
         if old is None or dropped or added:
             self.log.info(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .keys import KeySet, VerificationKey
+from .keyset import KeySet, VerificationKey
 from .keysource import KeyHistoryView
 from .outcome import Failure
 from .reasons import Reason

@@ -1,21 +1,35 @@
 """Typed settings, from keyword arguments or from the environment (CONTRACT section 3).
 
 Bad values raise :class:`~jwt_middleware.errors.ConfigurationError` when the
-settings are built, at startup, never at the first request.
+settings are built, at startup, never at the first request: first each
+field's type against its annotation (:mod:`jwt_middleware.fieldtypes`), then
+the group validators in :data:`VALIDATORS`, one small function per group of
+settings (token, responses, claims, key source, caches and budgets, token
+locations and WebSocket, identity provider, resource metadata, DPoP, and last
+that some key source is named). The first problem found is raised.
+
+Config is plain data that every part reads: this module imports leaf modules
+only (grammars and parsers: :mod:`~jwt_middleware.locationspec`,
+:mod:`~jwt_middleware.idpnames`, :mod:`~jwt_middleware.resourceid`,
+:mod:`~jwt_middleware.syntax`, :mod:`~jwt_middleware.uri`, ...), never the
+stages that read it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
+from .algorithms import SUPPORTED_ALGS
 from .errors import ConfigurationError
-from .idp import IDP_CHOICES, TENANT_PLACEHOLDER, resolve
-from .keys import SUPPORTED_ALGS
-from .locations import DEFAULT_LOCATIONS, parse_locations
-from .metadata import check_resource, check_url
+from .fieldtypes import check_types, field_types
+from .idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
+from .locationspec import DEFAULT_LOCATIONS, parse_locations
+from .resourceid import check_resource, check_url
+from .settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
+from .settingsenv import env_values
 from .syntax import scope_tokens
 from .uri import parse_origin
 
@@ -39,35 +53,6 @@ DPOP_ALGORITHMS: Final = (
     "EdDSA",
 )
 
-ENV_VARS: Final[dict[str, str]] = {
-    "JWT_JWKS_URL": "jwks_url",
-    "JWT_DISCOVERY_URL": "discovery_url",
-    "JWT_JWKS_FILE": "jwks_file",
-    "JWT_PUBLIC_KEY_FILE": "public_key_file",
-    "JWT_SECRET": "secret",
-    "JWT_ISSUER": "issuer",
-    "JWT_AUDIENCE": "audience",
-    "JWT_ALGORITHMS": "algorithms",
-    "JWT_LEEWAY": "leeway",
-    "JWT_REQUIRED_CLAIMS": "required_claims",
-    "JWT_DIAGNOSTICS": "diagnostics",
-    "JWT_REALM": "realm",
-    "JWT_TOKEN_LOCATIONS": "token_locations",
-    "JWT_WEBSOCKET_SUBPROTOCOL": "websocket_subprotocol",
-    "JWT_WEBSOCKET_CLOSE_ON_EXPIRY": "websocket_close_on_expiry",
-    "JWT_TOKEN_TYPES": "token_types",
-    "JWT_IDP": "idp",
-    "JWT_IDP_TENANTS": "idp_tenants",
-    "JWT_RESOURCE": "resource",
-    "JWT_DPOP": "dpop",
-    "JWT_DPOP_NONCE": "dpop_nonce",
-    "JWT_DPOP_NONCE_SECRET": "dpop_nonce_secret",
-    "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
-    "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
-    "JWT_TRUSTED_ORIGINS": "trusted_origins",
-}
-"""Environment variable -> Settings field (the contract's names, kept exactly)."""
-
 _LIST_FIELDS: Final = frozenset(
     {
         "audience",
@@ -81,9 +66,6 @@ _LIST_FIELDS: Final = frozenset(
         "trusted_origins",
     }
 )
-_BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
 # RFC 7230 token characters: what a WebSocket subprotocol name may hold (RFC 6455 4.1).
 _TCHARS: Final = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -101,12 +83,23 @@ def secret_fields() -> frozenset[str]:
     return frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
 
 
-def _as_tuple(value: str | Sequence[str] | None) -> tuple[str, ...]:
+def _as_tuple(value: Any) -> Any:
+    """A list setting as a tuple: a string split at commas, None empty, any other
+    iterable as its items. Anything else is left for the type check to name."""
     if value is None:
         return ()
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
-    return tuple(value)
+    return tuple(value) if isinstance(value, Iterable) else value
+
+
+def _items(value: Any) -> Any:
+    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
+    but a string or bytes (whose characters are not keys); anything else is left
+    for the type check to name."""
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return tuple(value)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +117,7 @@ class Settings:
     jwks_file: str | None = None
     public_key_file: str | None = None
     public_keys: tuple[str, ...] = ()
-    secret: str | None = _secret(None)
+    secret: str | bytes | None = _secret(None)
     secrets: tuple[str | bytes, ...] = _secret(())
     issuer: str | tuple[str, ...] | None = None
     audience: str | tuple[str, ...] = ()
@@ -227,12 +220,14 @@ class Settings:
         if isinstance(issuer, str):
             set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
         elif issuer is not None:
-            set_(self, "issuer", tuple(issuer))
+            set_(self, "issuer", _items(issuer))
         if isinstance(self.idp, str):
             set_(self, "idp", self.idp.strip().lower())
-        set_(self, "public_keys", tuple(self.public_keys))
-        set_(self, "secrets", tuple(self.secrets))
-        self._validate()
+        set_(self, "public_keys", _items(self.public_keys))
+        set_(self, "secrets", _items(self.secrets))
+        check_types(self, _FIELD_TYPES)
+        for validate in VALIDATORS:
+            validate(self)
 
     # -- derived views ------------------------------------------------------
 
@@ -291,181 +286,242 @@ class Settings:
         return self.dpop_algorithms if isinstance(self.dpop_algorithms, tuple) else ()
 
     @property
+    def provider(self) -> str | None:
+        """The identity provider whose rules apply (``idp``, or with ``auto`` the one
+        recognised from the issuer, discovery or JWKS URL); None: no provider rules."""
+        return provider_for(self.idp, (*self.issuers, self.discovery_url, self.jwks_url))
+
+    @property
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
-
-    def _validate(self) -> None:
-        algs = self.allowed_algorithms
-        if not algs:
-            raise ConfigurationError("algorithms: at least one algorithm must be allowed")
-        bad = [a for a in algs if a not in SUPPORTED_ALGS]
-        if bad:
-            none = [a for a in bad if a.lower() == "none"]
-            if none:
-                raise ConfigurationError("algorithms: 'none' can never be allowed")
-            raise ConfigurationError(
-                f"algorithms: unsupported {', '.join(bad)}; choose from "
-                f"{', '.join(sorted(SUPPORTED_ALGS))}"
-            )
-        if self.diagnostics not in DIAGNOSTICS_LEVELS:
-            raise ConfigurationError(
-                f"diagnostics: {self.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
-            )
-        if not (0 <= self.leeway <= 3600):
-            raise ConfigurationError(f"leeway: {self.leeway} s is outside 0..3600 seconds")
-        if self.max_token_bytes < 256:
-            raise ConfigurationError("max_token_bytes: must be at least 256")
-        if self.jwks_url and self.discovery_url:
-            raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
-        if (self.jwks_url or self.discovery_url) and (
-            self.jwks_file or self.public_key_file or self.public_keys or self.all_secrets
-        ):
-            raise ConfigurationError(
-                "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
-                "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
-            )
-        if not (0 < self.jwks_min_ttl <= self.jwks_default_ttl <= self.jwks_max_ttl):
-            raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
-        if min(self.jwks_connect_timeout, self.jwks_read_timeout, self.key_wait_timeout) <= 0:
-            raise ConfigurationError("JWKS timeouts must be positive")
-        if self.jwks_refresh_cooldown < 0 or self.jwks_max_stale < 0:
-            raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
-        if self.token_cache_entries < 0 or self.token_cache_bytes < 0:
-            raise ConfigurationError("token cache bounds must not be negative")
-        if self.diagnostic_keys_per_request < 0 or self.diagnostic_verifications_per_second < 0:
-            raise ConfigurationError("diagnostic budgets must not be negative")
-        realm = self.realm
-        if (
-            not realm
-            or not realm.isascii()
-            or not realm.isprintable()
-            or any(c in realm for c in '"\\')
-        ):
-            raise ConfigurationError(
-                "realm: must be non-empty printable ASCII without quotes or backslashes"
-            )
-        parse_locations(self.locations)
-        for origin in self.origins:
-            if parse_origin(origin) is None or origin.rstrip("/") != origin:
-                raise ConfigurationError(
-                    f"trusted_origins: {origin!r} is not an origin "
-                    "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
-                )
-        name = self.websocket_subprotocol
-        if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
-            raise ConfigurationError(
-                f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
-                "'-', '_'; no dots, so it cannot look like a token)"
-            )
-        if any(not iss for iss in self.issuers):
-            raise ConfigurationError("issuer: empty issuer value")
-        if self.idp not in IDP_CHOICES:
-            raise ConfigurationError(
-                f"idp: {self.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)"
-            )
-        bad_types = [t for t in self.accepted_token_types if not t.strip() or "," in t]
-        if bad_types:
-            raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
-        templated = [i for i in self.issuers if TENANT_PLACEHOLDER in i.lower()]
-        if templated and resolve(self) == "entra" and not self.tenants:
-            raise ConfigurationError(
-                f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
-                "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
-            )
-        if self.resource is not None:
-            check_resource(self.resource)
-        if self.resource_documentation is not None:
-            check_url(self.resource_documentation, what="resource_documentation")
-        scope_tokens(self.supported_scopes, what="resource_scopes")
-        self._validate_dpop()
-        if not self.external_keys and not any(
-            (
-                self.jwks_url,
-                self.discovery_url,
-                self.jwks_file,
-                self.public_key_file,
-                self.public_keys,
-                self.all_secrets,
-            )
-        ):
-            raise ConfigurationError(
-                "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
-                "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
-            )
-
-    def _validate_dpop(self) -> None:
-        if self.dpop not in DPOP_MODES:
-            raise ConfigurationError(
-                f"dpop: {self.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
-            )
-        if self.dpop_replay_fail not in DPOP_REPLAY_FAILS:
-            raise ConfigurationError(
-                f"dpop_replay_fail: {self.dpop_replay_fail!r} is not one of "
-                f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
-            )
-        algs = self.dpop_allowed_algorithms
-        if not algs:
-            raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
-        bad = [a for a in algs if a not in DPOP_ALGORITHMS]
-        if bad:
-            raise ConfigurationError(
-                f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
-                f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
-            )
-        if not (0 < self.dpop_iat_window <= 3600):
-            raise ConfigurationError(
-                f"dpop_iat_window: {self.dpop_iat_window} s is outside 0..3600 seconds"
-            )
-        if not (0 < self.dpop_nonce_lifetime <= 86400):
-            raise ConfigurationError(
-                f"dpop_nonce_lifetime: {self.dpop_nonce_lifetime} s is outside 0..86400 seconds"
-            )
-        if self.dpop_nonce_secret is not None and len(self.dpop_nonce_secret) < 16:
-            raise ConfigurationError(
-                "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
-            )
-        if self.dpop_replay_max_entries < 1:
-            raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
-        share = self.dpop_replay_max_per_client
-        if share is not None and not 1 <= share <= self.dpop_replay_max_entries:
-            raise ConfigurationError(
-                "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
-            )
-        url = self.dpop_replay_redis_url
-        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigurationError(
-                "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
-                "(JWT_DPOP_REPLAY_REDIS_URL)"
-            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``); keywords win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for var, name in ENV_VARS.items():
-            raw = env.get(var)
-            if raw is None or raw.strip() == "":
-                continue
-            if name == "leeway":
-                try:
-                    values[name] = float(raw)
-                except ValueError:
-                    raise ConfigurationError(f"{var}: {raw!r} is not a number of seconds") from None
-            elif name in _BOOL_FIELDS:
-                flag = raw.strip().lower()
-                if flag not in _TRUE | _FALSE:
-                    raise ConfigurationError(f"{var}: {raw!r} is not true or false")
-                values[name] = flag in _TRUE
-            elif name in ("dpop", "dpop_replay_fail"):
-                values[name] = raw.strip().lower()
-            elif name in ("secret", "dpop_nonce_secret"):
-                values[name] = raw  # kept as given: whitespace is part of a secret
-            else:
-                values[name] = raw.strip()
+        values = env_values(os.environ if environ is None else environ)
         values.update(overrides)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**values)
+
+
+_FIELD_TYPES: Final = field_types(Settings)
+
+
+def settings_warnings(settings: Settings) -> list[str]:
+    """Warnings about settings that work but are probably not what is meant."""
+    warnings: list[str] = []
+    if not settings.expected_audiences:
+        warnings.append(
+            "no audience configured: tokens minted for any audience are accepted; set "
+            "JWT_AUDIENCE to this API's audience"
+        )
+    for location in parse_locations(settings.locations):
+        if location.kind == "query":
+            warnings.append(
+                f"token location {location.describe()}: a token in the URL ends up in access "
+                "logs, proxy logs and browser history; prefer the Authorization header"
+            )
+        elif location.kind == "cookie":
+            warnings.append(
+                f"token location {location.describe()}: a browser sends that cookie with "
+                "requests other sites make; unsafe methods and WebSocket handshakes from another "
+                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
+                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
+                "of side effects (docs/security.md, cookies)"
+            )
+    return warnings
+
+
+# -- the group validators, in the order they run --------------------------------------
+
+
+def check_token(s: Settings) -> None:
+    """The token's header and size: the algorithm allow-list, ``max_token_bytes``."""
+    algs = s.allowed_algorithms
+    if not algs:
+        raise ConfigurationError("algorithms: at least one algorithm must be allowed")
+    bad = [a for a in algs if a not in SUPPORTED_ALGS]
+    if bad:
+        none = [a for a in bad if a.lower() == "none"]
+        if none:
+            raise ConfigurationError("algorithms: 'none' can never be allowed")
+        raise ConfigurationError(
+            f"algorithms: unsupported {', '.join(bad)}; choose from "
+            f"{', '.join(sorted(SUPPORTED_ALGS))}"
+        )
+    if s.max_token_bytes < 256:
+        raise ConfigurationError("max_token_bytes: must be at least 256")
+
+
+def check_responses(s: Settings) -> None:
+    """What a refusal says: the diagnostics level and the challenge's realm."""
+    if s.diagnostics not in DIAGNOSTICS_LEVELS:
+        raise ConfigurationError(
+            f"diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
+        )
+    realm = s.realm
+    if (
+        not realm
+        or not realm.isascii()
+        or not realm.isprintable()
+        or any(c in realm for c in '"\\')
+    ):
+        raise ConfigurationError(
+            "realm: must be non-empty printable ASCII without quotes or backslashes"
+        )
+
+
+def check_claims(s: Settings) -> None:
+    """The claim rules: the leeway, the issuers, the accepted ``typ`` values."""
+    if not (0 <= s.leeway <= 3600):
+        raise ConfigurationError(f"leeway: {s.leeway} s is outside 0..3600 seconds")
+    if any(not iss for iss in s.issuers):
+        raise ConfigurationError("issuer: empty issuer value")
+    bad_types = [t for t in s.accepted_token_types if not t.strip() or "," in t]
+    if bad_types:
+        raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
+
+
+def check_key_source(s: Settings) -> None:
+    """One kind of key source, and a remote source's cache and timeouts."""
+    if s.jwks_url and s.discovery_url:
+        raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
+    if (s.jwks_url or s.discovery_url) and (
+        s.jwks_file or s.public_key_file or s.public_keys or s.all_secrets
+    ):
+        raise ConfigurationError(
+            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
+            "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
+        )
+    if not (0 < s.jwks_min_ttl <= s.jwks_default_ttl <= s.jwks_max_ttl):
+        raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
+    if min(s.jwks_connect_timeout, s.jwks_read_timeout, s.key_wait_timeout) <= 0:
+        raise ConfigurationError("JWKS timeouts must be positive")
+    if s.jwks_refresh_cooldown < 0 or s.jwks_max_stale < 0:
+        raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
+
+
+def check_budgets(s: Settings) -> None:
+    """The token cache's bounds and the diagnostic budgets."""
+    if s.token_cache_entries < 0 or s.token_cache_bytes < 0:
+        raise ConfigurationError("token cache bounds must not be negative")
+    if s.diagnostic_keys_per_request < 0 or s.diagnostic_verifications_per_second < 0:
+        raise ConfigurationError("diagnostic budgets must not be negative")
+
+
+def check_locations(s: Settings) -> None:
+    """Where a token is taken from: the locations, the origins trusted with a cookie
+    token, the WebSocket subprotocol."""
+    parse_locations(s.locations)
+    for origin in s.origins:
+        if parse_origin(origin) is None or origin.rstrip("/") != origin:
+            raise ConfigurationError(
+                f"trusted_origins: {origin!r} is not an origin "
+                "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
+            )
+    name = s.websocket_subprotocol
+    if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
+        raise ConfigurationError(
+            f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
+            "'-', '_'; no dots, so it cannot look like a token)"
+        )
+
+
+def check_identity_provider(s: Settings) -> None:
+    """``idp`` is a known provider; an Entra ID tenant template lists its tenants."""
+    if s.idp not in IDP_CHOICES:
+        raise ConfigurationError(f"idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)")
+    templated = [i for i in s.issuers if TENANT_PLACEHOLDER in i.lower()]
+    if templated and s.provider == "entra" and not s.tenants:
+        raise ConfigurationError(
+            f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
+            "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
+        )
+
+
+def check_resource_metadata(s: Settings) -> None:
+    """The protected resource metadata (RFC 9728): the resource, its documentation
+    URL, the scopes it lists."""
+    if s.resource is not None:
+        check_resource(s.resource)
+    if s.resource_documentation is not None:
+        check_url(s.resource_documentation, what="resource_documentation")
+    scope_tokens(s.supported_scopes, what="resource_scopes")
+
+
+def check_dpop(s: Settings) -> None:
+    """DPoP (RFC 9449): the mode, the proof algorithms and times, the nonces, the
+    replay store."""
+    if s.dpop not in DPOP_MODES:
+        raise ConfigurationError(
+            f"dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
+        )
+    if s.dpop_replay_fail not in DPOP_REPLAY_FAILS:
+        raise ConfigurationError(
+            f"dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
+            f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
+        )
+    algs = s.dpop_allowed_algorithms
+    if not algs:
+        raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
+    bad = [a for a in algs if a not in DPOP_ALGORITHMS]
+    if bad:
+        raise ConfigurationError(
+            f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
+            f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
+        )
+    if not (0 < s.dpop_iat_window <= 3600):
+        raise ConfigurationError(
+            f"dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
+        )
+    if not (0 < s.dpop_nonce_lifetime <= 86400):
+        raise ConfigurationError(
+            f"dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
+        )
+    if s.dpop_nonce_secret is not None and len(s.dpop_nonce_secret) < 16:
+        raise ConfigurationError(
+            "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
+        )
+    if s.dpop_replay_max_entries < 1:
+        raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
+    share = s.dpop_replay_max_per_client
+    if share is not None and not 1 <= share <= s.dpop_replay_max_entries:
+        raise ConfigurationError(
+            "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
+        )
+    url = s.dpop_replay_redis_url
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigurationError(
+            "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
+            "(JWT_DPOP_REPLAY_REDIS_URL)"
+        )
+
+
+def check_some_key_source(s: Settings) -> None:
+    """At least one key source is named (last: a broken setting elsewhere is said
+    first, whether or not a key source is named yet)."""
+    if not s.external_keys and not any(
+        (s.jwks_url, s.discovery_url, s.jwks_file, s.public_key_file, s.public_keys, s.all_secrets)
+    ):
+        raise ConfigurationError(
+            "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
+            "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+        )
+
+
+#: The group validators :class:`Settings` runs when built, in this order.
+VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
+    check_token,
+    check_responses,
+    check_claims,
+    check_key_source,
+    check_budgets,
+    check_locations,
+    check_identity_provider,
+    check_resource_metadata,
+    check_dpop,
+    check_some_key_source,
+)

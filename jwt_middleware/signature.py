@@ -15,8 +15,9 @@ import threading
 import time
 from typing import Final
 
-from .keys import KeySet, VerificationKey, hmac_matches
+from .keyset import KeySet, VerificationKey
 from .outcome import Failure
+from .primitives import hmac_matches
 from .reasons import Reason
 from .structure import ParsedToken
 from .text import clip

@@ -1,149 +1,28 @@
-"""Key sources: where the verifier's key set comes from.
+"""The composition root: the settings made into a verifier and its key source.
 
-This module holds the static sources (PEM files and text, a local JWKS file,
-HMAC secrets), loaded once at startup into one :class:`~jwt_middleware.keys.KeySet`.
+:func:`build_verifier` is where a :class:`~jwt_middleware.settings.Settings`
+becomes objects: static keys loaded now (:mod:`jwt_middleware.statickeys`) or
+a remote source (:class:`~jwt_middleware.remote.RemoteKeySource`), the
+:class:`~jwt_middleware.verifier.Verifier` around them, the configuration
+warnings and the loaded keys logged. It sits above the parts it assembles:
+no key source, stage or setting imports it. :func:`load_static_keys`,
+:class:`LoadedKeys` and :func:`settings_warnings` are re-exported from the
+modules that hold them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from .errors import ConfigurationError
-from .keys import (
-    HMAC_ALGS,
-    KeySet,
-    SkippedKey,
-    VerificationKey,
-    load_jwks,
-    load_pem_public_key,
-    secret_ring,
-    secret_warnings,
-)
-from .locations import parse_locations
 from .remote import RemoteKeySource
-from .settings import Settings
-from .structure import loads_object
+from .settings import Settings, settings_warnings
+from .statickeys import LoadedKeys, load_static_keys
 from .verifier import Verifier
 
-
-@dataclass(slots=True)
-class LoadedKeys:
-    """A key set and what loading it had to say (warnings, skipped JWKS entries)."""
-
-    keyset: KeySet
-    warnings: list[str] = field(default_factory=list)
-    skipped: list[SkippedKey] = field(default_factory=list)
-
-
-def _read(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigurationError(f"{what} {path!r} cannot be read: {exc.strerror}") from None
-
-
-def load_static_keys(settings: Settings) -> LoadedKeys:
-    """Import every static key the settings name; raise ConfigurationError if none is usable."""
-    if settings.jwks_url or settings.discovery_url:
-        raise ConfigurationError(
-            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) is loaded by "
-            "RemoteKeySource, not load_static_keys; configure either remote or static keys"
-        )
-    keys: list[VerificationKey] = []
-    warnings: list[str] = []
-    skipped: list[SkippedKey] = []
-    refused: dict[str, str] = {}
-
-    pems: list[tuple[str, str]] = []
-    if settings.public_key_file:
-        text = _read(settings.public_key_file, "the public key file (JWT_PUBLIC_KEY_FILE)").decode(
-            "utf-8", "replace"
-        )
-        pems.append((f"pem:{settings.public_key_file}", text))
-    pems.extend((f"pem:#{i + 1}", text) for i, text in enumerate(settings.public_keys))
-    for source, text in pems:
-        key, repaired = load_pem_public_key(text, source=source)
-        if repaired:
-            warnings.append(f"{source}: the PEM was repaired ({repaired}); fix it at the source")
-        keys.append(key)
-
-    if settings.jwks_file:
-        raw = _read(settings.jwks_file, "the JWKS file (JWT_JWKS_FILE)")
-        try:
-            document = loads_object(raw)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"JWT_JWKS_FILE {settings.jwks_file!r} is not a JSON object: {exc}"
-            ) from None
-        name = f"jwks-file:{settings.jwks_file}"
-        loaded = load_jwks(document, source=name)
-        keys.extend(loaded.keys)
-        skipped.extend(loaded.skipped)
-        refused.update(loaded.refused)
-        warnings.extend(
-            f"{name}: key {s.kid or '(no kid)'} skipped: {s.why}" for s in loaded.skipped
-        )
-        warnings.extend(f"{name}: key {n.kid or '(no kid)'}: {n.why}" for n in loaded.notes)
-
-    secrets = settings.all_secrets
-    if secrets:
-        ring = secret_ring(list(secrets), source="secret")
-        keys.append(ring)
-        warnings.extend(secret_warnings(ring.secrets, settings.allowed_algorithms))
-
-    if not keys:
-        raise ConfigurationError(
-            "no usable key: every configured key was skipped"
-            + (f" ({'; '.join(s.why for s in skipped)})" if skipped else "")
-        )
-    keyset = KeySet(keys, refused=refused)
-    allowed = settings.allowed_algorithms
-    usable = [a for a in allowed if a in keyset.by_alg]
-    if keys and not usable:
-        kinds = ", ".join(sorted({k.description for k in keys}))
-        raise ConfigurationError(
-            f"no configured key can verify the allowed algorithms ({', '.join(allowed)}); the "
-            f"keys are: {kinds}. Set JWT_ALGORITHMS to the algorithms the issuer signs with."
-        )
-    if any(a in HMAC_ALGS for a in allowed) and keyset.has_asymmetric and not keyset.has_symmetric:
-        warnings.append(
-            "HS* algorithms are allowed but only asymmetric keys are configured; HS* tokens "
-            "will be refused as algorithm_confusion"
-        )
-    dupes = sorted({k.kid for k in keys if k.kid and keyset.by_kid[k.kid] is not k})
-    if dupes:
-        warnings.append(f"duplicate kid(s) {', '.join(dupes)}: only the first key of each is used")
-    warnings.extend(settings_warnings(settings))
-    return LoadedKeys(keyset, warnings, skipped)
-
-
-def settings_warnings(settings: Settings) -> list[str]:
-    """Warnings about settings that work but are probably not what is meant."""
-    warnings: list[str] = []
-    if not settings.expected_audiences:
-        warnings.append(
-            "no audience configured: tokens minted for any audience are accepted; set "
-            "JWT_AUDIENCE to this API's audience"
-        )
-    for location in parse_locations(settings.locations):
-        if location.kind == "query":
-            warnings.append(
-                f"token location {location.describe()}: a token in the URL ends up in access "
-                "logs, proxy logs and browser history; prefer the Authorization header"
-            )
-        elif location.kind == "cookie":
-            warnings.append(
-                f"token location {location.describe()}: a browser sends that cookie with "
-                "requests other sites make; unsafe methods and WebSocket handshakes from another "
-                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
-                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
-                "of side effects (docs/security.md, cookies)"
-            )
-    return warnings
+__all__ = ["LoadedKeys", "build_verifier", "load_static_keys", "settings_warnings"]
 
 
 def build_verifier(settings: Settings, *, logger: Any = None) -> Verifier:

@@ -26,17 +26,18 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from . import header as header_stage
-from . import idp, selection, signature
+from . import selection, signature
 from .cache import TokenCache
-from .claims import AudienceAlternatesPolicy, ClaimsPolicy
-from .keys import KeySet, VerificationKey
+from .claims import ClaimsPolicy
+from .idprules import ProviderPolicy
+from .keyset import KeySet, VerificationKey
 from .keysource import KeyProvider, RemoteKeyProvider
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
 from .scopes import scopes_of
 from .settings import Settings
 from .structure import ParsedToken, decode_body, parse_compact, too_large
-from .tokentype import ID_TOKEN_HELP, accepted_types, id_token_marks
+from .tokentype import accepted_types
 
 EMPTY_KEYSET: Final = KeySet(())
 #: Reasons after which a remote key source is asked for new keys.
@@ -59,6 +60,21 @@ def _jkt(claims: dict[str, Any]) -> str | None:
 
 def _no_cache(token: str) -> None:
     return None
+
+
+def _still_selected(keys: KeySet) -> Callable[[VerifiedToken], bool]:
+    """Whether a cached token's alg and kid still select, in ``keys``, the very key
+    that verified it (each alg and kid looked up once)."""
+    selected: dict[tuple[str, str | None], str | None] = {}
+
+    def keep(verified: VerifiedToken) -> bool:
+        ident = (verified.alg, verified.kid)
+        if ident not in selected:
+            key = selection.select(verified.alg, verified.kid, keys)
+            selected[ident] = None if isinstance(key, Failure) else key.fingerprint
+        return selected[ident] == verified.key_fingerprint
+
+    return keep
 
 
 class Verifier:
@@ -85,20 +101,17 @@ class Verifier:
         self.clock = clock
         self._static = keyset
         self._remote = source if isinstance(source, RemoteKeyProvider) else None
-        #: The identity provider's rules (jwt_middleware.idp), as data for the policy.
-        self.idp_rules = rules = idp.rules_for(settings)
-        policy_class = AudienceAlternatesPolicy if rules.audience_alternates else ClaimsPolicy
-        extra = (
-            {"audience_alternates": rules.audience_alternates} if rules.audience_alternates else {}
-        )
-        self.policy: ClaimsPolicy = policy_class(
-            issuers=rules.issuers,
+        #: The identity provider's rules (jwt_middleware.idprules), beside the claims policy.
+        self.idp_policy = idp_policy = ProviderPolicy.from_settings(settings)
+        #: The same rules as data (jwt_middleware.idp.ProviderRules).
+        self.idp_rules = idp_policy.rules
+        self.policy: ClaimsPolicy = idp_policy.claims_policy(
             audiences=settings.expected_audiences,
             required=settings.required,
             leeway=settings.leeway,
-            claim_values=rules.claim_values,
-            **extra,
         )
+        #: The claims stage's check: the policy's own unless the provider adds a rule.
+        self._claims_check = idp_policy.claims_check(self.policy)
         self._allowed = frozenset(settings.allowed_algorithms)
         self._token_types = accepted_types(settings.accepted_token_types)
         self._max_bytes = settings.max_token_bytes
@@ -157,22 +170,13 @@ class Verifier:
         self._memo_keys = keys
         remote = self._remote
         if not self.settings.issuers and remote is not None and remote.discovered_issuer:
-            rules = self.idp_rules
+            idp_policy = self.idp_policy
             self.policy = self.policy.with_issuer(
-                *idp.expand_issuers((remote.discovered_issuer,), rules.provider, rules.tenants)
+                *idp_policy.discovered_issuers(remote.discovered_issuer)
             )
-        if self.cache is None or keys is EMPTY_KEYSET:  # no key set: no hit is served anyway
-            return
-        selected: dict[tuple[str, str | None], str | None] = {}
-
-        def keep(verified: VerifiedToken) -> bool:
-            ident = (verified.alg, verified.kid)
-            if ident not in selected:
-                key = selection.select(verified.alg, verified.kid, keys)
-                selected[ident] = None if isinstance(key, Failure) else key.fingerprint
-            return selected[ident] == verified.key_fingerprint
-
-        self.cache.retain(keep)
+            self._claims_check = idp_policy.claims_check(self.policy)
+        if self.cache is not None and keys is not EMPTY_KEYSET:  # else no hit is served
+            self.cache.retain(_still_selected(keys))
 
     # -- verification ---------------------------------------------------------------
 
@@ -210,8 +214,7 @@ class Verifier:
         if plan is None or body is None:
             parsed = parse_compact(token)
             if isinstance(parsed, Failure):
-                header = idp.jwe_header(token) if parsed.reason is Reason.encrypted_token else None
-                return self.advise(parsed, header, None)
+                return self.advise(parsed, self.idp_policy.unparsed_header(parsed, token), None)
             planned = self._plan(parsed, keys, now)
             if isinstance(planned, Failure):
                 return self.advise(planned, parsed.header, parsed.claims).with_claims(parsed.claims)
@@ -225,12 +228,11 @@ class Verifier:
                 parsed, alg, kid, key, keys, per_request=self._per_request, budget=self._budget
             )
             return self.advise(failure, header, claims).with_claims(claims)
-        policy = self.policy
-        problems = policy.problems(claims, now)
+        problems = self._claims_check(claims, now)
         if problems is not None:  # the issuer's measured clock, for the time hints
             remote = self._remote
             clock = remote.clock_offset if remote is not None else None
-            failure = policy.failure(problems, alg, kid, key, clock)
+            failure = self.policy.failure(problems, alg, kid, key, clock)
             return self.advise(failure, header, claims).with_claims(claims)
         exp = claims.get("exp")
         verified = VerifiedToken(  # positional: the field order of VerifiedToken
@@ -278,30 +280,10 @@ class Verifier:
         header: dict[str, Any] | None,
         claims: dict[str, Any] | None,
     ) -> Failure:
-        """``failure`` with a hint naming what it most likely is: the identity
-        provider's quirk behind it (:func:`jwt_middleware.idp.quirk`), an OpenID
-        Connect ID token sent as an access token. Never changes the reason: the
-        marks of an ID token explain a refusal, they never cause one."""
-        rules = self.idp_rules
-        provider = rules.provider
-        if provider is None and self.settings.idp == "auto":
-            provider = idp.token_provider(header, claims)  # the token's own iss: a hint only
-        parts: list[str] = []
-        said = idp.quirk(provider, failure, header, claims, rules, self.policy.audiences)
-        if said:
-            parts.append(said)
-        if claims is not None and provider != "google":  # Google: APIs verify ID tokens
-            marks = id_token_marks(claims)
-            if marks and not (said and "ID token" in said):
-                parts.append(
-                    f"The token looks like an OpenID Connect ID token ({', '.join(marks)}). "
-                    + ID_TOKEN_HELP
-                )
-        if not parts:
-            return failure
-        if failure.hint:
-            parts.append(failure.hint)
-        return failure._replace(hint=" ".join(parts))
+        """``failure`` with the identity provider's advice
+        (:meth:`~jwt_middleware.idprules.ProviderPolicy.advise`): its quirk behind it, an
+        OpenID Connect ID token sent as an access token. Never changes the reason."""
+        return self.idp_policy.advise(failure, header, claims, self.policy.audiences)
 
     # -- refresh policy ---------------------------------------------------------------
 
@@ -327,20 +309,22 @@ class Verifier:
             or outcome.reason is not Reason.key_source_unavailable
         ):
             return outcome, waited
-        cause = remote.last_cause
-        return (
-            Failure(
-                Reason.key_source_unavailable,
-                f"No usable keys: the last fetch of the key source failed ({cause})."
-                if cause
-                else "No usable keys: the key set is older than the allowed staleness.",
-                expected={"key_source": remote.name, "last_error": remote.last_error},
-                retry_after=max(1, int(remote.cooldown)),
-                alg=outcome.alg,
-                kid=outcome.kid,
-                iss=outcome.iss,
-                aud=outcome.aud,
-                sub=outcome.sub,
-            ),
-            waited,
-        )
+        return _unavailable(remote, outcome), waited
+
+
+def _unavailable(remote: RemoteKeyProvider, outcome: Failure) -> Failure:
+    """key_source_unavailable after a refresh: what the source's last fetch reported."""
+    cause = remote.last_cause
+    return Failure(
+        Reason.key_source_unavailable,
+        f"No usable keys: the last fetch of the key source failed ({cause})."
+        if cause
+        else "No usable keys: the key set is older than the allowed staleness.",
+        expected={"key_source": remote.name, "last_error": remote.last_error},
+        retry_after=max(1, int(remote.cooldown)),
+        alg=outcome.alg,
+        kid=outcome.kid,
+        iss=outcome.iss,
+        aud=outcome.aud,
+        sub=outcome.sub,
+    )

@@ -60,6 +60,7 @@ from jwt_middleware import (
     locations,
     paths,
     remote,
+    strictjson,
     structure,
     uri,
     websocket,
@@ -600,7 +601,7 @@ def test_token_structure_reader_never_raises(token: str) -> None:
     parsed = structure.parse_compact(token)
     if isinstance(parsed, structure.ParsedToken):
         assert isinstance(parsed.header, dict) and isinstance(parsed.claims, dict)
-        assert structure._depth(json.dumps(parsed.header)) <= structure.MAX_JSON_DEPTH
+        assert strictjson._depth(json.dumps(parsed.header)) <= strictjson.MAX_JSON_DEPTH
     else:
         assert_failure(parsed)
 

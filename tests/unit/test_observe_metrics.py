@@ -31,7 +31,7 @@ from helpers.prometheus import promtool
 from helpers.tokens import claims, raw_token, sign
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
-from jwt_middleware import JWTAuthMiddleware, Reason, Settings
+from jwt_middleware import JWTAuthMiddleware, Reason, Settings, load_static_keys
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 FAMILIES = {
@@ -183,6 +183,44 @@ def test_static_keys_export_the_leeway_and_no_clock_offset(
     )
     assert value(registry, "jwt_leeway_seconds", source="static") == 12.0
     assert samples(registry, "jwt_issuer_clock_offset_seconds") == []  # nothing measured
+
+
+def test_an_observer_watches_whatever_has_the_watched_members(
+    ctx: Ctx, registry: CollectorRegistry
+) -> None:
+    """Observer.watch reads what it is handed (observe.Watched), not a Verifier: a
+    stand-in with a key set, a cache, a leeway and a key feed fills the same gauges."""
+    from types import SimpleNamespace
+
+    from jwt_middleware.cache import TokenCache
+    from jwt_middleware.clock import ClockSample
+    from jwt_middleware.keys import KeySet
+    from jwt_middleware.observe import Observer
+
+    keyset = load_static_keys(ctx.ab).keyset
+    listeners: list[Any] = []
+    feed = SimpleNamespace(
+        clock_offset=ClockSample(-3.0, 0.5),
+        on_change=listeners.append,
+        on_fetch=listeners.append,
+    )
+    watched = SimpleNamespace(
+        source_label="https://keys.example.com/jwks",
+        cache=TokenCache(10, 1 << 20),
+        settings=SimpleNamespace(leeway=7.0),
+        remote=feed,
+        keyset=KeySet(()),
+    )
+    Observer(registry=registry).watch(watched)
+    source = "https://keys.example.com/jwks"
+    assert value(registry, "jwt_leeway_seconds", source=source) == 7.0
+    assert value(registry, "jwt_issuer_clock_offset_seconds", source=source) == -3.0
+    assert value(registry, "jwt_token_cache_entries", source=source) == 0.0
+    on_change, on_fetch = listeners
+    on_change(keyset)
+    on_fetch("success")
+    assert value(registry, "jwt_jwks_keys", source=source) == 2.0
+    assert value(registry, "jwt_jwks_fetch_total", source=source, result="success") == 1.0
 
 
 @pytest.mark.parametrize("skew", [-94.0, 7.0])

@@ -287,3 +287,94 @@ def test_every_secret_looking_field_is_declared_secret() -> None:
 
 
 # --- JWKS files with unusable entries -----------------------------------------------
+
+
+# --- validation by group --------------------------------------------------------------
+
+# One broken setting per group validator, each refused by that group alone.
+BROKEN_BY_GROUP = {
+    "check_token": {"max_token_bytes": 10},
+    "check_responses": {"realm": 'a"b'},
+    "check_claims": {"leeway": -1.0},
+    "check_key_source": {"jwks_min_ttl": 0.0},
+    "check_budgets": {"token_cache_entries": -1},
+    "check_locations": {"websocket_subprotocol": "a.b"},
+    "check_identity_provider": {"idp": "nobody"},
+    "check_resource_metadata": {"resource": "http://api.example.com/"},
+    "check_dpop": {"dpop_iat_window": 0.0},
+    "check_some_key_source": {"secret": None},
+}
+
+
+def test_the_group_validators_run_in_order_and_each_refuses_only_its_own_settings() -> None:
+    """Settings are validated by a sequence of small group validators; given settings
+    broken in one group only (set past validation), exactly that group's refuses."""
+    import copy
+
+    from jwt_middleware.settings import VALIDATORS
+
+    assert [v.__name__ for v in VALIDATORS] == list(BROKEN_BY_GROUP)
+    good = Settings(secret=GOOD_SECRET, algorithms=("HS256",))
+    for group, broken in BROKEN_BY_GROUP.items():
+        bad = copy.copy(good)
+        for name, value in broken.items():
+            object.__setattr__(bad, name, value)
+        refused = []
+        for validate in VALIDATORS:
+            try:
+                validate(bad)
+            except ConfigurationError:
+                refused.append(validate.__name__)
+        assert refused == [group], (group, refused)
+        with pytest.raises(ConfigurationError):
+            dataclasses.replace(good, **broken)
+
+
+def test_a_broken_setting_is_named_before_a_missing_key_source() -> None:
+    with pytest.raises(ConfigurationError, match="token location"):
+        Settings(token_locations="nowhere")
+    with pytest.raises(ConfigurationError, match="no key source"):
+        Settings(token_locations="cookie:at")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("leeway", "10", r"^leeway: expected float, got str '10'$"),
+        ("max_token_bytes", 8192.5, r"^max_token_bytes: expected int, got float"),
+        ("audience", 5, r"^audience: expected str \| tuple\[str, \.\.\.\], got int"),
+        ("audience", ["orders-api", 1], r"^audience: .* got tuple"),
+        ("jwks_allow_http", "false", r"^jwks_allow_http: expected bool, got str 'false'$"),
+        ("diagnostics", 2, r"^diagnostics: expected 'minimal' \| 'standard' \| 'verbose'"),
+        ("public_keys", "-----BEGIN PUBLIC KEY-----", r"^public_keys: expected tuple"),
+        ("dpop_replay_max_per_client", "10", r"^dpop_replay_max_per_client: expected int \| None"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_a_configuration_error_naming_the_setting(
+    field: str, value: Any, message: str
+) -> None:
+    """The type of every field is checked against its annotation when the settings are
+    built: a ConfigurationError naming the setting, never a bare TypeError later."""
+    with pytest.raises(ConfigurationError, match=message):
+        Settings(secret=GOOD_SECRET, algorithms=("HS256",), **{field: value})
+
+
+def test_a_secret_of_the_wrong_type_is_named_without_its_value() -> None:
+    with pytest.raises(ConfigurationError, match=r"^secrets: expected .*, got str$"):
+        Settings(secrets="correct-horse-battery-staple-0123456789")
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(secret=1234567890123456)
+    assert "1234567890123456" not in str(refused.value)
+
+
+def test_values_of_the_annotated_types_pass_as_before() -> None:
+    s = Settings(
+        secrets=[b"first-secret-0123456789abcdef0123", "second-secret-0123456789abcdef01"],
+        algorithms=["HS256"],
+        audience=("a", "b"),
+        issuer=["https://a/", "https://b/"],
+        leeway=10,
+        dpop_replay_max_per_client=None,
+    )
+    assert s.issuers == ("https://a/", "https://b/") and s.leeway == 10
+    assert s.secrets == (b"first-secret-0123456789abcdef0123", "second-secret-0123456789abcdef01")
