@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from jwt_middleware import Settings, dpop
 from jwt_middleware.replay import MemoryReplayStore
+from jwt_middleware.uri import Target, parse_url
 
 from .common import bad_signature, loadavg, log, table
 from .micro import HEADERS, Variant, _b64d, _loop, _parse_only, calibrate, run_rounds, summarize
@@ -72,9 +73,12 @@ def build_variants() -> tuple[list[Variant], dict[str, Any]]:
     def raw(a: bytes) -> None:
         public.verify(a, msg, ecdsa)
 
+    target = parse_url(URL)
+    assert isinstance(target, Target), target
+
     def check(p: str) -> Any:
         return dpop.verify_proof(
-            p, method="GET", url=URL, access_token=TOKEN, now=now, policy=policy
+            p, method="GET", target=target, access_token=TOKEN, now=now, policy=policy
         )
 
     keys = dpop._KEYS  # the per-header key memo
@@ -98,7 +102,7 @@ def build_variants() -> tuple[list[Variant], dict[str, Any]]:
         first_use = state["store"].check
         for p in proofs[:n]:
             result = check(p)
-            first_use(result.jti, window)
+            first_use(f"{result.jkt}:{result.jti}", window, result.jkt)  # as the middleware does
 
     # Correctness first: every variant must do what its label says.
     raw(der)
