@@ -38,13 +38,20 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+#: The subject of the benchmark's tokens, which the apps answer with (request.user.identity).
+SUBJECT = "f3b2c1d0-5a6b-4c7d-8e9f-0a1b2c3d4e5f"
+#: What a benchmark app answers for an accepted request: the identity, or ``ok`` where the
+#: app has no user (bare) or does not read it (FastAPI).
+ANSWERS = (b"ok", SUBJECT.encode())
+
+
 def typical_claims(now: int | None = None, *, sub: str | None = None, ttl: int = 3600) -> dict:
     """An access token's claims as identity providers issue them (~330 bytes of JSON)."""
     now = int(time.time()) if now is None else now
     return {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "sub": sub or "f3b2c1d0-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+        "sub": sub or SUBJECT,
         "exp": now + ttl,
         "iat": now,
         "nbf": now,
