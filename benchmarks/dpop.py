@@ -42,8 +42,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from jwt_middleware import Settings, dpop
-from jwt_middleware.replay import MemoryReplayStore
-from jwt_middleware.uri import Target, parse_url
+from jwt_middleware.dpop.replay import MemoryReplayStore
+from jwt_middleware.values.uri import Target, parse_url
 
 from .common import bad_signature, loadavg, log, table
 from .micro import HEADERS, Variant, _b64d, _loop, _parse_only, calibrate, run_rounds, summarize

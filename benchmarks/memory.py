@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from jwt_middleware import Settings, Verifier, load_static_keys
-from jwt_middleware.cache import entry_size
+from jwt_middleware.tokens.cache import entry_size
 
 from .common import AUDIENCE, ISSUER, log, make_keys, sign, table, typical_claims
 from .server import get, load, start_uvicorn

@@ -101,7 +101,7 @@ def verifier_for(alg: str, tmp: Path, **extra: Any) -> tuple[Verifier, str, Any]
 def verify_report(
     alg: str, tmp: Path, seconds: float, interval: float
 ) -> tuple[str, Profiler, dict[str, float]]:
-    from jwt_middleware.structure import decode_body, parse_compact
+    from jwt_middleware.tokens.structure import decode_body, parse_compact
 
     verifier, token, _ = verifier_for(alg, tmp, token_cache_entries=0)
     assert isinstance(verifier.verify(token), VerifiedToken)  # memoises the header's plan

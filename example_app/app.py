@@ -53,7 +53,7 @@ from jwt_middleware import JWTAuthMiddleware, Settings, Verifier, dpop
 from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
 from jwt_middleware.metrics_endpoint import MULTIPROC_DIR_VARIABLE, metrics_endpoint
 from jwt_middleware.outcome import Failure, VerifiedToken
-from jwt_middleware.uri import request_target
+from jwt_middleware.values.uri import request_target
 
 from .devkeys import key_file_for as dev_key_file
 from .devkeys import load_or_create

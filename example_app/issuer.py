@@ -6,7 +6,7 @@ never enable it where real keys are configured (the app turns it off
 whenever a key setting is present).
 
 It is also the verifier's key provider (the ``KeyProvider`` protocol of
-``jwt_middleware.verifier``): the current RSA and EC keys, plus a key it
+``jwt_middleware.tokens.verifier``): the current RSA and EC keys, plus a key it
 "retired" at startup, held in a key-set history so its tokens get
 ``retired_key`` exactly as after a real rotation.
 
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk
 
 from jwt_middleware.keys import KeySet, import_jwk
-from jwt_middleware.remote import KeyHistory
+from jwt_middleware.keys.remote import KeyHistory
 
 from .devkeys import DevKeys
 

@@ -20,7 +20,8 @@ from .outcome import Failure, Problem, VerifiedToken
 from .reasons import REASONS, Reason, ReasonInfo
 from .settings import Settings
 from .sources import load_static_keys
-from .verifier import Verifier
+from .tokens.verifier import Verifier
+from .values.version import VERSION
 
 __all__ = [
     "REASONS",
@@ -40,4 +41,4 @@ __all__ = [
     "load_static_keys",
 ]
 
-__version__ = "0.1.0"
+__version__ = VERSION

@@ -41,10 +41,10 @@ except ImportError as exc:  # the message says which install brings it
 
 from .outcome import Failure, VerifiedToken
 from .reasons import Reason
-from .responses import render
-from .scopes import decide as decide_scopes
+from .request.responses import render
 from .settings import DiagnosticsLevel
-from .syntax import scope_tokens
+from .tokens.scopes import decide as decide_scopes
+from .values.syntax import scope_tokens
 
 #: The OpenAPI security scheme ("bearerAuth", HTTP bearer, JWT). It does not
 #: verify anything itself (auto_error=False): the middleware has done that.

@@ -48,14 +48,14 @@ except ImportError as exc:  # the message says which install brings it
         name=exc.name,
     ) from exc
 
-from .binding import BearerBinding
 from .errors import ConfigurationError
-from .issuers import MultiIssuerVerifier
 from .outcome import Failure, VerifiedToken
-from .presentation import AUTHORIZATION_BEARER
+from .request.binding import BearerBinding
+from .request.presentation import AUTHORIZATION_BEARER
 from .settings import Settings
 from .sources import build_verifier
-from .verifier import Verifier
+from .tokens.issuers import MultiIssuerVerifier
+from .tokens.verifier import Verifier
 
 __all__ = ["JWTTokenVerifier", "access_token", "auth_settings"]
 

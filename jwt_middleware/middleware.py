@@ -29,23 +29,23 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import websocket
-from .admission import Admission
-from .authorization import PathScopes
-from .binding import BearerBinding, ProofBinding
-from .dpopsetup import DPoPSetup
-from .issuers import MultiIssuerVerifier
-from .metadata import MetadataDocument, MetadataEndpoint, resource_warnings
-from .observe import Observer
+from .dpop.replay import ReplayStore
+from .dpop.setup import DPoPSetup
+from .observe.observer import Observer
 from .outcome import Failure, VerifiedToken
-from .paths import PathRules, route_path
-from .presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
-from .replay import ReplayStore
+from .request import websocket
+from .request.admission import Admission
+from .request.authorization import PathScopes
+from .request.binding import BearerBinding, ProofBinding
+from .request.metadata import MetadataDocument, MetadataEndpoint, resource_warnings
+from .request.paths import PathRules, route_path
+from .request.presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
+from .request.stages import Outcome, by_token
+from .request.verification import Verification
 from .settings import Settings
 from .sources import build_verifier
-from .stages import Outcome, Step, checks_for
-from .verification import Verification
-from .verifier import Verifier
+from .tokens.issuers import MultiIssuerVerifier
+from .tokens.verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
 _JUDGED: Final = frozenset({"http", "websocket"})
@@ -142,31 +142,21 @@ class JWTAuthMiddleware:
             ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
         )
         self.verification = Verification(verifier, self.settings.key_wait_timeout)
-        authorization = (PathScopes(rules).check, False) if rules.has_scopes else (None, False)
-        #: Binding, status and authorization, by the scheme a token came with.
-        self._checks: dict[str, tuple[Step, ...]] = {
-            "bearer": checks_for(
-                (
-                    BearerBinding(bearer_ok=dpop.bearer_ok).check if dpop is not None else None,
-                    False,
-                ),
-                authorization,
-            ),
-            "dpop": checks_for(
-                (
-                    ProofBinding(
-                        dpop.replay_store,
-                        dpop.replay_window,
-                        fail_open=dpop.fail_open,
-                        observer=self.observer,
-                    ).check
-                    if dpop is not None
-                    else None,
-                    True,
-                ),
-                authorization,
-            ),
-        }
+        #: Binding, status and authorization, by the kind of token: its scheme, and
+        #: whether it is bound to a key (request/stages.py).
+        self._checks = by_token(
+            bearer=BearerBinding(bearer_ok=dpop.bearer_ok).check if dpop is not None else None,
+            bearer_always=dpop is not None and not dpop.bearer_ok,
+            proof=ProofBinding(
+                dpop.replay_store,
+                dpop.replay_window,
+                fail_open=dpop.fail_open,
+                observer=self.observer,
+            ).check
+            if dpop is not None
+            else None,
+            authorization=(PathScopes(rules).check,) if rules.has_scopes else (),
+        )
         self.admission = Admission(
             app,
             self.settings,
@@ -230,7 +220,9 @@ class JWTAuthMiddleware:
         if self._metadata is not None and self._metadata.matches(scope):
             return await self._metadata.serve(scope, send, self.startup)
         path = route_path(scope) if self._rules.enabled else ""
-        if self._opens(scope, path):  # a public path, a CORS preflight
+        if (path and self._rules.is_public(path)) or (
+            scope.get("method") == "OPTIONS" and self._is_preflight(scope)
+        ):  # a public path, a CORS preflight: the app, unauthenticated
             return await self._anonymous(scope, receive, send)
         if self._remote and not self._started:
             await self.startup()
@@ -244,9 +236,9 @@ class JWTAuthMiddleware:
             if outcome is None:
                 outcome, waited = await self.verification.verify(token)
                 started += waited  # the key fetch wait is not verification time
-        # binding, status, authorization: the checks configured for the token's scheme
+        # binding, status, authorization: the checks configured for this kind of token
         if type(outcome) is VerifiedToken:
-            for check, awaited in self._checks[presented.scheme]:
+            for check, awaited in self._checks[presented.scheme][outcome.jkt is not None]:
                 result = check(token, presented, outcome, path)
                 outcome = await result if awaited else result
                 if type(outcome) is not VerifiedToken:
@@ -272,15 +264,11 @@ class JWTAuthMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    def _opens(self, scope: Scope, path: str) -> bool:
-        """Whether the request passes unauthenticated: a public path, a CORS preflight."""
-        if self._rules.enabled and self._rules.is_public(path):
-            return True
-        return self._preflight and scope.get("method") == "OPTIONS" and self._is_preflight(scope)
-
-    @staticmethod
-    def _is_preflight(scope: Scope) -> bool:
-        """A CORS preflight (Fetch standard): ``OPTIONS`` with both ``Origin`` and
-        ``Access-Control-Request-Method``; anything less is judged like any request."""
+    def _is_preflight(self, scope: Scope) -> bool:
+        """An ``OPTIONS`` request that is a CORS preflight (Fetch standard), passed on when
+        ``allow_cors_preflight``: both ``Origin`` and ``Access-Control-Request-Method``;
+        anything less is judged like any request."""
+        if not self._preflight:
+            return False
         names = {name.lower() for name, _ in scope["headers"]}
         return b"origin" in names and b"access-control-request-method" in names

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, NoReturn
 from starlette.authentication import AuthCredentials, BaseUser
 
 from .reasons import REASONS, Reason, ReasonInfo
-from .text import clip
+from .values.text import clip
 
 
 class _ProblemFields(NamedTuple):

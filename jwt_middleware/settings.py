@@ -22,16 +22,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
-from .algorithms import SUPPORTED_ALGS
 from .errors import ConfigurationError
-from .fieldtypes import check_types, field_types
-from .idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
-from .locationspec import DEFAULT_LOCATIONS, parse_locations
-from .resourceid import check_resource, check_url
-from .settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
-from .settingsenv import env_values
-from .syntax import scope_tokens
-from .uri import parse_origin
+from .values.algorithms import SUPPORTED_ALGS
+from .values.fieldtypes import check_types, field_types
+from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
+from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
+from .values.resourceid import check_resource, check_url
+from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
+from .values.settingsenv import env_values
+from .values.syntax import scope_tokens
+from .values.uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
 DIAGNOSTICS_LEVELS: Final = ("minimal", "standard", "verbose")

@@ -17,10 +17,10 @@ from typing import Any
 import structlog
 
 from .errors import ConfigurationError
-from .remote import RemoteKeySource
+from .keys.remote import RemoteKeySource
+from .keys.statickeys import LoadedKeys, load_static_keys
 from .settings import Settings, settings_warnings
-from .statickeys import LoadedKeys, load_static_keys
-from .verifier import Verifier
+from .tokens.verifier import Verifier
 
 __all__ = ["LoadedKeys", "build_verifier", "load_static_keys", "settings_warnings"]
 

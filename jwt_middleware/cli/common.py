@@ -18,9 +18,9 @@ from importlib import metadata
 from typing import Any, Final, TextIO, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
-from ..extract import parse_authorization
 from ..outcome import Failure
-from ..text import clip
+from ..request.extract import parse_authorization
+from ..values.text import clip
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
@@ -37,7 +37,7 @@ def version_text() -> str:
     try:
         version = metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        from .. import __version__
+        from ..values.version import VERSION as __version__
 
         return f"jwt-middleware {__version__} ({DISTRIBUTION} not installed)"
     return f"jwt-middleware {version} ({DISTRIBUTION})"

@@ -15,17 +15,8 @@ import sys
 import time
 
 from ..outcome import Failure
-from ..structure import parse_compact
-from .common import (
-    EXIT_OK,
-    Style,
-    Subparsers,
-    indent,
-    json_out,
-    read_token,
-    strip_scheme,
-    when,
-)
+from ..tokens.structure import parse_compact
+from .common import EXIT_OK, Style, Subparsers, indent, json_out, read_token, strip_scheme, when
 from .verdict import identify, print_failure, print_identity
 
 

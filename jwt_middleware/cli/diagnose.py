@@ -17,25 +17,16 @@ import argparse
 import sys
 import time
 
-from .. import scopes
-from ..dpop import Proof, ProofPolicy, binding_failure, verify_proof
-from ..extract import parse_authorization
+from ..dpop.proof import Proof, ProofPolicy, binding_failure, verify_proof
 from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
+from ..request.extract import parse_authorization
 from ..settings import Settings
-from ..structure import parse_compact
-from ..text import clip
-from ..uri import Target, parse_url
-from .common import (
-    EXIT_OK,
-    Style,
-    Subparsers,
-    UsageError,
-    json_out,
-    read_token,
-    strip_scheme,
-    when,
-)
+from ..tokens import scopes
+from ..tokens.structure import parse_compact
+from ..values.text import clip
+from ..values.uri import Target, parse_url
+from .common import EXIT_OK, Style, Subparsers, UsageError, json_out, read_token, strip_scheme, when
 from .keyoptions import Unavailable, build_cli_verifier, key_options
 from .verdict import identify, print_failure, print_identity
 

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import ClockSample
 from ..errors import ConfigurationError
-from ..fetch import DocumentFetcher, FetchError, check_url
 from ..keys import KeySet, load_jwks
+from ..keys.clock import ClockSample
+from ..keys.fetch import DocumentFetcher, FetchError, check_url
 from ..settings import Settings
 from .common import public_url, scrub_urls
 from .doctor_keys import key_row, skipped_row

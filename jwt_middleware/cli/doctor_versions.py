@@ -37,7 +37,7 @@ def openssl_version() -> str | None:
 def check_versions(report: Report) -> None:
     import cryptography
 
-    from .. import __version__
+    from ..values.version import VERSION as __version__
 
     package = dist_version(DISTRIBUTION)
     report.versions = {

@@ -13,10 +13,10 @@ import os
 from typing import Any
 
 from ..keys import KeySet
-from ..remote import RemoteKeySource
+from ..keys.remote import RemoteKeySource
 from ..settings import Settings
 from ..sources import load_static_keys
-from ..verifier import EMPTY_KEYSET, Verifier
+from ..tokens.verifier import EMPTY_KEYSET, Verifier
 from .common import UsageError, public_url, scrub_urls
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from ..outcome import Failure
-from ..text import clip
+from ..values.text import clip
 from .common import (
     EXIT_OK,
     EXIT_REJECTED,

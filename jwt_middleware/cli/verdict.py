@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import idp
 from ..outcome import Failure
 from ..reasons import REASONS
-from ..responses import problem_body
-from ..tokentype import describe
+from ..request.responses import problem_body
+from ..tokens import idp
+from ..tokens.tokentype import describe
 from .common import EXIT_REJECTED, Style, json_out
 
 

@@ -24,15 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, NamedTuple
 
-from .claims import is_time
-from .errors import ConfigurationError
-from .keys import PRIVATE_MEMBERS, VerificationKey, import_jwk
-from .outcome import Failure, VerifiedToken
-from .reasons import Reason
-from .settings import DPOP_ALGORITHMS, Settings
-from .structure import parse_compact
-from .text import clip
-from .uri import Origin, Target, parse_url
+from ..errors import ConfigurationError
+from ..keys import PRIVATE_MEMBERS, VerificationKey, import_jwk
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
+from ..settings import DPOP_ALGORITHMS, Settings
+from ..tokens.claims import is_time
+from ..tokens.structure import parse_compact
+from ..values.text import clip
+from ..values.uri import Origin, Target, parse_url
 
 PROOF_TYP: Final = "dpop+jwt"
 #: Longest proof accepted (a proof with an RSA 8192 key and signature is about 3 KiB).

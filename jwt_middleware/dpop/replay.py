@@ -44,10 +44,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 #: The default bound of the per-process store (about 150 bytes an entry).
 DEFAULT_MAX_ENTRIES: Final = 100_000

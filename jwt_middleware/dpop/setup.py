@@ -14,12 +14,12 @@ import time
 
 from starlette.types import Message, Send
 
-from .dpop import Nonces, ProofPolicy
-from .outcome import Failure
-from .reasons import Reason
+from ..outcome import Failure
+from ..reasons import Reason
+from ..settings import Settings
+from .challenge import DPoPChallenge
+from .proof import Nonces, ProofPolicy
 from .replay import ReplayStore, replay_store_for
-from .responses import DPoPChallenge
-from .settings import Settings
 
 
 class DPoPSetup:

@@ -17,7 +17,7 @@ The key material lives in modules of one concern each, re-exported here
 
 from __future__ import annotations
 
-from .algorithms import EC_ALGS, HMAC_ALGS, OKP_ALGS, RSA_ALGS, SUPPORTED_ALGS
+from ..values.algorithms import EC_ALGS, HMAC_ALGS, OKP_ALGS, RSA_ALGS, SUPPORTED_ALGS
 from .fingerprints import FINGERPRINT_LABEL, SCRYPT_N, SCRYPT_P, SCRYPT_R, secret_fingerprint
 from .hmacsecrets import WEAK_SECRETS, secret_ring, secret_warnings
 from .jwks import (

@@ -43,7 +43,7 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-from .text import duration
+from ..values.text import duration
 
 #: The Date header's resolution, seconds.
 DATE_RESOLUTION: Final = 1.0

@@ -27,9 +27,9 @@ from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
+from ..errors import ConfigurationError
+from ..values.strictjson import loads_object
 from .clock import ClockSample, sample
-from .errors import ConfigurationError
-from .strictjson import loads_object
 
 DEFAULT_MAX_BYTES: Final = 256 * 1024
 

@@ -13,8 +13,8 @@ import base64
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from .algorithms import HMAC_ALGS
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..values.algorithms import HMAC_ALGS
 from .fingerprints import secret_fingerprint
 from .keyset import VerificationKey
 from .primitives import hmac_verifier

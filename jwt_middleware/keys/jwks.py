@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from joserfc import jwk
 
-from .algorithms import SUPPORTED_ALGS
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..values.algorithms import SUPPORTED_ALGS
 from .hmacsecrets import secret_ring
 from .keyimport import KeyRefused, bind, rsa_problem
 from .keyset import VerificationKey

@@ -13,8 +13,8 @@ from typing import Any, Final
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from joserfc import jwk
 
-from .algorithms import EC_ALGS, RSA_ALGS
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..values.algorithms import EC_ALGS, RSA_ALGS
 from .keyset import VerificationKey
 from .primitives import ec_verifier, okp_verifier, rsa_verifier
 

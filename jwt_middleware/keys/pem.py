@@ -17,7 +17,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from joserfc.errors import JoseError
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 from .keyimport import bind, import_public
 from .keyset import VerificationKey
 

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import structlog
 
+from ..errors import ConfigurationError
+from ..settings import Settings
 from .clock import ClockOffset, ClockSample
-from .errors import ConfigurationError
 from .fetch import (
     DEFAULT_MAX_BYTES,
     DocumentFetcher,
@@ -48,7 +49,6 @@ from .jwks import MAX_JWKS_KEYS, LoadedJWKS, load_jwks
 from .keyhistory import KeyHistory, RetiredKey
 from .keyset import KeySet
 from .keysource import RemoteKeyProvider
-from .settings import Settings
 
 __all__ = [
     "FetchError",

@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .algorithms import HMAC_ALGS
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..settings import Settings, settings_warnings
+from ..values.algorithms import HMAC_ALGS
+from ..values.strictjson import loads_object
 from .hmacsecrets import secret_ring, secret_warnings
 from .jwks import SkippedKey, load_jwks
 from .keyset import KeySet, VerificationKey
 from .pem import load_pem_public_key
-from .settings import Settings, settings_warnings
-from .strictjson import loads_object
 
 
 @dataclass(slots=True)

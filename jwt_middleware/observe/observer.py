@@ -45,13 +45,13 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
+from ..keys.clock import ClockSample
+from ..keys.keyset import KeySet, VerificationKey
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
+from ..values.text import clip
 from .cachemetrics import CacheCollector as CacheCollector  # re-exported
 from .cachemetrics import CacheStats as CacheStats
-from .clock import ClockSample
-from .keyset import KeySet, VerificationKey
-from .outcome import Failure, VerifiedToken
-from .reasons import Reason
-from .text import clip
 
 OUTCOMES: Final = ("accepted", "rejected")
 #: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.

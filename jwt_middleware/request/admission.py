@@ -21,12 +21,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..dpop.setup import DPoPSetup
+from ..outcome import Failure, VerifiedToken
+from ..settings import Settings
 from . import websocket
-from .dpopsetup import DPoPSetup
-from .outcome import Failure, VerifiedToken
 from .presentation import Presented
 from .responses import render
-from .settings import Settings
 
 
 class Admission:

@@ -8,10 +8,10 @@ FastAPI dependencies and the CLI use too (insufficient_scope, 403).
 
 from __future__ import annotations
 
-from .outcome import Failure, VerifiedToken
+from ..outcome import Failure, VerifiedToken
+from ..tokens.scopes import decide
 from .paths import PathRules
 from .presentation import Presented
-from .scopes import decide
 
 
 class PathScopes:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .dpop import bearer_refusal, binding_failure
-from .observe import Observer
-from .outcome import Failure, VerifiedToken
+from ..dpop.proof import bearer_refusal, binding_failure
+from ..dpop.replay import ReplayStore
+from ..observe.observer import Observer
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
 from .presentation import Presented
-from .reasons import Reason
-from .replay import ReplayStore
 
 
 class BearerBinding:

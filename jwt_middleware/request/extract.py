@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .outcome import Failure
-from .reasons import Reason
-from .structure import too_large
+from ..outcome import Failure
+from ..reasons import Reason
+from ..tokens.structure import too_large
 
 _AUTHORIZATION = b"authorization"
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")

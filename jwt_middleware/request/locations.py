@@ -28,15 +28,15 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Scope
 
+from ..outcome import Failure
+from ..reasons import Reason
+from ..values.locationspec import DEFAULT_LOCATIONS as DEFAULT_LOCATIONS  # the parser, re-exported
+from ..values.locationspec import Kind as Kind
+from ..values.locationspec import Location, parse_locations
+from ..values.locationspec import title as _title
+from ..values.text import clip
+from ..values.uri import Origin, header, parse_origin, request_origin
 from .extract import authorization, check_token, judge, parse_authorization
-from .locationspec import DEFAULT_LOCATIONS as DEFAULT_LOCATIONS  # the parser, re-exported
-from .locationspec import Kind as Kind
-from .locationspec import Location, parse_locations
-from .locationspec import title as _title
-from .outcome import Failure
-from .reasons import Reason
-from .text import clip
-from .uri import Origin, header, parse_origin, request_origin
 
 # Runs of base64url characters and dots: where a compact JWS or JWE can be (linear).
 _RUNS: Final = re.compile(r"[A-Za-z0-9_.-]+")

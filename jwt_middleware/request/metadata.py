@@ -52,16 +52,16 @@ from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
 
-from .errors import ConfigurationError
-from .idpnames import TENANT_PLACEHOLDER
-from .issuers import MultiIssuerVerifier
-from .locationspec import parse_locations
+from ..errors import ConfigurationError
+from ..settings import Settings
+from ..tokens.issuers import MultiIssuerVerifier
+from ..tokens.verifier import Verifier
+from ..values.idpnames import TENANT_PLACEHOLDER
+from ..values.locationspec import parse_locations
+from ..values.resourceid import check_resource as check_resource  # re-exported
+from ..values.resourceid import check_url as check_url
 from .paths import route_path
-from .resourceid import check_resource as check_resource  # re-exported
-from .resourceid import check_url as check_url
 from .responses import resource_metadata_param
-from .settings import Settings
-from .verifier import Verifier
 
 WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
 """The RFC 9728 well-known URI string (section 3)."""

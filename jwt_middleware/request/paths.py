@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from starlette.types import Scope
 
-from .syntax import scope_tokens
+from ..values.syntax import scope_tokens
 
 # A path some layer could read differently from the router: dot or empty segments,
 # backslashes, matrix parameters, percent signs left after the server decoded it.

@@ -23,14 +23,14 @@ from typing import Final, NamedTuple
 
 from starlette.types import Scope
 
+from ..dpop.proof import Nonces, Proof, ProofPolicy, count_proofs, verify_proof
+from ..outcome import Failure
+from ..reasons import Reason
+from ..settings import Settings
+from ..values.uri import request_target
 from . import websocket
-from .dpop import Nonces, Proof, ProofPolicy, count_proofs, verify_proof
 from .extract import authorization, judge, parse_authorization
 from .locations import TokenLocations
-from .outcome import Failure
-from .reasons import Reason
-from .settings import Settings
-from .uri import request_target
 
 
 class Presented(NamedTuple):
@@ -135,7 +135,14 @@ class Presentation:
         unchecked (see the module docstring); None when anything else applies."""
         if not self._plain or scope["type"] != "http":
             return None
-        raw, count = authorization(scope["headers"])
+        # extract.authorization's scan, written out: one call less on every request
+        # (make bench, in-process cached request).
+        raw: bytes | None = None
+        count = 0
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (len(name) == 13 and name.lower() == b"authorization"):
+                count += 1
+                raw = value
         if count == 1 and raw is not None and raw[:7] == b"Bearer ":
             return raw[7:].decode("latin-1")
         return None

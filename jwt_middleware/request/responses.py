@@ -23,9 +23,10 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from .outcome import Failure
-from .reasons import REASONS, Stage
-from .settings import DiagnosticsLevel
+from ..dpop.challenge import DPoPChallenge
+from ..outcome import Failure
+from ..reasons import REASONS, Stage
+from ..settings import DiagnosticsLevel
 
 PROBLEM_TYPE_BASE: Final = "urn:jwt-middleware:reason:"
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
@@ -39,24 +40,6 @@ def problem_type(reason: str) -> str:
 def resource_metadata_param(url: str | None) -> str | None:
     """The challenge parameter naming the metadata URL (RFC 9728 section 5.1), or None."""
     return None if url is None else f'resource_metadata="{url}"'
-
-
-class DPoPChallenge:
-    """How DPoP shapes the challenges: the ``algs`` value, whether Bearer is accepted
-    too, whether the failed request used the DPoP scheme, a nonce to hand out."""
-
-    __slots__ = ("algs", "bearer", "dpop_request", "nonce")
-
-    def __init__(
-        self, algs: str, *, bearer: bool, dpop_request: bool = False, nonce: str | None = None
-    ) -> None:
-        self.algs = algs
-        self.bearer = bearer
-        self.dpop_request = dpop_request
-        self.nonce = nonce
-
-    def for_request(self, *, dpop_request: bool, nonce: str | None = None) -> DPoPChallenge:
-        return DPoPChallenge(self.algs, bearer=self.bearer, dpop_request=dpop_request, nonce=nonce)
 
 
 def dpop_challenge(failure: Failure | None, realm: str, algs: str, extra: str | None = None) -> str:

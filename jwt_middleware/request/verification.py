@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .issuers import MultiIssuerVerifier
-from .outcome import Failure, VerifiedToken
-from .verifier import Verifier
+from ..outcome import Failure, VerifiedToken
+from ..tokens.issuers import MultiIssuerVerifier
+from ..tokens.verifier import Verifier
 
 
 class Verification:

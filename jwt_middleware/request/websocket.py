@@ -29,11 +29,11 @@ from typing import Any, Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .outcome import Failure, VerifiedToken
-from .reasons import Reason
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
+from ..settings import DiagnosticsLevel
+from ..tokens.structure import too_large
 from .responses import render
-from .settings import DiagnosticsLevel
-from .structure import too_large
 
 WS_POLICY_VIOLATION: Final = 1008
 _HTTP_RESPONSE_EXTENSION: Final = "websocket.http.response"

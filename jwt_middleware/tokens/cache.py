@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from .outcome import VerifiedToken
+from ..outcome import VerifiedToken
 
 # Estimated resident bytes of one entry: the token string, plus the decoded claims and
 # header dicts, the VerifiedToken and the dict slot (measured at about 3.5x the token

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Final
 from urllib.parse import urlsplit
 
-from .clock import ClockSample, describe
-from .outcome import Problem
-from .reasons import Reason
-from .resourceid import resource_key, resource_parts
-from .text import clip, duration
+from ..keys.clock import ClockSample, describe
+from ..outcome import Problem
+from ..reasons import Reason
+from ..values.resourceid import resource_key, resource_parts
+from ..values.text import clip, duration
 
 #: An expiry this recent is most likely clock skew between issuer and server.
 _CLOCK_SKEW_WINDOW: Final = 300

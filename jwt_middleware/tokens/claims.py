@@ -24,17 +24,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from ..keys.clock import ClockSample
+from ..keys.keyset import VerificationKey
+from ..outcome import Failure, Problem
+from ..reasons import CLAIM_ORDER, Reason
+from ..values.resourceid import resource_key as resource_key  # re-exported
+from ..values.resourceid import resource_parts as resource_parts
+from ..values.strictjson import OversizedClaims, OversizedNumber
+from ..values.text import clip, duration, json_type, utc
 from .claimhints import audience_hint, clock_hint, issuer_hint, time_hint
 from .claimhints import issuer_near_miss as issuer_near_miss  # re-exported
 from .claimhints import resource_near_miss as resource_near_miss
-from .clock import ClockSample
-from .keyset import VerificationKey
-from .outcome import Failure, Problem
-from .reasons import CLAIM_ORDER, Reason
-from .resourceid import resource_key as resource_key  # re-exported
-from .resourceid import resource_parts as resource_parts
-from .strictjson import OversizedClaims, OversizedNumber
-from .text import clip, duration, json_type, utc
 
 MAX_UNIX_TIME: Final = 253402300799  # 9999-12-31T23:59:59Z
 REGISTERED: Final = ("iss", "sub", "aud", "exp", "nbf", "iat", "jti")

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from .algorithms import HMAC_ALGS
-from .keyset import KeySet
-from .outcome import Failure
-from .reasons import Reason
-from .text import clip
+from ..keys.keyset import KeySet
+from ..outcome import Failure
+from ..reasons import Reason
+from ..values.algorithms import HMAC_ALGS
+from ..values.text import clip
 from .tokentype import describe, type_matches
 
 #: ``crit`` extensions this verifier understands (none).

@@ -30,21 +30,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from .idpnames import GOOGLE_ISSUERS as GOOGLE_ISSUERS  # the names, re-exported
-from .idpnames import GRAPH_AUDIENCES as GRAPH_AUDIENCES
-from .idpnames import IDP_CHOICES as IDP_CHOICES
-from .idpnames import PROVIDERS as PROVIDERS
-from .idpnames import TENANT_PLACEHOLDER as TENANT_PLACEHOLDER
-from .idpnames import Provider as Provider
-from .idpnames import host_path
-from .idpnames import recognise as recognise
-from .idpnames import recognise_str as recognise_str
-from .reasons import Reason
-from .text import clip
+from ..reasons import Reason
+from ..values.idpnames import GOOGLE_ISSUERS as GOOGLE_ISSUERS  # the names, re-exported
+from ..values.idpnames import GRAPH_AUDIENCES as GRAPH_AUDIENCES
+from ..values.idpnames import IDP_CHOICES as IDP_CHOICES
+from ..values.idpnames import PROVIDERS as PROVIDERS
+from ..values.idpnames import TENANT_PLACEHOLDER as TENANT_PLACEHOLDER
+from ..values.idpnames import Provider as Provider
+from ..values.idpnames import host_path
+from ..values.idpnames import recognise as recognise
+from ..values.idpnames import recognise_str as recognise_str
+from ..values.text import clip
 
 if TYPE_CHECKING:
-    from .outcome import Failure
-    from .settings import Settings
+    from ..outcome import Failure
+    from ..settings import Settings
 
 
 _GUID: Final = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")

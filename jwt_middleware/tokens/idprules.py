@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+from ..outcome import Failure, Problem
+from ..reasons import Reason
+from ..settings import Settings
+from ..values.text import clip, json_type
 from .claims import ClaimsPolicy, Rule
 from .idp import ProviderRules, expand_issuers, jwe_header, quirk, rules_for, token_provider
-from .outcome import Failure, Problem
-from .reasons import Reason
-from .settings import Settings
-from .text import clip, json_type
 from .tokentype import ID_TOKEN_HELP, id_token_marks
 
 #: The claims stage's check: every problem with the claims at a time, or None.

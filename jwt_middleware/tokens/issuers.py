@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from ..errors import ConfigurationError
+from ..outcome import Failure, Problem, VerifiedToken
+from ..reasons import Reason
+from ..settings import Settings
+from ..values.text import clip
 from .claimhints import issuer_near_miss
-from .errors import ConfigurationError
 from .header import check_structure
-from .outcome import Failure, Problem, VerifiedToken
-from .reasons import Reason
-from .settings import Settings
 from .structure import parse_compact, too_large
-from .text import clip
 from .verifier import Verifier
 
 

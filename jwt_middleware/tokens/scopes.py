@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .outcome import Failure, VerifiedToken
-from .reasons import Reason
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
 
 
 def scopes_of(claims: dict[str, Any]) -> frozenset[str]:

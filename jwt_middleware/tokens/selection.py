@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .keyset import KeySet, VerificationKey
-from .keysource import KeyHistoryView
-from .outcome import Failure
-from .reasons import Reason
+from ..keys.keyset import KeySet, VerificationKey
+from ..keys.keysource import KeyHistoryView
+from ..outcome import Failure
+from ..reasons import Reason
+from ..values.text import clip, utc
 from .structure import ParsedToken
-from .text import clip, utc
 
 
 def known(keys: KeySet) -> dict[str, Any]:

@@ -15,12 +15,12 @@ import threading
 import time
 from typing import Final
 
-from .keyset import KeySet, VerificationKey
-from .outcome import Failure
-from .primitives import hmac_matches
-from .reasons import Reason
+from ..keys.keyset import KeySet, VerificationKey
+from ..keys.primitives import hmac_matches
+from ..outcome import Failure
+from ..reasons import Reason
+from ..values.text import clip
 from .structure import ParsedToken
-from .text import clip
 
 EMBEDDED_KEY_HEADERS: Final = ("jwk", "jku", "x5u", "x5c")
 

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .outcome import Failure
-from .reasons import Reason
-from .strictjson import (
+from ..outcome import Failure
+from ..reasons import Reason
+from ..values.strictjson import (
     MAX_JSON_DEPTH,
     JSONError,
     OversizedClaims,
@@ -24,7 +24,7 @@ from .strictjson import (
     loads_claims,
     loads_object,
 )
-from .strictjson import SCAN_ONCE as _SCAN_ONCE  # the fast path's scanner (decode_body)
+from ..values.strictjson import SCAN_ONCE as _SCAN_ONCE  # the fast path's scanner (decode_body)
 
 __all__ = [
     "MAX_JSON_DEPTH",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Final
 
-from .text import clip
+from ..values.text import clip
 
 #: RFC 9068 section 2.1: the media type of a JWT access token.
 AT_JWT: Final = "at+jwt"

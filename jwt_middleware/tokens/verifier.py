@@ -25,17 +25,17 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from ..keys.keyset import KeySet, VerificationKey
+from ..keys.keysource import KeyProvider, RemoteKeyProvider
+from ..outcome import Failure, VerifiedToken
+from ..reasons import Reason
+from ..settings import Settings
 from . import header as header_stage
 from . import selection, signature
 from .cache import TokenCache
 from .claims import ClaimsPolicy
 from .idprules import ProviderPolicy
-from .keyset import KeySet, VerificationKey
-from .keysource import KeyProvider, RemoteKeyProvider
-from .outcome import Failure, VerifiedToken
-from .reasons import Reason
 from .scopes import scopes_of
-from .settings import Settings
 from .structure import ParsedToken, decode_body, parse_compact, too_large
 from .tokentype import accepted_types
 

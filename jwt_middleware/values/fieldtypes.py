@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 Check = Callable[[Any], bool]
 #: (field name, check, the annotation as written in a message, whether it is secret)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 Kind = Literal["header", "cookie", "query"]
 DEFAULT_LOCATIONS: Final = ("header:Authorization:Bearer",)

@@ -14,7 +14,7 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: An absolute http(s) URI (RFC 3986): scheme, authority (a reg-name or an IPv6 literal,
 #: an optional port; no userinfo), path, query; no fragment (RFC 8707 section 2).

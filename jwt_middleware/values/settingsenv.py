@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 ENV_VARS: Final[dict[str, str]] = {
     "JWT_JWKS_URL": "jwks_url",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: RFC 7230 section 3.2.6 ``tchar``: a header token, a subprotocol name, a scheme.
 TCHARS: Final = frozenset(

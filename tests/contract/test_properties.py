@@ -39,7 +39,7 @@ from jwt_middleware import (
     Verifier,
     load_static_keys,
 )
-from jwt_middleware.structure import loads_object
+from jwt_middleware.tokens.structure import loads_object
 
 PROPERTY_SETTINGS = settings(
     max_examples=300,
@@ -440,7 +440,7 @@ def test_mutated_tokens_are_rejected_with_a_contract_reason(
     token = original
     for _ in range(data.draw(st.integers(1, 3), label="rounds")):
         token = mutate_once(data, token)
-    r = driver.request([(b"authorization", b"Bearer " + token.encode("utf-8"))])
+    r = driver.request([(b"authorization", b"Bearer " + token.encode("utf-8", "surrogatepass"))])
     effective = token.strip(" \t")
     if r.status == 200:
         assert r.reached
@@ -690,7 +690,7 @@ def test_unparseable_issuer_url_is_issuer_mismatch_not_an_exception(
 
 @pytest.fixture(scope="module")
 def multi_driver(driver: Driver) -> Driver:
-    from jwt_middleware.issuers import MultiIssuerVerifier
+    from jwt_middleware.tokens.issuers import MultiIssuerVerifier
 
     verifiers = []
     for iss in (ISSUER, "https://login.example.org/tenant/"):

@@ -23,7 +23,7 @@ from helpers.keys import b64url, public_pem
 from helpers.tokens import sign
 
 from jwt_middleware import ConfigurationError, Settings, Verifier, load_static_keys
-from jwt_middleware.idp import recognise, rules_for
+from jwt_middleware.tokens.idp import recognise, rules_for
 
 NOW = int(time.time())
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -47,32 +47,18 @@ from helpers.keys import AUDIENCE, ISSUER, b64url, public_pem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jwt_middleware import (
-    Failure,
-    Reason,
-    Settings,
-    VerifiedToken,
-    cli,
-    clock,
-    extract,
-    fetch,
-    idp,
-    locations,
-    paths,
-    remote,
-    strictjson,
-    structure,
-    uri,
-    websocket,
-)
-from jwt_middleware import dpop as dpop_module
+from jwt_middleware import Failure, Reason, Settings, VerifiedToken, cli
+from jwt_middleware.dpop import proof as dpop_module
 from jwt_middleware.errors import ConfigurationError
-from jwt_middleware.keys import import_jwks, load_jwks
-from jwt_middleware.metadata import MetadataEndpoint
-from jwt_middleware.observe import Observer
-from jwt_middleware.presentation import is_dpop
+from jwt_middleware.keys import clock, fetch, import_jwks, load_jwks, remote
+from jwt_middleware.observe.observer import Observer
+from jwt_middleware.request import extract, locations, paths, websocket
+from jwt_middleware.request.metadata import MetadataEndpoint
+from jwt_middleware.request.presentation import is_dpop
 from jwt_middleware.sources import build_verifier
-from jwt_middleware.text import clip
+from jwt_middleware.tokens import idp, structure
+from jwt_middleware.values import strictjson, uri
+from jwt_middleware.values.text import clip
 
 PROPERTY = settings(
     max_examples=80,

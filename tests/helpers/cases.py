@@ -84,8 +84,9 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
 # tests/servers/test_dpop_uvicorn.py, not from this table.
 DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
 # Not from one plain HTTP request with static keys: a key fetch or key-set history,
-# a DPoP proof, or a cookie token location (cross_site_request: tests/unit/test_locations.py,
-# tests/servers/test_hardening_uvicorn.py, tests/servers/test_browser.py).
+# a DPoP proof, or a cookie token location (cross_site_request:
+# tests/unit/request/test_locations.py, tests/servers/test_hardening_uvicorn.py,
+# tests/servers/test_browser.py).
 NOT_FROM_STATIC_KEYS = {
     "key_source_unavailable",
     "retired_key",

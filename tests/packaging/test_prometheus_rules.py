@@ -20,7 +20,7 @@ import pytest
 from helpers.prometheus import RULES, rule_exprs
 from prometheus_client import CollectorRegistry
 
-from jwt_middleware.observe import metrics_for
+from jwt_middleware.observe.observer import metrics_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"

@@ -175,7 +175,7 @@ def test_independent_client_tampered_proofs(plain: ServerProcess, keys: Keys) ->
     key = DPoPKey.generate(alg="ES256")
     token = bound(keys, str(key.dpop_jkt))
     url = f"{plain.base_url}/me"
-    from jwt_middleware.dpop import ath_of
+    from jwt_middleware.dpop.proof import ath_of
 
     def made(**kw: Any) -> str:
         args = {"htm": "GET", "htu": url, "ath": ath_of(token), **kw}

@@ -26,7 +26,7 @@ Each part below is a finding and what now holds, over real sockets:
    proof with ``crit``; ``OPTIONS`` with ``Access-Control-Request-Method`` and no
    ``Origin`` reached the app unauthenticated.
 
-The in-process parts of the same issue are in the unit tests: tests/unit/test_uri.py,
+The in-process parts of the same issue are in the unit tests: tests/unit/values/test_uri.py,
 test_locations.py, test_replay.py, test_mcp.py, test_middleware.py, test_scopes.py,
 test_settings.py and test_dpop.py.
 """

@@ -45,7 +45,7 @@ from structlog.testing import capture_logs
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings, Verifier
 from jwt_middleware.keys import MAX_JWKS_KEYS, load_jwks, secret_fingerprint
-from jwt_middleware.remote import RemoteKeySource, redirect_refusal
+from jwt_middleware.keys.remote import RemoteKeySource, redirect_refusal
 from jwt_middleware.sources import load_static_keys
 
 #: The secret an identity provider wrongly publishes as an oct key (32 bytes: PyJWT signs).

@@ -20,8 +20,8 @@ from helpers.procs import HOST, free_port
 from helpers.redis_server import RedisServer
 from prometheus_client import CollectorRegistry
 
-from jwt_middleware.observe import Observer
-from jwt_middleware.replay import RedisReplayStore
+from jwt_middleware.dpop.replay import RedisReplayStore
+from jwt_middleware.observe.observer import Observer
 
 pytest.importorskip("redis", reason="the dpop-redis extra (redis-py) is not installed")
 

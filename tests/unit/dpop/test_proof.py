@@ -1,4 +1,4 @@
-"""jwt_middleware.dpop: every check of a DPoP proof, tampering, the URI normalisation,
+"""jwt_middleware.dpop.proof: every check of a DPoP proof, tampering, the URI normalisation,
 server nonces. Proofs are signed locally (tests/helpers/dpop.py)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from helpers.dpop import ath, proof, public_jwk, thumbprint
 from helpers.keys import Keys
 
-from jwt_middleware.dpop import (
+from jwt_middleware.dpop.proof import (
     Nonces,
     Proof,
     ProofPolicy,
@@ -24,7 +24,7 @@ from jwt_middleware.dpop import (
 from jwt_middleware.outcome import Failure
 from jwt_middleware.reasons import Reason
 from jwt_middleware.settings import DPOP_ALGORITHMS
-from jwt_middleware.uri import Target, parse_url
+from jwt_middleware.values.uri import Target, parse_url
 
 
 def url(text: str) -> Target:

@@ -30,14 +30,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import JWTAuthMiddleware, Settings
-from jwt_middleware.errors import ConfigurationError
-from jwt_middleware.observe import Observer
-from jwt_middleware.replay import (
+from jwt_middleware.dpop.replay import (
     MemoryReplayStore,
     RedisReplayStore,
     ReplayStore,
     replay_store_for,
 )
+from jwt_middleware.errors import ConfigurationError
+from jwt_middleware.observe.observer import Observer
 
 
 class Clock:

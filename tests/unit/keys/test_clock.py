@@ -1,4 +1,4 @@
-"""jwt_middleware.clock: one response's Date as an offset with an error bound, and the
+"""jwt_middleware.keys.clock: one response's Date as an offset with an error bound, and the
 smoothed offset of a key source; DocumentFetcher.last_clock against a real server."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from email.utils import formatdate
 import pytest
 from helpers.jwks_server import JWKSServer
 
-from jwt_middleware.clock import ClockOffset, ClockSample, describe, parse_http_date, sample
-from jwt_middleware.fetch import DocumentFetcher
+from jwt_middleware.keys.clock import ClockOffset, ClockSample, describe, parse_http_date, sample
+from jwt_middleware.keys.fetch import DocumentFetcher
 
 # 1994-11-06T08:49:37Z
 DATE = "Sun, 06 Nov 1994 08:49:37 GMT"

@@ -18,7 +18,7 @@ from helpers.keys import AUDIENCE, ISSUER, Keys
 from helpers.tokens import claims, sign
 
 from jwt_middleware import ConfigurationError, Settings, Verifier
-from jwt_middleware.remote import KeyHistory, RemoteKeySource, ttl_from_headers
+from jwt_middleware.keys.remote import KeyHistory, RemoteKeySource, ttl_from_headers
 
 
 def remote_settings(server: JWKSServer, **overrides: Any) -> Settings:
@@ -328,8 +328,8 @@ def test_jwks_document_is_json_for_the_server(server: JWKSServer, keys: Keys) ->
 
 
 async def test_two_issuers_side_by_side_each_with_its_own_keys(keys: Keys) -> None:
-    from jwt_middleware.issuers import MultiIssuerVerifier
-    from jwt_middleware.remote import RemoteKeySource as Source
+    from jwt_middleware.keys.remote import RemoteKeySource as Source
+    from jwt_middleware.tokens.issuers import MultiIssuerVerifier
 
     with JWKSServer() as corp, JWKSServer() as partner:
         corp.state.keys = [public_jwk(keys.rsa, "corp-1")]
@@ -447,7 +447,7 @@ async def test_redirects_are_checked_and_limited(
 async def test_unexpected_errors_are_failed_fetches_not_failed_requests(
     keys: Keys, server: JWKSServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import jwt_middleware.remote as remote_module
+    import jwt_middleware.keys.remote as remote_module
 
     server.state.keys = [public_jwk(keys.rsa, "k1")]
     h = build_app(remote_settings(server))

@@ -192,10 +192,10 @@ def test_an_observer_watches_whatever_has_the_watched_members(
     stand-in with a key set, a cache, a leeway and a key feed fills the same gauges."""
     from types import SimpleNamespace
 
-    from jwt_middleware.cache import TokenCache
-    from jwt_middleware.clock import ClockSample
     from jwt_middleware.keys import KeySet
-    from jwt_middleware.observe import Observer
+    from jwt_middleware.keys.clock import ClockSample
+    from jwt_middleware.observe.observer import Observer
+    from jwt_middleware.tokens.cache import TokenCache
 
     keyset = load_static_keys(ctx.ab).keyset
     listeners: list[Any] = []
@@ -642,7 +642,7 @@ def test_request_path_increments_expose_what_the_public_api_would(internals: boo
     bucket edges too, and without the internals they must fall back to the API."""
     from prometheus_client import Counter, Histogram
 
-    from jwt_middleware.observe import counter_increment, histogram_observer
+    from jwt_middleware.observe.observer import counter_increment, histogram_observer
 
     buckets = (0.00005, 0.0001, 0.001, 0.5)
     amounts = [0.0, 0.00005, 0.0000500001, 0.0001, 0.0007, 0.001, 0.3, 0.5, 0.50001, 7.0, 1e9]
@@ -690,7 +690,7 @@ def test_request_tally_exposes_what_counter_and_histogram_would() -> None:
 
     from prometheus_client import Counter, Histogram
 
-    from jwt_middleware.observe import _DURATION_BUCKETS, RequestTally
+    from jwt_middleware.observe.observer import _DURATION_BUCKETS, RequestTally
 
     amounts = [0.0, 0.00005, 0.0000500001, 0.0001, 0.0007, 0.001, 0.3, 0.5, 2.5, 7.0, 1e9]
     reference = CollectorRegistry()

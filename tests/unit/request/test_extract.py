@@ -11,7 +11,7 @@ from helpers.apps import asgi_get
 from helpers.tokens import raw_token
 
 from jwt_middleware import REASONS, Failure, JWTAuthMiddleware, Reason, Settings
-from jwt_middleware.extract import extract_bearer, parse_authorization
+from jwt_middleware.request.extract import extract_bearer, parse_authorization
 
 LIMIT = 8192
 TOKEN = raw_token({"alg": "RS256", "typ": "JWT"}, {"sub": "user-1"}, b"signature-bytes")

@@ -1,4 +1,4 @@
-"""jwt_middleware.locations: configured token locations and the look elsewhere.
+"""jwt_middleware.request.locations: configured token locations and the look elsewhere.
 
 Through the middleware with httpx's ASGITransport (what matters here is the
 scope the app sees, not a server): a token from each kind of place, two
@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings
-from jwt_middleware.locations import Location, TokenLocations, parse_locations
 from jwt_middleware.outcome import Failure
+from jwt_middleware.request.locations import Location, TokenLocations, parse_locations
 
 
 def scope(headers: list[tuple[str, str]], query: str = "") -> dict[str, Any]:
@@ -241,7 +241,7 @@ shaped_values = st.builds(
 @example(value="eyJabcdefgh..")
 @example(value="eyJabcdefg..")
 def test_jwt_shaped_finds_what_the_old_search_found(value: str) -> None:
-    from jwt_middleware.locations import jwt_shaped
+    from jwt_middleware.request.locations import jwt_shaped
 
     assert jwt_shaped(value) == bool(OLD_JWT_SHAPED.search(value)), value
     assert jwt_shaped(value, whole=True) == bool(OLD_JWT_SHAPED.fullmatch(value)), value

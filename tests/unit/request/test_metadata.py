@@ -1,4 +1,4 @@
-"""jwt_middleware.metadata: the RFC 9728 document from settings, the well-known URL's
+"""jwt_middleware.request.metadata: the RFC 9728 document from settings, the well-known URL's
 path forms, the resource identifier's validation; the middleware serving it in process
 and the resource_metadata parameter of its challenges."""
 
@@ -18,8 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from jwt_middleware import ConfigurationError, JWTAuthMiddleware, Settings
-from jwt_middleware.issuers import MultiIssuerVerifier
-from jwt_middleware.metadata import (
+from jwt_middleware.request.metadata import (
     MetadataDocument,
     bearer_methods,
     check_resource,
@@ -27,9 +26,10 @@ from jwt_middleware.metadata import (
     well_known_path,
     well_known_url,
 )
-from jwt_middleware.responses import challenge, render, resource_metadata_param
+from jwt_middleware.request.responses import challenge, render, resource_metadata_param
 from jwt_middleware.sources import build_verifier
-from jwt_middleware.verifier import Verifier
+from jwt_middleware.tokens.issuers import MultiIssuerVerifier
+from jwt_middleware.tokens.verifier import Verifier
 
 RESOURCE = "https://api.example.com/mcp"
 WELL_KNOWN = "https://api.example.com/.well-known/oauth-protected-resource/mcp"

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from jwt_middleware import JWTAuthMiddleware, Settings
-from jwt_middleware.paths import PathRules, normalise, route_path
+from jwt_middleware.request.paths import PathRules, normalise, route_path
 
 # --- route_path: Starlette's computation ------------------------------------------------
 

@@ -11,8 +11,8 @@ from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
 from helpers.tokens import claims, sign
 
 from jwt_middleware import Failure, Settings, VerifiedToken, Verifier, load_static_keys
-from jwt_middleware.cache import TokenCache, entry_size
-from jwt_middleware.remote import RemoteKeySource
+from jwt_middleware.keys.remote import RemoteKeySource
+from jwt_middleware.tokens.cache import TokenCache, entry_size
 
 
 def verifier(keys: Keys, **overrides: Any) -> Verifier:

@@ -37,10 +37,10 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from jwt_middleware import Reason, Settings, Verifier, load_static_keys
-from jwt_middleware.claims import ClaimsPolicy
-from jwt_middleware.clock import ClockSample
 from jwt_middleware.keys import VerificationKey
+from jwt_middleware.keys.clock import ClockSample
 from jwt_middleware.outcome import Problem
+from jwt_middleware.tokens.claims import ClaimsPolicy
 
 PROPS = settings(
     max_examples=300,

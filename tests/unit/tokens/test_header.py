@@ -10,7 +10,7 @@ import pytest
 from helpers.keysets import rsa_pair, secret_keyset
 
 from jwt_middleware import Reason
-from jwt_middleware.header import UNDERSTOOD_CRIT, check, check_structure
+from jwt_middleware.tokens.header import UNDERSTOOD_CRIT, check, check_structure
 
 SIG = b"signature"
 

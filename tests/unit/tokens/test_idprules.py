@@ -16,8 +16,8 @@ from typing import Any
 from helpers.keys import AUDIENCE
 
 from jwt_middleware import Failure, Reason, Settings
-from jwt_middleware.claims import ClaimsPolicy
-from jwt_middleware.idprules import ProviderPolicy
+from jwt_middleware.tokens.claims import ClaimsPolicy
+from jwt_middleware.tokens.idprules import ProviderPolicy
 
 SECRET = "idp-rules-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 COGNITO = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example"

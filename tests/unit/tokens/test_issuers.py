@@ -1,4 +1,4 @@
-"""jwt_middleware.issuers: a token routed by its iss to that issuer's verifier.
+"""jwt_middleware.tokens.issuers: a token routed by its iss to that issuer's verifier.
 
 Routing takes every issuer spelling the verifier's claim rules accept, not only
 the configured strings: Google's issuer with and without ``https://`` (its ID
@@ -14,8 +14,8 @@ import jwt as pyjwt
 import pytest
 
 from jwt_middleware import ConfigurationError, Settings, VerifiedToken, load_static_keys
-from jwt_middleware.issuers import MultiIssuerVerifier
-from jwt_middleware.verifier import Verifier
+from jwt_middleware.tokens.issuers import MultiIssuerVerifier
+from jwt_middleware.tokens.verifier import Verifier
 
 GOOGLE_SECRET = "g" * 32
 OTHER_SECRET = "o" * 32

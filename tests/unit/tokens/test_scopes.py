@@ -25,7 +25,7 @@ from jwt_middleware import (
     VerifiedToken,
 )
 from jwt_middleware.fastapi import require_scopes
-from jwt_middleware.scopes import decide, scopes_of
+from jwt_middleware.tokens.scopes import decide, scopes_of
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from helpers.keysets import jwk_key, rsa_pair, secret_keyset
 from helpers.signers import RSA2_KEY, RSA_KEY, Signer, rs256
 
 from jwt_middleware import Failure, KeySet, Reason, VerificationKey
-from jwt_middleware.remote import KeyHistory
-from jwt_middleware.selection import known, retired, select, unknown_kid
-from jwt_middleware.structure import ParsedToken
+from jwt_middleware.keys.remote import KeyHistory
+from jwt_middleware.tokens.selection import known, retired, select, unknown_kid
+from jwt_middleware.tokens.structure import ParsedToken
 
 
 def failure_of(result: VerificationKey | Failure) -> Failure:

@@ -12,8 +12,8 @@ from helpers.signers import RSA2_KEY, SECRET, Signer, hs256, rs256
 
 from jwt_middleware import Reason
 from jwt_middleware.keys import KeySet
-from jwt_middleware.signature import DiagnosticBudget, explain
-from jwt_middleware.structure import ParsedToken
+from jwt_middleware.tokens.signature import DiagnosticBudget, explain
+from jwt_middleware.tokens.structure import ParsedToken
 
 SIGNING_INPUT = b"eyJhbGciOiJSUzI1NiJ9.e30"
 PLENTY = DiagnosticBudget(1e9)

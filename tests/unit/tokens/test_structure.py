@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, currently_in_test_context, event, example, g
 from hypothesis import strategies as st
 
 from jwt_middleware import Failure, Reason
-from jwt_middleware.structure import (
+from jwt_middleware.tokens.structure import (
     MAX_JSON_DEPTH,
     OversizedClaims,
     OversizedNumber,

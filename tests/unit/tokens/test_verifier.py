@@ -48,7 +48,7 @@ from hypothesis import HealthCheck, currently_in_test_context, event, example, g
 from hypothesis import strategies as st
 from joserfc import jwk
 
-import jwt_middleware.verifier as verifier_module
+import jwt_middleware.tokens.verifier as verifier_module
 from jwt_middleware import (
     Failure,
     KeySet,
@@ -59,10 +59,10 @@ from jwt_middleware import (
     Verifier,
     load_static_keys,
 )
-from jwt_middleware.clock import ClockSample
 from jwt_middleware.keys import import_jwk
-from jwt_middleware.remote import KeyHistory
-from jwt_middleware.structure import ParsedToken, decode_body, parse_compact
+from jwt_middleware.keys.clock import ClockSample
+from jwt_middleware.keys.remote import KeyHistory
+from jwt_middleware.tokens.structure import ParsedToken, decode_body, parse_compact
 
 PROPS = settings(
     max_examples=300,

@@ -9,7 +9,7 @@ from typing import Literal
 import pytest
 
 from jwt_middleware.errors import ConfigurationError
-from jwt_middleware.fieldtypes import check_types, field_types
+from jwt_middleware.values.fieldtypes import check_types, field_types
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from jwt_middleware.structure import OversizedNumber
-from jwt_middleware.text import clip, duration, json_type, utc
+from jwt_middleware.tokens.structure import OversizedNumber
+from jwt_middleware.values.text import clip, duration, json_type, utc
 
 
 def test_clip() -> None:

@@ -1,4 +1,4 @@
-"""jwt_middleware.uri: a request's URI and origin from validated parts.
+"""jwt_middleware.values.uri: a request's URI and origin from validated parts.
 
 Each function on the inputs that matter (the Host header as an RFC 3986 authority,
 URLs, percent-encoding and dot segments, the raw path under a root path and in a
@@ -32,7 +32,7 @@ from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from jwt_middleware import Settings
-from jwt_middleware.uri import (
+from jwt_middleware.values.uri import (
     MAX_AUTHORITY,
     MAX_URL,
     Origin,
