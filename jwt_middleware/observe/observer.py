@@ -126,8 +126,11 @@ _DURATION_HELP: Final = "Time to extract and verify a token (no key fetch), by o
 _LIMITS: Final = (*_DURATION_BUCKETS, math.inf)
 _BUCKETS: Final = len(_LIMITS)
 #: Where one thread's numbers sit in its row: counts, sums, then the buckets by outcome.
-_SUMS: Final = len(OUTCOMES)
-_FIRST_BUCKET: Final = 2 * len(OUTCOMES)
+# A row: the duration sums by outcome, then each outcome's buckets (a request's count
+# is the sum of its outcome's buckets: nothing more to add per request).
+_SUMS: Final = 0
+_FIRST_BUCKET: Final = len(OUTCOMES)
+_FIRST_LIMIT: Final = _LIMITS[0]
 _ROW: Final = _FIRST_BUCKET + _BUCKETS * len(OUTCOMES)
 
 
@@ -165,7 +168,6 @@ class RequestTally(Collector):
             row = self._local.row
         except AttributeError:
             row = self._row()
-        row[outcome] += 1
         row[_SUMS + outcome] += seconds
         row[_FIRST_BUCKET + outcome * _BUCKETS + bisect_left(_LIMITS, seconds)] += 1
 
@@ -176,9 +178,12 @@ class RequestTally(Collector):
             row = self._local.row
         except AttributeError:
             row = self._row()
-        row[0] += 1
         row[_SUMS] += seconds
-        row[_FIRST_BUCKET + bisect_left(_LIMITS, seconds)] += 1
+        # A cached request falls in the first bucket: one comparison, not a bisection.
+        if seconds <= _FIRST_LIMIT:
+            row[_FIRST_BUCKET] += 1
+        else:
+            row[_FIRST_BUCKET + bisect_left(_LIMITS, seconds)] += 1
 
     def describe(self) -> Iterator[Metric]:
         return iter(self._families())
@@ -198,9 +203,9 @@ class RequestTally(Collector):
                 totals[i] += value
         requests, duration = self._families()
         for index, outcome in enumerate(OUTCOMES):
-            requests.add_metric([outcome], totals[index], created=self._created)
             first = _FIRST_BUCKET + index * _BUCKETS
             cumulative = list(accumulate(totals[first : first + _BUCKETS]))
+            requests.add_metric([outcome], cumulative[-1], created=self._created)
             duration.add_metric(
                 [outcome],
                 [(floatToGoString(b), c) for b, c in zip(_LIMITS, cumulative, strict=True)],  # type: ignore[no-untyped-call]
