@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from helpers.keysets import jwk_key
 from helpers.signers import EC_KEY, RSA2_KEY, RSA_KEY
 
@@ -85,12 +84,6 @@ def test_a_key_shows_no_material() -> None:
     assert ring.symmetric and not jwk_key(RSA_KEY, "a").symmetric
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VerificationKey.secret_variants is in its repr: the secret's mis-encodings "
-    "(with a newline added, base64-encoded, ...) show wherever a key is printed, e.g. "
-    "an error tracker's locals; `secrets` has repr=False, `secret_variants` not",
-)
 def test_the_repr_of_an_hmac_key_holds_no_secret() -> None:
     secret = "a-secret-of-thirty-two-bytes-ok!"
     ring = secret_ring([secret], source="secret", kid="h1")
