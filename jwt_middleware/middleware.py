@@ -82,6 +82,11 @@ class JWTAuthMiddleware:
     resource metadata (:mod:`jwt_middleware.request.metadata`, ``self.metadata``) is
     served, public, at its well-known path, and every challenge carries
     ``resource_metadata`` (``self.challenge_extra``).
+
+    ``settings.metrics`` (``JWT_METRICS``) chooses the metrics: Prometheus in
+    ``registry`` (None: no Prometheus metrics, whatever ``JWT_METRICS`` says),
+    OpenTelemetry from ``meter_provider`` and ``tracer_provider`` (None: the
+    application's global providers), both or none (docs/opentelemetry.md).
     """
 
     def __init__(
@@ -96,6 +101,8 @@ class JWTAuthMiddleware:
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
         replay_store: ReplayStore | None = None,
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
@@ -113,6 +120,10 @@ class JWTAuthMiddleware:
             log_subject=self.settings.log_subject,
             log_accepted=self.settings.log_accepted,
             request_id_header=self.settings.request_id_header,
+            metrics=self.settings.metrics,
+            meter_provider=meter_provider,
+            tracer_provider=tracer_provider,
+            diagnostics=self.settings.diagnostics,
         )
         for one in verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,):
             self.observer.watch(one)
@@ -152,13 +163,14 @@ class JWTAuthMiddleware:
                 dpop.replay_window,
                 fail_open=dpop.fail_open,
                 observer=self.observer,
+                spans=self.observer.spans,
             ).check
             if dpop is not None
             else None,
             authorization=(PathScopes(rules).check,) if rules.has_scopes else (),
         )
         self.admission = Admission(
-            app,
+            self.observer.traced(app),
             self.settings,
             dpop=dpop,
             challenge_extra=self.challenge_extra,
@@ -245,12 +257,12 @@ class JWTAuthMiddleware:
                     break
         elapsed = perf_counter() - started
         if type(outcome) is VerifiedToken:
-            self.observer.accepted(outcome, elapsed, scope)
+            self.observer.accepted(outcome, elapsed, scope, presented)
             app, send = self.admission.admit(scope, send, token, presented, outcome)
             await app(scope, receive, send)
         else:
             assert isinstance(outcome, Failure)
-            self.observer.rejected(outcome, elapsed, scope, token)
+            self.observer.rejected(outcome, elapsed, scope, token, presented)
             await self.admission.reject(scope, receive, send, presented, outcome)
 
     async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:

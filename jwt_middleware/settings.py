@@ -39,6 +39,8 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
+MetricsMode = Literal["prometheus", "otel", "both", "none"]
+METRICS_MODES: Final = ("prometheus", "otel", "both", "none")
 #: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
 DPOP_ALGORITHMS: Final = (
     "ES256",
@@ -207,6 +209,10 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    # -- CONTRACT section 10: OpenTelemetry -----------------------------------------
+    #: Where the outcomes go (``JWT_METRICS``): ``prometheus`` (the ``registry``),
+    #: ``otel`` (OpenTelemetry's meter and the server span), ``both`` or ``none``.
+    metrics: MetricsMode = "prometheus"
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -509,6 +515,14 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_metrics(s: Settings) -> None:
+    """CONTRACT section 10: the exporters of the outcomes."""
+    if s.metrics not in METRICS_MODES:
+        raise ConfigurationError(
+            f"metrics: {s.metrics!r} is not one of {', '.join(METRICS_MODES)} (JWT_METRICS)"
+        )
+
+
 #: The group validators :class:`Settings` runs when built, in this order.
 VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_token,
@@ -521,4 +535,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_resource_metadata,
     check_dpop,
     check_some_key_source,
+    check_metrics,
 )

@@ -37,6 +37,8 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
     "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
     "JWT_TRUSTED_ORIGINS": "trusted_origins",
+    # CONTRACT section 10: OpenTelemetry
+    "JWT_METRICS": "metrics",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
@@ -62,7 +64,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             if flag not in _TRUE | _FALSE:
                 raise ConfigurationError(f"{var}: {raw!r} is not true or false")
             values[name] = flag in _TRUE
-        elif name in ("dpop", "dpop_replay_fail"):
+        elif name in ("dpop", "dpop_replay_fail", "metrics"):
             values[name] = raw.strip().lower()
         elif name in ("secret", "dpop_nonce_secret"):
             values[name] = raw  # kept as given: whitespace is part of a secret

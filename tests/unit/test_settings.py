@@ -303,6 +303,7 @@ BROKEN_BY_GROUP = {
     "check_resource_metadata": {"resource": "http://api.example.com/"},
     "check_dpop": {"dpop_iat_window": 0.0},
     "check_some_key_source": {"secret": None},
+    "check_metrics": {"metrics": "statsd"},
 }
 
 
@@ -378,3 +379,21 @@ def test_values_of_the_annotated_types_pass_as_before() -> None:
     )
     assert s.issuers == ("https://a/", "https://b/") and s.leeway == 10
     assert s.secrets == (b"first-secret-0123456789abcdef0123", "second-secret-0123456789abcdef01")
+
+
+# --- CONTRACT section 10: JWT_METRICS -----------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["prometheus", "otel", "both", "none", " OTel ", "BOTH"])
+def test_jwt_metrics_reads_each_exporter_choice(value: str) -> None:
+    settings = Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": value})
+    assert settings.metrics == value.strip().lower()
+
+
+def test_jwt_metrics_defaults_to_prometheus_and_refuses_anything_else() -> None:
+    assert Settings.from_env({"JWT_SECRET": GOOD_SECRET}).metrics == "prometheus"
+    assert Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": " "}).metrics == (
+        "prometheus"
+    )
+    with pytest.raises(ConfigurationError, match=r"metrics: 'statsd' is not one of .*JWT_METRICS"):
+        Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": "statsd"})
