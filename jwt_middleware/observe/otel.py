@@ -34,7 +34,7 @@ span (the instrumentation then makes its own span an internal child of it).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Final, Protocol
@@ -44,7 +44,6 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import (
     NonRecordingSpan,
-    ProxyTracerProvider,
     Span,
     SpanContext,
     SpanKind,
@@ -102,48 +101,42 @@ def _failure(reason: Reason, scheme: str) -> dict[str, AttributeValue]:
     return {RESULT: "failure", ERROR_TYPE: reason.value, SCHEME: scheme}
 
 
-def _span_finder() -> Callable[[], Span | None]:
-    """The current span, or None when the context holds none: the runtime context's
-    variable read directly when the API's internals are as expected (checked here
-    against the public call), else ``trace.get_current_span``."""
+_PUBLIC_KEY: Final = "span"
 
-    def public() -> Span | None:
-        span = trace.get_current_span()
-        return None if span is trace.INVALID_SPAN else span
 
+def _public_context() -> Mapping[str, Any]:
+    span = trace.get_current_span()
+    return {} if span is trace.INVALID_SPAN else {_PUBLIC_KEY: span}
+
+
+def _context_reader() -> tuple[Callable[[], Mapping[str, Any]], str]:
+    """How to read the current span per request: the runtime context's variable and
+    the API's span key, read directly when its internals are as expected (checked here
+    against the public ``trace.get_current_span``: one dictionary read instead of
+    three calls); else the public call."""
     runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
     var = getattr(runtime, "_current_context", None)
     key = getattr(getattr(trace, "propagation", None), "_SPAN_KEY", None)
     if not isinstance(var, ContextVar) or not isinstance(key, str):
-        return public
-    get = var.get
-
-    def fast() -> Span | None:
-        return get().get(key)  # type: ignore[no-any-return]
-
+        return _public_context, _PUBLIC_KEY
     probe = NonRecordingSpan(SpanContext(1, 1, is_remote=False))
     try:
-        outside = fast() is public()
+        outside = var.get().get(key) is None and trace.get_current_span() is trace.INVALID_SPAN
         token = otel_context.attach(trace.set_span_in_context(probe))
         try:
-            inside = fast() is probe and public() is probe
+            inside = var.get().get(key) is probe and trace.get_current_span() is probe
         finally:
             otel_context.detach(token)
     except Exception:
-        return public
-    return fast if inside and outside else public
+        return _public_context, _PUBLIC_KEY
+    return (var.get, key) if inside and outside else (_public_context, _PUBLIC_KEY)
 
 
-def _tracer_check(given: Any) -> Callable[[], bool]:
-    """Whether spans would be recorded somewhere: a provider was given, or the
-    application set a global one (a module attribute read; the public call costs
-    microseconds per request). Once true, it stays true (the global provider is
-    set once)."""
-    if given is not None:
-        return lambda: True
-    if not hasattr(trace, "_TRACER_PROVIDER"):
-        return lambda: not isinstance(trace.get_tracer_provider(), ProxyTracerProvider)
-    return lambda: trace._TRACER_PROVIDER is not None
+def _global_provider_known() -> bool:
+    """Whether this API keeps its global tracer provider where :class:`OTelExporter`
+    reads it per request (``trace._TRACER_PROVIDER``: a module attribute read, where
+    the public ``get_tracer_provider`` costs microseconds)."""
+    return hasattr(trace, "_TRACER_PROVIDER")
 
 
 class _HeaderGetter(Getter[Any]):
@@ -184,12 +177,14 @@ class OTelExporter:
     """The histogram and the server span's attributes of one middleware."""
 
     __slots__ = (
-        "_current",
+        "_bearer",
+        "_context",
         "_failures",
         "_record",
+        "_span_key",
         "_successes",
         "_tracer",
-        "_tracing",
+        "_tracer_given",
         "_verbose",
         "histogram",
         "spans",
@@ -212,10 +207,13 @@ class OTelExporter:
         )
         self._record = self.histogram.record
         self._tracer = trace.get_tracer(METER_NAME, VERSION, tracer_provider=tracer_provider)
-        self._tracing = _tracer_check(tracer_provider)
-        self._current = _span_finder()
+        #: A provider was given (or the global one cannot be read cheaply): a request
+        #: with no current span gets a span of the middleware's own.
+        self._tracer_given = tracer_provider is not None or not _global_provider_known()
+        self._context, self._span_key = _context_reader()
         self._verbose = diagnostics == "verbose"
         self._successes = {scheme: _success(scheme) for scheme in SCHEMES}
+        self._bearer = self._successes["bearer"]
         self._failures = {
             (reason, scheme): _failure(reason, scheme) for reason in Reason for scheme in SCHEMES
         }
@@ -231,11 +229,11 @@ class OTelExporter:
         scope: MutableMapping[str, Any],
         presented: HowPresented | None = None,
     ) -> None:
-        attributes = self._successes[presented.scheme if presented is not None else "bearer"]
+        attributes = self._successes[presented.scheme] if presented is not None else self._bearer
         self._record(seconds, attributes)
-        span = self._current()
-        if span is None:
-            if self._tracing():  # outside the instrumentation: TracedApp makes the span
+        span: Span | None = self._context().get(self._span_key)
+        if span is None:  # outside the instrumentation: TracedApp makes the span
+            if self._tracer_given or trace._TRACER_PROVIDER is not None:
                 scope[SCOPE_KEY] = (attributes, token.alg, token.kid, seconds)
         elif span.is_recording():
             span.set_attributes(attributes)
@@ -252,9 +250,9 @@ class OTelExporter:
             failure.reason, presented.scheme if presented is not None else "bearer"
         ]
         self._record(seconds, attributes)
-        span = self._current()
+        span: Span | None = self._context().get(self._span_key)
         if span is None:
-            if self._tracing():
+            if self._tracer_given or trace._TRACER_PROVIDER is not None:
                 self._refusal_span(failure, attributes, seconds, scope)
         elif span.is_recording():
             self._mark(span, failure, attributes)
@@ -262,7 +260,7 @@ class OTelExporter:
     def denied_after_auth(self, failure: Failure) -> None:
         """The application refused a request the middleware accepted (a scope
         dependency): the span says so; the histogram already counted the request."""
-        span = self._current()
+        span: Span | None = self._context().get(self._span_key)
         if span is not None and span.is_recording():
             self._mark(span, failure, {RESULT: "failure", ERROR_TYPE: failure.reason.value})
 
@@ -353,12 +351,13 @@ class TracedApp:
         self._app = app
         self._exporter = exporter
 
-    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+        # A plain call that returns the app's awaitable: no coroutine of its own per
+        # request (make bench, in-process cached request with JWT_METRICS=otel).
         pending = scope.pop(SCOPE_KEY, None)
         if pending is None:
-            await self._app(scope, receive, send)
-        else:
-            await self._exporter.serve(self._app, pending, scope, receive, send)
+            return self._app(scope, receive, send)  # type: ignore[no-any-return]
+        return self._exporter.serve(self._app, pending, scope, receive, send)
 
 
 # -- outbound calls ---------------------------------------------------------------------
