@@ -340,3 +340,29 @@ def test_otel_with_no_opentelemetry_installed_refuses_to_start(
     assert code != 0
     assert "JWT_METRICS=otel or both needs opentelemetry-api" in log
     assert "asgi-jwt-bearer[otel]" in log
+
+
+def test_huge_and_repeated_trace_context_headers_are_judged_as_without_them(
+    keys: Keys, jwks: JWKSServer, tmp_path: Path
+) -> None:
+    """The middleware outside the instrumentation reads the W3C trace context itself
+    (one pass over the headers per field): a traceparent of 8 KiB, a dozen tracestate
+    headers of 4 KiB and a huge baggage change nothing but the span's parent."""
+    env = {"OTEL_APP_SDK": "1", "OTEL_APP_INSTRUMENTATION": "inner", "JWT_METRICS": "otel"}
+    good = sign(claims(iss=jwks.url), keys.rsa, headers={"kid": "a"})
+    hostile = [
+        ("traceparent", "00-" + "a" * 8192),
+        *[("tracestate", ",".join(f"k{i}-{j}=" + "v" * 60 for j in range(60))) for i in range(12)],
+        ("baggage", "k=" + "v" * 8000),
+    ]
+    with serve(jwks, tmp_path, **env) as srv:
+        with httpx.Client(base_url=srv.base_url, timeout=10.0) as c:
+            refused = c.get("/me", headers=hostile)
+            accepted = c.get("/me", headers=[*hostile, ("Authorization", f"Bearer {good}")])
+        data = telemetry(srv.base_url)
+    assert (refused.status_code, refused.json()["reason"]) == (401, "missing_token")
+    assert accepted.status_code == 200 and accepted.json()["recording"] is True
+    judged = [s for s in data["spans"] if RESULT in s["attributes"]]
+    assert [s["attributes"][RESULT] for s in judged] == ["failure", "success"]
+    assert all(s["parent"] is None for s in judged)  # the garbage parent was ignored
+    assert all(len(str(v)) <= 300 for s in judged for v in s["attributes"].values())
