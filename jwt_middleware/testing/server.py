@@ -38,6 +38,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = READ_TIMEOUT
     server_version = "TestIssuer"
+    # Errors (a malformed request, a method other than GET or HEAD) never echo the request.
+    error_message_format = '{"error": %(code)d}'
+    error_content_type = "application/json"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet in test output
         pass
