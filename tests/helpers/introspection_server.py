@@ -9,7 +9,8 @@ Misbehaviours: ``status`` (any HTTP status, with ``raw_body``), ``delay`` (secon
 before the answer: slowness, timeouts), ``raw_body`` (any bytes: garbage, HTML,
 JSON that is not an object), ``content_type``, ``redirect_to`` (a 302),
 ``drip_interval`` (headers at once, then the body one byte per interval),
-``declared_length`` (a Content-Length that is not the body's), ``signer`` (turns
+``declared_length`` (a Content-Length that is not the body's; -1: none, the body
+ends when the connection closes, so only its bytes can bound it), ``signer`` (turns
 an answer into an RFC 9701 signed answer), ``expected_basic`` (the exact
 ``Authorization`` header a call must carry, else 401 ``invalid_client``).
 """
@@ -120,7 +121,11 @@ class FaultEndpoint:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 length = state.declared_length if state.declared_length is not None else len(body)
-                self.send_header("Content-Length", str(length))
+                if length < 0:  # no length: the body ends when the connection closes
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                else:
+                    self.send_header("Content-Length", str(length))
                 for name, value in (extra or {}).items():
                     self.send_header(name, value)
                 self.end_headers()
