@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 from typing import Any, Final
 
@@ -50,6 +50,13 @@ from .tokens.verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
 _JUDGED: Final = frozenset({"http", "websocket"})
+
+
+def scope_advice(
+    verifier: Verifier | MultiIssuerVerifier,
+) -> Callable[[Failure, dict[str, Any]], Failure] | None:
+    """The identity provider's advice on an insufficient_scope refusal (one issuer)."""
+    return verifier.idp_policy.scope_advice if isinstance(verifier, Verifier) else None
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -167,7 +174,9 @@ class JWTAuthMiddleware:
             status=(introspector.check,)
             if introspector is not None and introspector.always
             else (),
-            authorization=(PathScopes(rules).check,) if rules.has_scopes else (),
+            authorization=(PathScopes(rules, scope_advice(verifier)).check,)
+            if rules.has_scopes
+            else (),
         )
         self.admission = Admission(
             app,
