@@ -242,6 +242,8 @@ class Settings:
     introspection_max_bytes: int = 64 * 1024
     #: Ask for a signed answer (RFC 9701) and refuse a plain JSON one.
     introspection_signed_response: bool = False
+    #: Send tokens over plain http to a host that is not loopback (a trusted network).
+    introspection_allow_http: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -564,7 +566,9 @@ def check_introspection(s: Settings) -> None:
         raise ConfigurationError("introspection_max_bytes: must be within 1 KiB..4 MiB")
     if s.introspection_url is None:
         return
-    check_endpoint(s.introspection_url, what="JWT_INTROSPECTION_URL")
+    check_endpoint(
+        s.introspection_url, what="JWT_INTROSPECTION_URL", allow_http=s.introspection_allow_http
+    )
     if not s.introspection_client_id:
         raise ConfigurationError("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID")
     if s.introspection_auth == "private_key_jwt" and not s.introspection_key_file:

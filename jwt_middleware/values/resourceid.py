@@ -88,17 +88,18 @@ def check_url(url: str, *, what: str) -> str:
     return url
 
 
-def check_endpoint(url: str, *, what: str) -> str:
+def check_endpoint(url: str, *, what: str, allow_http: bool = False) -> str:
     """``url`` if a token may be sent there, else ConfigurationError: an absolute
-    ``https`` URL (``http`` only for a loopback host), without user information or a
-    fragment. A query is allowed."""
+    ``https`` URL (``http`` only for a loopback host, or with ``allow_http``), without
+    user information or a fragment. A query is allowed."""
     check_url(url, what=what)
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if parts.scheme.lower() == "http" and not _is_loopback(host):
+    if parts.scheme.lower() == "http" and not (allow_http or _is_loopback(host)):
         raise ConfigurationError(
             f"{what}: {url!r} uses plain http; tokens are only sent over https (http is "
-            "accepted for localhost and loopback addresses only)"
+            "accepted for loopback addresses, or with introspection_allow_http=True on a "
+            "network you trust)"
         )
     if parts.username is not None or parts.password is not None or "#" in url:
         raise ConfigurationError(

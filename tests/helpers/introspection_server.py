@@ -59,6 +59,9 @@ class EndpointState:
     signer: Callable[[dict[str, Any]], str] | None = None
     expected_basic: str | None = None
     calls: list[Call] = field(default_factory=list)
+    #: Calls being answered now, and the most there ever were at once.
+    inflight: int = 0
+    max_inflight: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -86,6 +89,15 @@ class FaultEndpoint:
                 call = Call({k.lower(): v for k, v in self.headers.items()}, form)
                 with state.lock:
                     state.calls.append(call)
+                    state.inflight += 1
+                    state.max_inflight = max(state.max_inflight, state.inflight)
+                try:
+                    self._answer(form, call)
+                finally:
+                    with state.lock:
+                        state.inflight -= 1
+
+            def _answer(self, form: dict[str, str], call: Call) -> None:
                 if state.delay and state.stopping.wait(state.delay):
                     return
                 if state.redirect_to:
@@ -139,7 +151,10 @@ class FaultEndpoint:
                     else:
                         self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # a burst of connections is queued, not refused
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"

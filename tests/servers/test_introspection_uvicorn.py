@@ -370,3 +370,15 @@ def test_an_unreachable_endpoint_is_introspection_unavailable(tmp_path: Path) ->
         body = assert_refused(get(app, "/me", "opaque-unreachable"), "introspection_unavailable")
         assert "could not be reached" in body["detail"]
         assert calls(app, "unreachable") == 1
+
+
+def test_a_huge_opaque_token_is_token_too_large_and_never_sent(
+    fault: tuple[FaultEndpoint, ServerProcess],
+) -> None:
+    """The token's size is judged before anything reads it: 128 KiB under httptools."""
+    endpoint, app = fault
+    before = endpoint.calls()
+    body = assert_refused(get(app, "/me", "o" * 128 * 1024), "token_too_large")
+    assert "o" * 64 not in json.dumps(body)
+    assert get(app, "/me", "o" * 8193).json()["reason"] == "token_too_large"
+    assert endpoint.calls() == before

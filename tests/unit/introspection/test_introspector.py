@@ -257,3 +257,17 @@ async def test_calls_and_cache_are_measured_and_refusals_logged(endpoint: FaultE
     assert [e["reason"] for e in denied] == ["token_inactive", "introspection_unavailable"]
     assert all(e["token_fingerprint"] for e in denied)
     assert "secret-opaque" not in log.text
+
+
+async def test_a_flood_of_distinct_tokens_holds_at_most_32_calls_at_once(
+    endpoint: FaultEndpoint,
+) -> None:
+    """Each unknown opaque token costs one call (nothing to share): at most
+    MAX_CONNECTIONS are in flight per process, the others wait within their deadline."""
+    endpoint.state.delay = 0.2
+    intro = introspector(endpoint)
+    outcomes = await asyncio.gather(*(intro.introspect(f"random-{i}") for i in range(100)))
+    assert all(isinstance(o, Failure) and o.reason is Reason.token_inactive for o in outcomes)
+    assert endpoint.calls() == 100
+    assert 1 < endpoint.state.max_inflight <= 32
+    await intro.aclose()
