@@ -127,9 +127,17 @@ class Endpoint:
         self._read_timeout = read_timeout
         self._own_client = client is None
         self._client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _http(self) -> httpx.AsyncClient:
+        """The HTTP client, made in the running event loop (a client of another loop, as
+        when an app is served by one test client after another, is replaced: an
+        httpx client's connections belong to the loop that opened them)."""
+        loop = asyncio.get_running_loop()
+        if self._own_client and self._client is not None and self._loop is not loop:
+            self._client = None  # its connections belong to a loop that is gone or idle
         if self._client is None:
+            self._loop = loop
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(
                     self._read_timeout, connect=self._connect_timeout, pool=self.deadline
@@ -231,9 +239,9 @@ class Endpoint:
                 "client_rejected",
                 f"The introspection endpoint refused this server's client credentials: "
                 f"HTTP {status}{said}.",
-                hint=f"A configuration fault of this service, not the caller's: the endpoint "
-                f"does not accept client '{clip(self.auth.client_id, 60)}' with "
-                f"{self.auth.method}. Check JWT_INTROSPECTION_CLIENT_ID, the client secret "
+                hint="A configuration fault of this service, not the caller's: the endpoint "
+                f"does not accept this server's client credentials with {self.auth.method}. "
+                "Check JWT_INTROSPECTION_CLIENT_ID, the client secret "
                 "(or JWT_INTROSPECTION_KEY_FILE and its registered public key) and "
                 "JWT_INTROSPECTION_AUTH against the client registered at the authorization "
                 "server; `jwt-middleware doctor` checks them.",
@@ -269,6 +277,7 @@ class Endpoint:
         )
 
     async def aclose(self) -> None:
-        if self._own_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the HTTP client (one of another, finished loop is only dropped)."""
+        client, self._client = self._client, None
+        if self._own_client and client is not None and self._loop is asyncio.get_running_loop():
+            await client.aclose()

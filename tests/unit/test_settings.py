@@ -437,3 +437,16 @@ def test_introspection_settings_are_checked_at_startup(extra: dict[str, Any], sa
     loopback = {**base, **{"introspection_url": "http://127.0.0.1:9/introspect"}}
     if "introspection_url" in extra:
         Settings(**loopback)  # http is accepted on a loopback host
+
+
+def test_introspection_over_http_needs_a_trusted_network() -> None:
+    base: dict[str, Any] = {
+        "secret": "x" * 32,
+        "algorithms": "HS256",
+        "introspection_url": "http://hydra-admin.internal:4445/admin/oauth2/introspect",
+        "introspection_client_id": "rs",
+        "introspection_client_secret": "s",
+    }
+    with pytest.raises(ConfigurationError, match="introspection_allow_http"):
+        Settings(**base)
+    assert Settings(**base, introspection_allow_http=True).introspection_allow_http

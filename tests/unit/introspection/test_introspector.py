@@ -271,3 +271,16 @@ async def test_a_flood_of_distinct_tokens_holds_at_most_32_calls_at_once(
     assert endpoint.calls() == 100
     assert 1 < endpoint.state.max_inflight <= 32
     await intro.aclose()
+
+
+def test_an_introspector_used_from_one_event_loop_after_another(endpoint: FaultEndpoint) -> None:
+    """As when an app is served by one test client after another: the HTTP client of a
+    loop that is gone is replaced, not reused."""
+    endpoint.answer("t", iss=ISSUER, aud=AUDIENCE)
+    intro = introspector(
+        endpoint, introspection_cache_seconds=0, introspection_inactive_cache_seconds=0
+    )
+    for _ in range(2):
+        assert type(asyncio.run(intro.introspect("t"))) is VerifiedToken
+    assert endpoint.calls() == 2
+    asyncio.run(intro.aclose())
