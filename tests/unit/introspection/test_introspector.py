@@ -164,6 +164,7 @@ async def test_the_cached_path_serves_a_repeated_opaque_token(endpoint: FaultEnd
         assert app.verification.cached("opaque") is not None  # the whole stage, a lookup
         for _ in range(5):
             assert (await client.get("/me", headers=bearer("opaque"))).status_code == 200
+    await app.shutdown()  # closes the introspector's HTTP client
     assert endpoint.calls() == 1
 
 
@@ -191,6 +192,7 @@ async def test_a_jws_is_never_sent_in_opaque_mode_and_a_failed_one_never(
             assert response.json()["reason"] == "signature_invalid"
             if mode == "opaque":
                 assert (await client.get("/me", headers=bearer(good))).status_code == 200
+        await app.shutdown()
     assert endpoint.calls() == 0
 
 
@@ -216,6 +218,8 @@ async def test_always_mode_introspects_a_jws_that_passed(endpoint: FaultEndpoint
         for _ in range(2):
             response = await client.get("/me", headers=bearer(revoked))
             assert response.json()["reason"] == "token_inactive"
+    await app_admin.shutdown()
+    await app.shutdown()
     assert endpoint.calls() == 2
     assert app_admin.introspector is not None
     cache = app_admin.introspector.cache
@@ -238,6 +242,7 @@ async def test_calls_and_cache_are_measured_and_refusals_logged(endpoint: FaultE
         await client.get("/me", headers=bearer("secret-opaque-dead"))
         endpoint.state.status = 500
         await client.get("/me", headers=bearer("secret-opaque-down"))
+    await app.shutdown()
 
     def value(name: str, **labels: str) -> float:
         got = registry.get_sample_value(name, labels)
