@@ -13,8 +13,8 @@ token that is not a compact JWS (not three dot-separated segments, nor the five 
 a JWE) goes to the :class:`~jwt_middleware.introspection.Introspector` instead of
 being refused as malformed_token; a JWS is verified here as always, and one that
 fails is never sent anywhere. ``cached`` then also looks in the introspection
-cache (a repeated opaque token costs what a repeated JWT does); without
-introspection it is exactly the verifier's lookup.
+cache (a repeated opaque token costs what a repeated JWT does, plus a hash of
+the token); without introspection it is exactly the verifier's lookup.
 """
 
 from __future__ import annotations
