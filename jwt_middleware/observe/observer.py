@@ -47,6 +47,8 @@ from ..tracing import NO_SPANS, Spans
 from ..values.text import clip
 from .cachemetrics import CacheCollector as CacheCollector  # re-exported
 from .cachemetrics import CacheStats as CacheStats
+from .introspectionmetrics import IntrospectionFeed
+from .introspectionmetrics import watch as watch_calls
 from .tally import _DURATION_BUCKETS as _DURATION_BUCKETS
 from .tally import _DURATION_HELP, _REQUESTS_HELP, OUTCOMES
 from .tally import RequestTally as RequestTally
@@ -212,6 +214,7 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
         metrics.failures.labels(reason.value)
     for store in REPLAY_STORES[:2]:
         metrics.replay_store_errors.labels(store)
+
     r.register(metrics.caches)
     _BY_REGISTRY[registry] = metrics
     return metrics
@@ -328,6 +331,8 @@ class Observer:
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
         prometheus = registry is not None and metrics in ("prometheus", "both")
         self.metrics = metrics_for(registry) if prometheus and registry is not None else None
+        #: The Prometheus registry, when Prometheus is chosen (introspection's metrics).
+        self._registry = registry if prometheus else None
         #: The OpenTelemetry exporter with ``otel`` or ``both``, else None.
         self.otel: OTelExporter | None = (
             _otel_exporter(meter_provider, tracer_provider, diagnostics)
@@ -402,6 +407,14 @@ class Observer:
 
         remote.on_fetch(fetched)
         self.clock_measured(label, remote.clock_offset)
+
+    def watch_introspection(self, introspector: IntrospectionFeed) -> None:
+        """Export an introspector's calls and its cache (``source="introspection"``):
+        :func:`~jwt_middleware.observe.introspectionmetrics.watch`."""
+        if introspector.cache is not None:
+            self.track_cache("introspection", introspector.cache)
+        if self._registry is not None:
+            watch_calls(introspector, self._registry)
 
     # -- per request ---------------------------------------------------------------
 
