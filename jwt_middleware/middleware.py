@@ -162,7 +162,7 @@ class JWTAuthMiddleware:
         )
         #: Opaque tokens (RFC 7662, CONTRACT section 8): None without JWT_INTROSPECTION_URL.
         self.introspector = introspector = (
-            Introspector.for_verifier(verifier, logger=self.log)
+            Introspector.for_verifier(verifier, logger=self.log, spans=self.observer.spans)
             if self.settings.introspection_url
             else None
         )
