@@ -24,10 +24,11 @@ from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
 from .values.algorithms import SUPPORTED_ALGS
-from .values.fieldtypes import check_types, field_types
+from .values.fieldtypes import check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
 from .values.resourceid import check_resource, check_url
+from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
 from .values.syntax import scope_tokens
@@ -211,6 +212,17 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    #: How hints and configuration errors name a setting: as the keyword, the
+    #: environment variable or the command's flag it was given as
+    #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
+    setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        """Refuse an unknown keyword with a ConfigurationError that names it (and the
+        setting it probably meant), before the generated ``__init__`` would raise a
+        bare TypeError."""
+        unknown_keywords(cls, kwargs, what="setting")
+        return object.__new__(cls)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -225,9 +237,17 @@ class Settings:
             set_(self, "idp", self.idp.strip().lower())
         set_(self, "public_keys", _items(self.public_keys))
         set_(self, "secrets", _items(self.secrets))
-        check_types(self, _FIELD_TYPES)
-        for validate in VALIDATORS:
-            validate(self)
+        names = self.setting_names
+        if not isinstance(names, SettingNames):
+            raise ConfigurationError(
+                f"setting_names: expected SettingNames, got {type(names).__name__}"
+            )
+        try:
+            check_types(self, _FIELD_TYPES, label=_placeholder)
+            for validate in VALIDATORS:
+                validate(self)
+        except ConfigurationError as exc:  # named as the settings were given
+            raise ConfigurationError(names.render(str(exc))) from None
 
     # -- derived views ------------------------------------------------------
 
@@ -295,19 +315,27 @@ class Settings:
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
 
+    def render(self, text: str) -> str:
+        """``text`` with its ``$<setting>`` placeholders named as the user gave them."""
+        return self.setting_names.render(text)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``); keywords win."""
+        """Build settings from ``environ`` (default ``os.environ``); keywords win. Hints
+        and errors name the variables, and the keywords given here as keywords."""
         values = env_values(os.environ if environ is None else environ)
+        unknown_keywords(cls, overrides, what="setting")
+        values["setting_names"] = BY_ENVIRONMENT.with_origin("keyword", overrides)
         values.update(overrides)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**values)
 
 
 _FIELD_TYPES: Final = field_types(Settings)
+SettingNames.known = frozenset(f.name for f in fields(Settings))
+
+
+def _placeholder(name: str) -> str:
+    return "$" + name
 
 
 def settings_warnings(settings: Settings) -> list[str]:
@@ -316,7 +344,7 @@ def settings_warnings(settings: Settings) -> list[str]:
     if not settings.expected_audiences:
         warnings.append(
             "no audience configured: tokens minted for any audience are accepted; set "
-            "JWT_AUDIENCE to this API's audience"
+            "$audience to this API's audience"
         )
     for location in parse_locations(settings.locations):
         if location.kind == "query":
@@ -332,7 +360,7 @@ def settings_warnings(settings: Settings) -> list[str]:
                 "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
                 "of side effects (docs/security.md, cookies)"
             )
-    return warnings
+    return [settings.render(warning) for warning in warnings]
 
 
 # -- the group validators, in the order they run --------------------------------------
@@ -342,25 +370,25 @@ def check_token(s: Settings) -> None:
     """The token's header and size: the algorithm allow-list, ``max_token_bytes``."""
     algs = s.allowed_algorithms
     if not algs:
-        raise ConfigurationError("algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in SUPPORTED_ALGS]
     if bad:
         none = [a for a in bad if a.lower() == "none"]
         if none:
-            raise ConfigurationError("algorithms: 'none' can never be allowed")
+            raise ConfigurationError("$algorithms: 'none' can never be allowed")
         raise ConfigurationError(
-            f"algorithms: unsupported {', '.join(bad)}; choose from "
+            f"$algorithms: unsupported {', '.join(bad)}; choose from "
             f"{', '.join(sorted(SUPPORTED_ALGS))}"
         )
     if s.max_token_bytes < 256:
-        raise ConfigurationError("max_token_bytes: must be at least 256")
+        raise ConfigurationError("$max_token_bytes: must be at least 256")
 
 
 def check_responses(s: Settings) -> None:
     """What a refusal says: the diagnostics level and the challenge's realm."""
     if s.diagnostics not in DIAGNOSTICS_LEVELS:
         raise ConfigurationError(
-            f"diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
+            f"$diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
         )
     realm = s.realm
     if (
@@ -370,46 +398,55 @@ def check_responses(s: Settings) -> None:
         or any(c in realm for c in '"\\')
     ):
         raise ConfigurationError(
-            "realm: must be non-empty printable ASCII without quotes or backslashes"
+            "$realm: must be non-empty printable ASCII without quotes or backslashes"
         )
 
 
 def check_claims(s: Settings) -> None:
     """The claim rules: the leeway, the issuers, the accepted ``typ`` values."""
     if not (0 <= s.leeway <= 3600):
-        raise ConfigurationError(f"leeway: {s.leeway} s is outside 0..3600 seconds")
+        raise ConfigurationError(f"$leeway: {s.leeway} s is outside 0..3600 seconds")
     if any(not iss for iss in s.issuers):
-        raise ConfigurationError("issuer: empty issuer value")
+        raise ConfigurationError("$issuer: empty issuer value")
     bad_types = [t for t in s.accepted_token_types if not t.strip() or "," in t]
     if bad_types:
-        raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
+        raise ConfigurationError(f"$token_types: {bad_types[0]!r} is not a typ value")
 
 
 def check_key_source(s: Settings) -> None:
     """One kind of key source, and a remote source's cache and timeouts."""
     if s.jwks_url and s.discovery_url:
-        raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
+        raise ConfigurationError("set $jwks_url or $discovery_url, not both")
     if (s.jwks_url or s.discovery_url) and (
         s.jwks_file or s.public_key_file or s.public_keys or s.all_secrets
     ):
         raise ConfigurationError(
-            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
-            "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
+            "a remote key source ($jwks_url / $discovery_url) cannot be combined with "
+            "static keys ($jwks_file, $public_key_file, $public_keys, $secret); choose one"
         )
     if not (0 < s.jwks_min_ttl <= s.jwks_default_ttl <= s.jwks_max_ttl):
-        raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
+        raise ConfigurationError(
+            "JWKS cache: need 0 < $jwks_min_ttl <= $jwks_default_ttl <= $jwks_max_ttl"
+        )
     if min(s.jwks_connect_timeout, s.jwks_read_timeout, s.key_wait_timeout) <= 0:
-        raise ConfigurationError("JWKS timeouts must be positive")
+        raise ConfigurationError(
+            "$jwks_connect_timeout, $jwks_read_timeout and $key_wait_timeout must be positive"
+        )
     if s.jwks_refresh_cooldown < 0 or s.jwks_max_stale < 0:
-        raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
+        raise ConfigurationError("$jwks_refresh_cooldown and $jwks_max_stale must be >= 0")
 
 
 def check_budgets(s: Settings) -> None:
     """The token cache's bounds and the diagnostic budgets."""
     if s.token_cache_entries < 0 or s.token_cache_bytes < 0:
-        raise ConfigurationError("token cache bounds must not be negative")
+        raise ConfigurationError(
+            "token cache bounds ($token_cache_entries, $token_cache_bytes) must not be negative"
+        )
     if s.diagnostic_keys_per_request < 0 or s.diagnostic_verifications_per_second < 0:
-        raise ConfigurationError("diagnostic budgets must not be negative")
+        raise ConfigurationError(
+            "diagnostic budgets ($diagnostic_keys_per_request, "
+            "$diagnostic_verifications_per_second) must not be negative"
+        )
 
 
 def check_locations(s: Settings) -> None:
@@ -419,13 +456,12 @@ def check_locations(s: Settings) -> None:
     for origin in s.origins:
         if parse_origin(origin) is None or origin.rstrip("/") != origin:
             raise ConfigurationError(
-                f"trusted_origins: {origin!r} is not an origin "
-                "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
+                f"$trusted_origins: {origin!r} is not an origin (scheme://host[:port], no path)"
             )
     name = s.websocket_subprotocol
     if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
         raise ConfigurationError(
-            f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
+            f"$websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
             "'-', '_'; no dots, so it cannot look like a token)"
         )
 
@@ -433,12 +469,12 @@ def check_locations(s: Settings) -> None:
 def check_identity_provider(s: Settings) -> None:
     """``idp`` is a known provider; an Entra ID tenant template lists its tenants."""
     if s.idp not in IDP_CHOICES:
-        raise ConfigurationError(f"idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)")
+        raise ConfigurationError(f"$idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)}")
     templated = [i for i in s.issuers if TENANT_PLACEHOLDER in i.lower()]
     if templated and s.provider == "entra" and not s.tenants:
         raise ConfigurationError(
-            f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
-            "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
+            f"$issuer {templated[0]!r} is a multi-tenant template: list the accepted "
+            "tenant ids in $idp_tenants"
         )
 
 
@@ -446,57 +482,52 @@ def check_resource_metadata(s: Settings) -> None:
     """The protected resource metadata (RFC 9728): the resource, its documentation
     URL, the scopes it lists."""
     if s.resource is not None:
-        check_resource(s.resource)
+        check_resource(s.resource, what="$resource")
     if s.resource_documentation is not None:
-        check_url(s.resource_documentation, what="resource_documentation")
-    scope_tokens(s.supported_scopes, what="resource_scopes")
+        check_url(s.resource_documentation, what="$resource_documentation")
+    scope_tokens(s.supported_scopes, what="$resource_scopes")
 
 
 def check_dpop(s: Settings) -> None:
     """DPoP (RFC 9449): the mode, the proof algorithms and times, the nonces, the
     replay store."""
     if s.dpop not in DPOP_MODES:
-        raise ConfigurationError(
-            f"dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
-        )
+        raise ConfigurationError(f"$dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)}")
     if s.dpop_replay_fail not in DPOP_REPLAY_FAILS:
         raise ConfigurationError(
-            f"dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
-            f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
+            f"$dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
+            f"{', '.join(DPOP_REPLAY_FAILS)}"
         )
     algs = s.dpop_allowed_algorithms
     if not algs:
-        raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$dpop_algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in DPOP_ALGORITHMS]
     if bad:
         raise ConfigurationError(
-            f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
+            f"$dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
             f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
         )
     if not (0 < s.dpop_iat_window <= 3600):
         raise ConfigurationError(
-            f"dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
+            f"$dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
         )
     if not (0 < s.dpop_nonce_lifetime <= 86400):
         raise ConfigurationError(
-            f"dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
+            f"$dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
         )
     if s.dpop_nonce_secret is not None and len(s.dpop_nonce_secret) < 16:
-        raise ConfigurationError(
-            "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
-        )
+        raise ConfigurationError("$dpop_nonce_secret: use at least 16 characters")
     if s.dpop_replay_max_entries < 1:
-        raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
+        raise ConfigurationError("$dpop_replay_max_entries: must be at least 1")
     share = s.dpop_replay_max_per_client
     if share is not None and not 1 <= share <= s.dpop_replay_max_entries:
         raise ConfigurationError(
-            "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
+            "$dpop_replay_max_per_client: must be between 1 and $dpop_replay_max_entries"
         )
     url = s.dpop_replay_redis_url
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError(
-            "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
-            "(JWT_DPOP_REPLAY_REDIS_URL)"
+            "$dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL"
         )
 
 
@@ -507,8 +538,8 @@ def check_some_key_source(s: Settings) -> None:
         (s.jwks_url, s.discovery_url, s.jwks_file, s.public_key_file, s.public_keys, s.all_secrets)
     ):
         raise ConfigurationError(
-            "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
-            "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+            "no key source: set one of $jwks_url, $discovery_url, $jwks_file, "
+            "$public_key_file or $secret"
         )
 
 
