@@ -24,6 +24,7 @@ from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
 from .values.algorithms import SUPPORTED_ALGS
+from .values.claimpaths import claim_path
 from .values.fieldtypes import check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
@@ -31,7 +32,7 @@ from .values.resourceid import check_resource, check_url
 from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
-from .values.syntax import scope_tokens
+from .values.syntax import path_prefix, scope_tokens
 from .values.uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
@@ -65,8 +66,12 @@ _LIST_FIELDS: Final = frozenset(
         "resource_scopes",
         "dpop_algorithms",
         "trusted_origins",
+        "scope_claims",
+        "optional_paths",
     }
 )
+#: At most this many claims are read as scopes.
+MAX_SCOPE_CLAIMS: Final = 32
 # RFC 7230 token characters: what a WebSocket subprotocol name may hold (RFC 6455 4.1).
 _TCHARS: Final = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -212,6 +217,14 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    # -- CONTRACT section 12: authorization beyond scopes -------------------------------
+    #: The claims whose values are the token's scopes (``JWT_SCOPE_CLAIMS``): a string
+    #: split on spaces, an array as it is; a nested claim written with dots
+    #: (``realm_access.roles``). A configured list replaces the default.
+    scope_claims: str | tuple[str, ...] = ("scope", "scp")
+    #: Paths where a request without a token reaches the app as anonymous; a token sent
+    #: there is judged as anywhere else (the middleware keyword of the same name adds to it).
+    optional_paths: str | tuple[str, ...] = ()
     #: How hints and configuration errors name a setting: as the keyword, the
     #: environment variable or the command's flag it was given as
     #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
@@ -314,6 +327,11 @@ class Settings:
     @property
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
+
+    @property
+    def scope_claim_names(self) -> tuple[str, ...]:
+        """The configured ``scope_claims`` as a tuple."""
+        return self.scope_claims if isinstance(self.scope_claims, tuple) else ()
 
     def render(self, text: str) -> str:
         """``text`` with its ``$<setting>`` placeholders named as the user gave them."""
@@ -531,6 +549,19 @@ def check_dpop(s: Settings) -> None:
         )
 
 
+def check_authorization(s: Settings) -> None:
+    """CONTRACT section 12: the claims read as scopes, the optional paths."""
+    names = s.scope_claim_names
+    if not names:
+        raise ConfigurationError("$scope_claims: name at least one claim (the default: scope,scp)")
+    if len(names) > MAX_SCOPE_CLAIMS:
+        raise ConfigurationError(f"$scope_claims: at most {MAX_SCOPE_CLAIMS} claims")
+    for name in names:
+        claim_path(name, what="$scope_claims")
+    for path in s.optional_paths:
+        path_prefix(path, what="$optional_paths")
+
+
 def check_some_key_source(s: Settings) -> None:
     """At least one key source is named (last: a broken setting elsewhere is said
     first, whether or not a key source is named yet)."""
@@ -554,5 +585,6 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_identity_provider,
     check_resource_metadata,
     check_dpop,
+    check_authorization,
     check_some_key_source,
 )

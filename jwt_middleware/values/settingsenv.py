@@ -37,6 +37,8 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
     "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
     "JWT_TRUSTED_ORIGINS": "trusted_origins",
+    # CONTRACT section 12: authorization beyond scopes
+    "JWT_SCOPE_CLAIMS": "scope_claims",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
