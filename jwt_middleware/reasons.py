@@ -66,6 +66,8 @@ class Reason(StrEnum):
     dpop_nonce_required = "dpop_nonce_required"
     dpop_binding_mismatch = "dpop_binding_mismatch"
     dpop_bound_token_as_bearer = "dpop_bound_token_as_bearer"
+    # authorization beyond scopes (CONTRACT section 12)
+    claim_not_allowed = "claim_not_allowed"
 
 
 class Stage(StrEnum):
@@ -493,6 +495,18 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "DPoP-bound token sent as Bearer",
             "This token is bound to a key (cnf.jkt): send it as 'Authorization: DPoP <token>' "
             "with a 'DPoP' proof header, not with the Bearer scheme.",
+        ),
+        # authorization beyond scopes (CONTRACT section 12)
+        _r(
+            R.claim_not_allowed,
+            S.scope,
+            403,
+            None,
+            "Claim value not accepted",
+            "The token is valid, but a claim this route requires is missing or holds a value "
+            "the route does not accept (a tenant, a client, ...). Request the token where "
+            "the route expects it (the detail names the claim), or accept the value in the "
+            "route's claim rule.",
         ),
     ]
 )

@@ -2,13 +2,17 @@
 
 :class:`PathScopes` applies the middleware's ``path_scopes``: the scopes the
 longest matching path prefix requires (:class:`~jwt_middleware.paths.PathRules`),
-decided by :func:`jwt_middleware.scopes.decide`, the one scope decision the
+decided by :func:`jwt_middleware.tokens.scopes.decide`, the one scope decision the
 FastAPI dependencies and the CLI use too (insufficient_scope, 403).
+:class:`PathClaims` applies ``path_claims`` the same way, after the scopes,
+decided by :func:`jwt_middleware.tokens.claimrules.decide` (claim_not_allowed,
+403). Each is configured only when its rules are given.
 """
 
 from __future__ import annotations
 
 from ..outcome import Failure, VerifiedToken
+from ..tokens import claimrules
 from ..tokens.scopes import decide
 from .paths import PathRules
 from .presentation import Presented
@@ -26,3 +30,18 @@ class PathScopes:
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
         return decide(verified, self._rules.required_scopes(path))
+
+
+class PathClaims:
+    """The claim rules a path requires (only configured when ``path_claims`` is given)."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, rules: PathRules) -> None:
+        self._rules = rules
+
+    def check(
+        self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
+    ) -> VerifiedToken | Failure:
+        required = self._rules.required_claims(path)
+        return claimrules.decide(verified, required) if required else verified
