@@ -183,48 +183,51 @@ class DevIssuer:
         )
         return signing_input + "." + _b64(sign(signing_input.encode("ascii")))
 
-    def mint(self, scenario: str, jkt: str | None = None) -> str:
+    def mint(self, scenario: str, jkt: str | None = None, **claims: Any) -> str:
         """A token for one of :data:`SCENARIO_NAMES`; with ``jkt`` (an RFC 7638
         thumbprint, see :func:`check_jkt`) bound to that key: ``"cnf": {"jkt": ...}``
-        (RFC 9449 section 6.1), a DPoP-bound token."""
-        if jkt is None:
-            return self._mint(scenario, {})
-        return self._mint(scenario, {"cnf": {"jkt": check_jkt(jkt)}})
+        (RFC 9449 section 6.1), a DPoP-bound token. Each keyword claim replaces that
+        claim of the scenario's token (``scope=``, ``aud=``, ...)."""
+        if jkt is not None:
+            claims = {**claims, "cnf": {"jkt": check_jkt(jkt)}}
+        return self._mint(scenario, claims)
 
-    def _mint(self, scenario: str, extra: dict[str, Any]) -> str:
+    def _mint(self, scenario: str, replace: dict[str, Any]) -> str:
         now = int(time.time())
         rs = {"alg": "RS256", "typ": "JWT", "kid": RSA_KID}
+
+        def claims_with(**scenario_claims: Any) -> dict[str, Any]:
+            return {**self._claims(**scenario_claims), **replace}
+
         if scenario == "valid":
-            return self._encode(rs, self._claims(**extra), _rs256(self.rsa))
+            return self._encode(rs, claims_with(), _rs256(self.rsa))
         if scenario == "valid_ec":
             header = {"alg": "ES256", "typ": "JWT", "kid": EC_KID}
-            return self._encode(header, self._claims(**extra), _es256(self.ec))
+            return self._encode(header, claims_with(), _es256(self.ec))
         if scenario == "admin":
-            return self._encode(rs, self._claims(**extra, scope="read admin"), _rs256(self.rsa))
+            return self._encode(rs, claims_with(scope="read admin"), _rs256(self.rsa))
         if scenario == "expired":
-            claims = self._claims(**extra, iat=now - 1500, nbf=now - 1500, exp=now - 600)
+            claims = claims_with(iat=now - 1500, nbf=now - 1500, exp=now - 600)
             return self._encode(rs, claims, _rs256(self.rsa))
         if scenario == "not_yet_valid":
-            return self._encode(rs, self._claims(**extra, nbf=now + 600), _rs256(self.rsa))
+            return self._encode(rs, claims_with(nbf=now + 600), _rs256(self.rsa))
         if scenario == "wrong_audience":
-            return self._encode(rs, self._claims(**extra, aud="another-api"), _rs256(self.rsa))
+            return self._encode(rs, claims_with(aud="another-api"), _rs256(self.rsa))
         if scenario == "issuer_trailing_slash":
-            claims = self._claims(**extra, iss=self.issuer + "/")
+            claims = claims_with(iss=self.issuer + "/")
             return self._encode(rs, claims, _rs256(self.rsa))
         if scenario == "retired":
             header = {**rs, "kid": RETIRED_KID}
-            return self._encode(header, self._claims(**extra), _rs256(self.retired_rsa))
+            return self._encode(header, claims_with(), _rs256(self.retired_rsa))
         if scenario == "unknown_kid":
             header = {**rs, "kid": "dev-rsa-99"}
-            return self._encode(header, self._claims(**extra), _rs256(self.rsa))
+            return self._encode(header, claims_with(), _rs256(self.rsa))
         if scenario == "confusion":
             pem = self.rsa.public_key().public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             header = {"alg": "HS256", "typ": "JWT", "kid": RSA_KID}
-            return self._encode(
-                header, self._claims(**extra), lambda m: hmac.new(pem, m, sha256).digest()
-            )
+            return self._encode(header, claims_with(), lambda m: hmac.new(pem, m, sha256).digest())
         if scenario == "alg_none":
-            return self._encode({"alg": "none", "typ": "JWT"}, self._claims(**extra), lambda m: b"")
+            return self._encode({"alg": "none", "typ": "JWT"}, claims_with(), lambda m: b"")
         raise KeyError(scenario)
