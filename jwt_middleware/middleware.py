@@ -148,7 +148,7 @@ class JWTAuthMiddleware:
         )
         #: The RFC 9728 document's endpoint when ``resource`` is set (else None).
         self._metadata = (
-            MetadataEndpoint(verifier, rules, remote=self._remote)
+            MetadataEndpoint(verifier, rules, remote=self._remote, wrapped=app)
             if self.settings.resource
             else None
         )

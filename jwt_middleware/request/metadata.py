@@ -166,13 +166,13 @@ _CHILDREN: Final = (
 )
 
 
-def app_requirements(app: object) -> RouteRequirements:
-    """The requirements carried by the dependencies of ``app``'s routes (FastAPI's
+def app_requirements(*apps: object) -> RouteRequirements:
+    """The requirements carried by the dependencies of the routes of ``apps`` (FastAPI's
     ``route.dependant`` trees, routers' and included routers' dependencies, mounted
-    apps), each once; nothing for an app without them. Each object is looked at
-    once, at most :data:`MAX_WALK` of them."""
+    apps, the apps a middleware wraps), each once; nothing for an app without them.
+    Each object is looked at once, at most :data:`MAX_WALK` of them."""
     found = RouteRequirements()
-    stack: list[object] = [app]
+    stack: list[object] = [app for app in reversed(apps) if app is not None]
     seen: set[int] = set()
     while stack and len(seen) < MAX_WALK:
         node = stack.pop()
@@ -386,6 +386,7 @@ class MetadataEndpoint:
         "_routes_read",
         "_scopes",
         "_verifier",
+        "_wrapped",
         "challenge_param",
         "document",
         "path",
@@ -397,8 +398,12 @@ class MetadataEndpoint:
         rules: PathRules | Mapping[str, Iterable[str]] | None,
         *,
         remote: bool,
+        wrapped: object = None,
     ) -> None:
         self._verifier = verifier
+        #: The app the middleware wraps: its routes are read with ``scope["app"]``'s, for a
+        #: middleware wrapped around the app rather than added to it.
+        self._wrapped = wrapped
         if isinstance(rules, PathRules):  # the middleware's: path scopes and claims
             self._scopes: dict[str, Iterable[str]] = {}
             self._required = RouteRequirements(rules.every_scope(), rules.every_claim())
@@ -430,7 +435,7 @@ class MetadataEndpoint:
         rebuild = False
         if not self._routes_read:  # the app's dependencies: once, on the first request
             self._routes_read = True
-            routes = app_requirements(scope.get("app"))
+            routes = app_requirements(scope.get("app"), self._wrapped)
             if routes.scopes or routes.claims:
                 self._required = self._required.merged(routes)
                 rebuild = True

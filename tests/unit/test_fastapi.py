@@ -184,3 +184,26 @@ async def test_the_metadata_without_dependencies_is_as_before(keys: Keys) -> Non
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         doc = (await client.get("/.well-known/oauth-protected-resource")).json()
     assert "scopes_supported" not in doc and "required_claims" not in doc
+
+
+async def test_the_metadata_reads_the_dependencies_of_an_app_wrapped_from_outside(
+    keys: Keys,
+) -> None:
+    """The middleware wrapped around the app (no ``scope["app"]`` reaches it): the
+    dependencies of the app it wraps are listed all the same."""
+    inner = FastAPI()
+
+    @inner.get("/orders", dependencies=[Depends(require_scopes("orders:read"))])
+    async def orders() -> dict[str, str]:
+        return {}
+
+    @inner.get("/tenant", dependencies=[Depends(require_claims(tid=["t1"]))])
+    async def tenant() -> dict[str, str]:
+        return {}
+
+    app = JWTAuthMiddleware(inner, key_settings(keys, resource=RESOURCE), registry=None)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        doc = (await client.get("/.well-known/oauth-protected-resource")).json()
+    assert doc["scopes_supported"] == ["orders:read"]
+    assert doc["required_claims"] == ["tid"]
