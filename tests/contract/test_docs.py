@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import re
@@ -31,10 +32,12 @@ import jwt as pyjwt
 import pytest
 from helpers.jwks_server import JWKSServer, public_jwk
 from helpers.keys import AUDIENCE, ISSUER, Keys, private_pem, public_pem
+from helpers.procs import child_env
 from helpers.tokens import sign
 from prometheus_client import REGISTRY
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
+from jwt_middleware.cli import build_parser
 from jwt_middleware.reasons import REASONS
 from jwt_middleware.settings import ENV_VARS
 
@@ -771,3 +774,51 @@ def test_every_docs_page_is_linked_from_the_readme_and_the_index() -> None:
 def test_readme_is_a_front_page() -> None:
     lines = README.read_text(encoding="utf-8").count("\n")
     assert lines < 300, f"README.md has {lines} lines; the reference belongs in docs/"
+
+
+# --- docs/cli.md against the command ----------------------------------------------------
+
+CLI_PAGE = DOCS / "cli.md"
+USAGE_RUN = '$ jwt-middleware diagnose --jwks-file jwks-a.json --leeway soon "$TOKEN"\n'
+
+
+def diagnose_options() -> set[str]:
+    """Every option string of ``diagnose`` but ``-h``/``--help``, from its parser."""
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    diagnose = subparsers.choices["diagnose"]
+    return {
+        option
+        for action in diagnose._actions
+        for option in action.option_strings
+        if option not in ("-h", "--help")
+    }
+
+
+def test_docs_cli_options_table_lists_every_diagnose_option() -> None:
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    table = page.split("Options of `diagnose`", 1)[1].split("\n\n", 2)[1]
+    documented = {
+        flag
+        for row in table.splitlines()[2:]
+        for flag in re.findall(r"`(--[a-z-]+)", row.split(" | ", 1)[0])
+    }
+    assert documented == diagnose_options()
+
+
+def test_docs_cli_usage_error_is_the_commands_own(tmp_path: Path) -> None:
+    """The usage error docs/cli.md shows is what the command prints (at 80 columns),
+    with exit 2."""
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    shown, code = page.split(USAGE_RUN, 1)[1].split("$ echo $?\n", 1)
+    argv = ["diagnose", "--jwks-file", "jwks-a.json", "--leeway", "soon", "a.b.c"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "jwt_middleware", *argv],
+        capture_output=True,
+        text=True,
+        env={**child_env(), "COLUMNS": "80"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == int(code.split("\n", 1)[0]) == 2
+    assert proc.stderr == shown
