@@ -4,7 +4,7 @@ A JWT stays valid until it expires, whatever happens at its issuer. Stages that
 ask elsewhere (a revocation list shared by a fleet, the issuer's introspection
 endpoint for a token that verified locally) go here, after binding and before
 authorization, and run for every accepted request, cached tokens included. Each
-is an :class:`~jwt_middleware.stages.AsyncCheck`. None is configured today: the
+is an :class:`~jwt_middleware.request.stages.AsyncCheck`. None is configured today: the
 middleware's list for this stage is empty and costs nothing.
 """
 
