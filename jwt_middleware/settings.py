@@ -18,17 +18,18 @@ stages that read it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
+from .values.algorithms import DPOP_ALGORITHMS as DPOP_ALGORITHMS  # re-exported
 from .values.algorithms import SUPPORTED_ALGS
-from .values.claimpaths import claim_path
-from .values.fieldtypes import check_types, field_types, unknown_keywords
+from .values.claimpaths import claim_paths
+from .values.fieldtypes import as_items, as_list, check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
-from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
-from .values.resourceid import check_resource, check_url
+from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
+from .values.resourceid import check_endpoint, check_resource, check_url
 from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
@@ -41,19 +42,10 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
-#: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
-DPOP_ALGORITHMS: Final = (
-    "ES256",
-    "ES384",
-    "ES512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "EdDSA",
-)
+IntrospectionMode = Literal["opaque", "always"]
+INTROSPECTION_MODES: Final = ("opaque", "always")
+IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -70,8 +62,6 @@ _LIST_FIELDS: Final = frozenset(
         "optional_paths",
     }
 )
-#: At most this many claims are read as scopes.
-MAX_SCOPE_CLAIMS: Final = 32
 
 
 def _secret(default: Any) -> Any:
@@ -83,25 +73,6 @@ def _secret(default: Any) -> Any:
 def secret_fields() -> frozenset[str]:
     """The names of the settings that hold secrets, from the class's own declaration."""
     return frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
-
-
-def _as_tuple(value: Any) -> Any:
-    """A list setting as a tuple: a string split at commas, None empty, any other
-    iterable as its items. Anything else is left for the type check to name."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return tuple(value) if isinstance(value, Iterable) else value
-
-
-def _items(value: Any) -> Any:
-    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
-    but a string or bytes (whose characters are not keys); anything else is left
-    for the type check to name."""
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
-        return tuple(value)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +184,35 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    # -- CONTRACT section 8: opaque tokens and introspection (RFC 7662) -------------
+    #: The endpoint; None: opaque tokens are malformed_token. ``opaque`` mode: tokens
+    #: that are not a compact JWS; ``always``: a JWS that passed every check too.
+    introspection_url: str | None = None
+    introspection_mode: IntrospectionMode = "opaque"
+    #: This server's client at the endpoint, and how it authenticates.
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = _secret(None)
+    introspection_auth: IntrospectionAuth = "client_secret_basic"
+    #: ``private_key_jwt``: the PEM private key, its ``kid`` (None: RFC 7638 thumbprint),
+    #: the assertions' ``aud`` (None: the one configured ``issuer``, else the endpoint).
+    introspection_key_file: str | None = None
+    introspection_key_id: str | None = None
+    introspection_assertion_audience: str | None = None
+    #: How long an active answer is reused (never past its ``exp``), an inactive one;
+    #: the cache's bounds in entries and about bytes.
+    introspection_cache_seconds: float = 60.0
+    introspection_inactive_cache_seconds: float = 5.0
+    introspection_cache_entries: int = 10000
+    introspection_cache_bytes: int = 16 * 1024 * 1024
+    #: One call's connect and read timeouts and total deadline; the largest answer read.
+    introspection_connect_timeout: float = 2.0
+    introspection_read_timeout: float = 3.0
+    introspection_deadline: float = 5.0
+    introspection_max_bytes: int = 64 * 1024
+    #: Ask for a signed answer (RFC 9701) and refuse a plain JSON one.
+    introspection_signed_response: bool = False
+    #: Send tokens over plain http to a host that is not loopback (a trusted network).
+    introspection_allow_http: bool = False
     # -- CONTRACT section 12: authorization beyond scopes -------------------------------
     #: The claims whose values are the token's scopes (``JWT_SCOPE_CLAIMS``): a string
     #: split on spaces, an array as it is; a nested claim written with dots
@@ -227,36 +227,12 @@ class Settings:
     setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
-        """Refuse an unknown keyword with a ConfigurationError that names it (and the
-        setting it probably meant), before the generated ``__init__`` would raise a
-        bare TypeError."""
+        """An unknown keyword: a ConfigurationError naming it (and the nearest setting)."""
         unknown_keywords(cls, kwargs, what="setting")
         return object.__new__(cls)
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        for name in _LIST_FIELDS:
-            set_(self, name, _as_tuple(getattr(self, name)))
-        issuer = self.issuer
-        if isinstance(issuer, str):
-            set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
-        elif issuer is not None:
-            set_(self, "issuer", _items(issuer))
-        if isinstance(self.idp, str):
-            set_(self, "idp", self.idp.strip().lower())
-        set_(self, "public_keys", _items(self.public_keys))
-        set_(self, "secrets", _items(self.secrets))
-        names = self.setting_names
-        if not isinstance(names, SettingNames):
-            raise ConfigurationError(
-                f"setting_names: expected SettingNames, got {type(names).__name__}"
-            )
-        try:
-            check_types(self, _FIELD_TYPES, label=_placeholder)
-            for validate in VALIDATORS:
-                validate(self)
-        except ConfigurationError as exc:  # named as the settings were given
-            raise ConfigurationError(names.render(str(exc))) from None
+        _prepare(self)
 
     # -- derived views ------------------------------------------------------
 
@@ -348,8 +324,27 @@ _FIELD_TYPES: Final = field_types(Settings)
 SettingNames.known = frozenset(f.name for f in fields(Settings))
 
 
-def _placeholder(name: str) -> str:
-    return "$" + name
+def _prepare(s: Settings) -> None:
+    """Lists as tuples, the type check, each group's validator; errors named as given."""
+    set_ = object.__setattr__
+    for name in _LIST_FIELDS:
+        set_(s, name, as_list(getattr(s, name)))
+    issuer = s.issuer
+    if isinstance(issuer, str):
+        set_(s, "issuer", as_list(issuer) if "," in issuer else (issuer,))
+    elif issuer is not None:
+        set_(s, "issuer", as_items(issuer))
+    if isinstance(s.idp, str):
+        set_(s, "idp", s.idp.strip().lower())
+    set_(s, "public_keys", as_items(s.public_keys))
+    set_(s, "secrets", as_items(s.secrets))
+    names = s.setting_names if isinstance(s.setting_names, SettingNames) else BY_KEYWORD
+    try:
+        check_types(s, _FIELD_TYPES, label="$".__add__)
+        for validate in VALIDATORS:
+            validate(s)
+    except ConfigurationError as exc:
+        raise ConfigurationError(names.render(str(exc))) from None
 
 
 def settings_warnings(settings: Settings) -> list[str]:
@@ -360,20 +355,7 @@ def settings_warnings(settings: Settings) -> list[str]:
             "no audience configured: tokens minted for any audience are accepted; set "
             "$audience to this API's audience"
         )
-    for location in parse_locations(settings.locations):
-        if location.kind == "query":
-            warnings.append(
-                f"token location {location.describe()}: a token in the URL ends up in access "
-                "logs, proxy logs and browser history; prefer the Authorization header"
-            )
-        elif location.kind == "cookie":
-            warnings.append(
-                f"token location {location.describe()}: a browser sends that cookie with "
-                "requests other sites make; unsafe methods and WebSocket handshakes from another "
-                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
-                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
-                "of side effects (docs/security.md, cookies)"
-            )
+    warnings.extend(location_warnings(parse_locations(settings.locations)))
     return [settings.render(warning) for warning in warnings]
 
 
@@ -548,13 +530,7 @@ def check_dpop(s: Settings) -> None:
 
 def check_authorization(s: Settings) -> None:
     """CONTRACT section 12: the claims read as scopes, the optional paths."""
-    names = s.scope_claim_names
-    if not names:
-        raise ConfigurationError("$scope_claims: name at least one claim (the default: scope,scp)")
-    if len(names) > MAX_SCOPE_CLAIMS:
-        raise ConfigurationError(f"$scope_claims: at most {MAX_SCOPE_CLAIMS} claims")
-    for name in names:
-        claim_path(name, what="$scope_claims")
+    claim_paths(s.scope_claim_names, what="$scope_claims")
     for path in s.optional_paths:
         path_prefix(path, what="$optional_paths")
 
@@ -571,6 +547,42 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_introspection(s: Settings) -> None:
+    """Introspection (CONTRACT section 8): the mode and method, the cache and timeouts,
+    the endpoint (https, or http on a loopback host) and the client's credentials."""
+    for name, value, allowed in (
+        ("introspection_mode", s.introspection_mode, INTROSPECTION_MODES),
+        ("introspection_auth", s.introspection_auth, INTROSPECTION_AUTHS),
+    ):
+        if value not in allowed:
+            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    if (
+        min(s.introspection_cache_seconds, s.introspection_inactive_cache_seconds) < 0
+        or min(s.introspection_cache_entries, s.introspection_cache_bytes) < 0
+    ):
+        raise ConfigurationError("introspection cache lifetimes and bounds must be >= 0")
+    timeouts = (s.introspection_connect_timeout, s.introspection_read_timeout)
+    if min(*timeouts, s.introspection_deadline) <= 0 or s.introspection_deadline > 60:
+        raise ConfigurationError("introspection timeouts: positive, the deadline at most 60 s")
+    if not 1024 <= s.introspection_max_bytes <= 4 * 1024 * 1024:
+        raise ConfigurationError("introspection_max_bytes: must be within 1 KiB..4 MiB")
+    if s.introspection_url is None:
+        return
+    check_endpoint(
+        s.introspection_url, what="JWT_INTROSPECTION_URL", allow_http=s.introspection_allow_http
+    )
+    if not s.introspection_client_id:
+        raise ConfigurationError("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID")
+    if s.introspection_auth == "private_key_jwt" and not s.introspection_key_file:
+        raise ConfigurationError("private_key_jwt needs JWT_INTROSPECTION_KEY_FILE (a PEM key)")
+    if s.introspection_auth != "private_key_jwt" and not s.introspection_client_secret:
+        raise ConfigurationError(
+            f"{s.introspection_auth} needs JWT_INTROSPECTION_CLIENT_SECRET (or private_key_jwt)"
+        )
+    if s.introspection_assertion_audience is not None:
+        check_url(s.introspection_assertion_audience, what="introspection_assertion_audience")
+
+
 #: The group validators :class:`Settings` runs when built, in this order.
 VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_token,
@@ -584,4 +596,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_dpop,
     check_authorization,
     check_some_key_source,
+    check_introspection,
 )

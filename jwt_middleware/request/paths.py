@@ -36,7 +36,7 @@ from starlette.types import Scope
 
 from ..errors import ConfigurationError
 from ..tokens.claimrules import ClaimRule, claim_rules
-from ..values.syntax import scope_tokens
+from ..values.syntax import path_prefix, scope_tokens
 
 # A path some layer could read differently from the router: dot or empty segments,
 # backslashes, matrix parameters, percent signs left after the server decoded it.
@@ -152,7 +152,7 @@ class PathRules:
         optional: Iterable[str] = (),
     ) -> None:
         self._public = _Paths(public)
-        self._optional = _Paths(optional)
+        self._optional = _Paths(path_prefix(p, what="optional_paths") for p in optional)
         self._scopes: list[tuple[str, tuple[str, ...]]] = _by_prefix(
             scopes, scope_tokens, what="path_scopes"
         )

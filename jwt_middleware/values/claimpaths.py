@@ -18,6 +18,8 @@ from ..errors import ConfigurationError
 #: The longest claim name accepted in a setting, and the deepest nesting.
 MAX_NAME_CHARS: Final = 256
 MAX_DEPTH: Final = 8
+#: At most this many claims are read as scopes.
+MAX_SCOPE_CLAIMS: Final = 32
 #: What :func:`lookup` returns for a claim the token does not have.
 MISSING: Final[Any] = object()
 
@@ -48,6 +50,17 @@ def claim_path(name: object, *, what: str) -> ClaimPath:
             f"dots between its names (realm_access.roles), at most {MAX_DEPTH} deep"
         )
     return ClaimPath(name, parts)
+
+
+def claim_paths(names: tuple[str, ...], *, what: str) -> tuple[ClaimPath, ...]:
+    """The claims read as scopes (``scope_claims``): at least one, at most
+    :data:`MAX_SCOPE_CLAIMS`, each a :func:`claim_path`; ConfigurationError naming
+    ``what`` otherwise."""
+    if not names:
+        raise ConfigurationError(f"{what}: name at least one claim (the default: scope,scp)")
+    if len(names) > MAX_SCOPE_CLAIMS:
+        raise ConfigurationError(f"{what}: at most {MAX_SCOPE_CLAIMS} claims")
+    return tuple(claim_path(name, what=what) for name in names)
 
 
 def lookup(claims: dict[str, Any], path: ClaimPath) -> Any:

@@ -143,3 +143,22 @@ def unknown_keywords(cls: type, given: Iterable[str], *, what: str) -> None:
             for close in [difflib.get_close_matches(name, known, n=1)]
         ]
         raise ConfigurationError(f"unknown {what}(s): {', '.join(guesses)}")
+
+
+def as_list(value: Any) -> Any:
+    """A list setting as a tuple: a string split at commas, None empty, any other
+    iterable as its items. Anything else is left for the type check to name."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value) if isinstance(value, Iterable) else value
+
+
+def as_items(value: Any) -> Any:
+    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
+    but a string or bytes (whose characters are not keys); anything else is left
+    for the type check to name."""
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return tuple(value)
+    return value

@@ -80,7 +80,9 @@ def test_the_names_survive_a_replace_and_do_not_change_equality() -> None:
 
 
 def test_setting_names_of_another_type_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="setting_names: expected SettingNames"):
+    with pytest.raises(
+        ConfigurationError, match=r"Settings\(setting_names=\.\.\.\): expected SettingNames"
+    ):
         Settings(secret=HS_SECRET, setting_names="environment")  # type: ignore[arg-type]
 
 
