@@ -363,7 +363,7 @@ def verify_proof(
         if not isinstance(nonce, str):
             return Failure(
                 Reason.dpop_nonce_required,
-                "The proof has no nonce; this server requires one (JWT_DPOP_NONCE).",
+                "The proof has no nonce; this server requires one.",
                 **fields,
             )
         if not nonces.check(nonce, now):
@@ -400,12 +400,10 @@ def binding_failure(verified: VerifiedToken, proof: Proof) -> Failure | None:
     return failure.with_claims(verified.claims)
 
 
-_REQUIRED_DETAIL: Final = (
-    "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
-)
+_REQUIRED_DETAIL: Final = "This API requires DPoP: the Bearer scheme is refused."
 _REQUIRED_HINT: Final = (
     "Send 'Authorization: DPoP <token>' with a 'DPoP' header holding a proof made for this "
-    "request (RFC 9449), and a token bound to the proof's key."
+    "request (RFC 9449), and a token bound to the proof's key (DPoP is required by $dpop)."
 )
 
 

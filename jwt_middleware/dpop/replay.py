@@ -301,5 +301,5 @@ def replay_store_for(settings: Settings) -> ReplayStore:
         return RedisReplayStore(url)
     except ValueError as exc:  # the URL's scheme or form; the message never repeats it
         raise ConfigurationError(
-            f"JWT_DPOP_REPLAY_REDIS_URL: not a Redis URL redis-py accepts ({exc})"
+            settings.render(f"$dpop_replay_redis_url: not a Redis URL redis-py accepts ({exc})")
         ) from None
