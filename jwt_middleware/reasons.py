@@ -521,7 +521,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Introspection unavailable",
             "The token could not be checked: the introspection endpoint could not be reached, "
             "timed out or answered with a server error. Retry later; operators: check that "
-            "JWT_INTROSPECTION_URL is reachable from this service (jwt-middleware doctor).",
+            "$introspection_url is reachable from this service (jwt-middleware doctor).",
         ),
         _r(
             R.introspection_client_rejected,
@@ -531,7 +531,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Introspection credentials refused",
             "The introspection endpoint refused this server's own client credentials: a "
             "configuration fault of this service, not the caller's. Check "
-            "JWT_INTROSPECTION_CLIENT_ID, the client secret (or key) and JWT_INTROSPECTION_AUTH "
+            "$introspection_client_id, the client secret (or key) and $introspection_auth "
             "against the client registered at the authorization server (jwt-middleware doctor).",
         ),
         _r(
@@ -541,7 +541,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             None,
             "Introspection answer unusable",
             "The introspection endpoint's answer was not a JSON object with a boolean 'active' "
-            "(or a signed answer that did not verify): usually JWT_INTROSPECTION_URL names "
+            "(or a signed answer that did not verify): usually $introspection_url names "
             "another page (a login page, a redirect, the token endpoint). Configure the "
             "endpoint the authorization server's metadata names (introspection_endpoint).",
         ),
