@@ -1,7 +1,8 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, memory.py, profile_hot_path.py,
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, replay.py (the DPoP
+replay store's bytes per entry), memory.py, profile_hot_path.py,
 spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
@@ -15,6 +16,7 @@ not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
     BENCH_E2E_STACKS        uvicorn --loop/--http pairs ("auto,asyncio-h11")
     BENCH_MEMORY_REQUESTS   memory: requests (200000)
     BENCH_MEMORY_TOKENS     memory: distinct tokens (20000)
+    BENCH_REPLAY_ENTRIES    replay store: entries measured (200000)
 
 The issue's full memory size (1 000 000 requests, 100 000 tokens) takes about
 5 more minutes; run it on its own and RESULTS.md picks it up from
@@ -45,6 +47,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
+    ("replay", ["-m", "benchmarks.replay"], 300),
     ("memory", ["-m", "benchmarks.memory"], 900),
     ("profile", ["-m", "benchmarks.profile_hot_path"], 300),
     ("spy", ["-m", "benchmarks.spy_e2e"], 300),
@@ -59,6 +62,7 @@ KNOBS = (
     "BENCH_E2E_STACKS",
     "BENCH_MEMORY_REQUESTS",
     "BENCH_MEMORY_TOKENS",
+    "BENCH_REPLAY_ENTRIES",
 )
 FULL_MEMORY = BENCH_DIR / "memory-full.json"
 
@@ -341,7 +345,38 @@ REFERENCE_GOALS: Final = {"jwt-nocache": 0.85, "jwt-dpop": 0.80}
 PROOF_GOAL: Final = 1.25
 
 
-def targets_26(dpop: dict[str, Any] | None, e2e: dict[str, Any]) -> list[list[str]]:
+def replay_capacity(replay: dict[str, Any] | None, e2e: dict[str, Any]) -> list[str]:
+    """Issue 26: the per-process replay store holds a whole window at the highest DPoP
+    rate one process served (any round of the end-to-end DPoP row, any stack)."""
+    name = (
+        "the per-process DPoP replay store's default bound holds a whole replay window at the "
+        "highest DPoP rate one process served (all clients, and one client's share)"
+    )
+    rates = [
+        (r, f"{s['loop']}/{s['http']}")
+        for s in e2e["stacks"]
+        for r in s["variants"].get("jwt-dpop", {}).get("rps_all", [])
+    ]
+    if not replay or not rates:
+        return [name, "not in this run's results", "-", "-"]
+    d, m = replay["defaults"], replay["measured"]
+    rate, tag = max(rates)
+    needed = rate * d["window_s"]
+    ok = needed <= d["max_per_client"] <= d["max_entries"]
+    return [
+        name,
+        f"{rate:.0f} req/s (fastest DPoP round, {tag}) x {d['window_s']:g} s = {needed:,.0f} "
+        f"entries; bound {d['max_entries']:,} (one client: {d['max_per_client']:,}); "
+        f"{m['bytes_per_entry']:.0f} bytes per entry: {needed * m['bytes_per_entry'] / 2**20:.0f} "
+        f"MiB at that rate, {d['max_entries'] * m['bytes_per_entry'] / 2**20:.0f} MiB full",
+        "met" if ok else "not met",
+        "-" if ok else f"{needed - d['max_per_client']:,.0f} entries short (one client)",
+    ]
+
+
+def targets_26(
+    dpop: dict[str, Any] | None, e2e: dict[str, Any], replay: dict[str, Any] | None = None
+) -> list[list[str]]:
     """Issue 26's targets: the uncached rows against their raw-crypto references."""
     rows: list[list[str]] = []
     for stack in e2e["stacks"]:
@@ -389,6 +424,7 @@ def targets_26(dpop: dict[str, Any] | None, e2e: dict[str, Any]) -> list[list[st
                 else f"+{ratio - PROOF_GOAL:.2f}x ({(ratio - PROOF_GOAL) * raw:.1f} µs too many)",
             ]
         )
+    rows.append(replay_capacity(replay, e2e))
     return rows
 
 
@@ -424,7 +460,7 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, e2e, memory, profile_hot_path, spy_e2e)",
+        "#   (micro, dpop, inprocess, e2e, replay, memory, profile_hot_path, spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -479,7 +515,7 @@ def compose(
         "",
         table(
             ["target", "measured", "status", "gap"],
-            targets_26(results.get("dpop"), e2e),
+            targets_26(results.get("dpop"), e2e, results.get("replay")),
             align="llll",
         ),
         "",
@@ -564,6 +600,24 @@ def compose(
         "'9k req/s, 100 µs per request' reference).",
         "",
         e2e["markdown"],
+        "",
+        "## DPoP replay store (per process)",
+        "",
+        *(
+            [
+                "The store the default settings make (`MemoryReplayStore`), filled with "
+                f"{rp['measured']['entries']:,} first uses from {rp['measured']['clients']} "
+                "clients, keys as the binding stage forms them (`<jkt>:<jti>`); bytes per "
+                "entry from tracemalloc (garbage collected before each reading). A process "
+                "serving R DPoP requests a second holds R x window entries; the targets "
+                "table above sets that against the fastest end-to-end DPoP round. See "
+                "benchmarks/replay.py and docs/dpop-replay.md.",
+                "",
+                rp["markdown"],
+            ]
+            if (rp := results.get("replay"))
+            else ["Not in this run's results (written before the replay step)."]
+        ),
         "",
         "## Memory",
         "",
@@ -669,7 +723,7 @@ def main() -> int:
     rows = targets_17(results["dpop"], results["e2e"])
     print("\nTargets (issue 17):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
-    rows = targets_26(results["dpop"], results["e2e"])
+    rows = targets_26(results["dpop"], results["e2e"], results["replay"])
     print("\nTargets (issue 26):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     log(f"\nwrote benchmarks/RESULTS.md and benchmarks/results.json in {seconds / 60:.1f} min")
