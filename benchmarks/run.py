@@ -3,12 +3,15 @@
 Steps, each a separate process (so one's imports and heap do not weigh on
 another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, replay.py (the DPoP
 replay store's bytes per entry), memory.py, profile_hot_path.py,
-spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
+spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach), and
+introspection.py (a cached opaque token against a cached JWT; a miss beyond a local
+endpoint's latency). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
     BENCH_MICRO_ROUNDS      micro rounds (60; also the DPoP proof step's)
-    BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200)
+    BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200; also the introspection step's)
+    BENCH_INTROSPECTION_MISSES  introspection misses timed (400)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
     BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
     BENCH_E2E_WARMUP        warm-up seconds per variant (2)
@@ -46,6 +49,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("micro", ["-m", "benchmarks.micro"], 600),
     ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
+    ("introspection", ["-m", "benchmarks.introspection"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
     ("replay", ["-m", "benchmarks.replay"], 300),
     ("memory", ["-m", "benchmarks.memory"], 900),
@@ -55,6 +59,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
 KNOBS = (
     "BENCH_MICRO_ROUNDS",
     "BENCH_INPROC_ROUNDS",
+    "BENCH_INTROSPECTION_MISSES",
     "BENCH_E2E_SECONDS",
     "BENCH_E2E_ROUNDS",
     "BENCH_E2E_WARMUP",
@@ -82,6 +87,15 @@ def run_step(name: str, args: list[str], timeout: int, json_path: Path) -> dict[
     data: dict[str, Any] = json.loads(json_path.read_text())
     log(f"== {name}: {time.monotonic() - started:.0f} s")
     return data
+
+
+def introspection_section(data: dict[str, Any] | None) -> str:
+    """The introspection step's tables, or why there are none."""
+    if data is None:
+        return "(not in this results.json: written before the introspection step existed)"
+    from .introspection import render
+
+    return render(data)
 
 
 def fmt_x(x: float) -> str:
@@ -428,6 +442,44 @@ def targets_26(
     return rows
 
 
+def stage_costs(results: dict[str, Any]) -> list[list[str]]:
+    """Issue 26: what each status stage costs against the same request without it (in
+    process, overheads over the bare route paired per round, from the stage's own step)."""
+    rows: list[list[str]] = []
+    intro = (results.get("introspection") or {}).get("cached")
+    if not intro:
+        rows.append(["introspection from cache", "not in this run's results", "-"])
+    else:
+        r = intro["rows"]
+        jwt, opaque, configured = r["jwt"], r["opaque"], r.get("jwt-introspection")
+        rows.append(
+            [
+                "introspection from cache: a cached opaque token against the same request "
+                "with a cached JWT (no introspection)",
+                f"{opaque['overhead_us'] - jwt['overhead_us']:+.2f} µs per request "
+                f"({opaque['overhead_us']:.2f} vs {jwt['overhead_us']:.2f} µs over bare; "
+                f"per-round ratio {intro['opaque_over_jwt']:.2f}x)",
+                "introspection step",
+            ]
+        )
+        if configured is not None:
+            rows.append(
+                [
+                    "introspection configured, a JWT request (the stage does not apply)",
+                    f"{configured['overhead_us'] - jwt['overhead_us']:+.2f} µs per request "
+                    f"({configured['overhead_us']:.2f} vs {jwt['overhead_us']:.2f} µs over bare)",
+                    "introspection step",
+                ]
+            )
+    for name, step in (
+        ("revocation with a local Redis", "revocation"),
+        ("OpenTelemetry", "otel"),
+    ):
+        if step not in results:
+            rows.append([name, "not in this run's results (the stage is not merged yet)", "-"])
+    return rows
+
+
 def _full_memory() -> dict[str, Any] | None:
     if not FULL_MEMORY.exists():
         return None
@@ -460,7 +512,8 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, e2e, replay, memory, profile_hot_path, spy_e2e)",
+        "#   (micro, dpop, inprocess, introspection, e2e, replay, memory, profile_hot_path,",
+        "#   spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -518,6 +571,23 @@ def compose(
             targets_26(results.get("dpop"), e2e, results.get("replay")),
             align="llll",
         ),
+        "",
+        "Stage costs (issue 26): each status stage against the same request without it, from "
+        "the stage's own step (in process; a stage that is not configured is not in the "
+        "request's list of checks, request/stages.py).",
+        "",
+        table(["stage", "measured", "from"], stage_costs(results), align="lll"),
+        "",
+        "## Introspection (issue 22: opaque tokens)",
+        "",
+        "Goals: a cached introspected request costs what a cached JWT request costs (in "
+        "process, overheads over the bare route paired per round); a miss costs little "
+        "beyond the endpoint's own latency (a local endpoint in a child process; each round "
+        "times a request with a new opaque token, then a plain httpx POST to the endpoint). "
+        "The one difference on the cached path is the SHA-256 of the token the cache is "
+        "keyed by (the token is never kept).",
+        "",
+        introspection_section(results.get("introspection")),
         "",
         "## Micro: µs per verification",
         "",

@@ -27,7 +27,7 @@ from .values.algorithms import SUPPORTED_ALGS
 from .values.fieldtypes import check_types, field_types
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
-from .values.resourceid import check_resource, check_url
+from .values.resourceid import check_endpoint, check_resource, check_url
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
 from .values.syntax import is_token, scope_tokens
@@ -39,6 +39,10 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
+IntrospectionMode = Literal["opaque", "always"]
+INTROSPECTION_MODES: Final = ("opaque", "always")
+IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 #: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
 DPOP_ALGORITHMS: Final = (
     "ES256",
@@ -207,6 +211,35 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    # -- CONTRACT section 8: opaque tokens and introspection (RFC 7662) -------------
+    #: The endpoint; None: opaque tokens are malformed_token. ``opaque`` mode: tokens
+    #: that are not a compact JWS; ``always``: a JWS that passed every check too.
+    introspection_url: str | None = None
+    introspection_mode: IntrospectionMode = "opaque"
+    #: This server's client at the endpoint, and how it authenticates.
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = _secret(None)
+    introspection_auth: IntrospectionAuth = "client_secret_basic"
+    #: ``private_key_jwt``: the PEM private key, its ``kid`` (None: RFC 7638 thumbprint),
+    #: the assertions' ``aud`` (None: the one configured ``issuer``, else the endpoint).
+    introspection_key_file: str | None = None
+    introspection_key_id: str | None = None
+    introspection_assertion_audience: str | None = None
+    #: How long an active answer is reused (never past its ``exp``), an inactive one;
+    #: the cache's bounds in entries and about bytes.
+    introspection_cache_seconds: float = 60.0
+    introspection_inactive_cache_seconds: float = 5.0
+    introspection_cache_entries: int = 10000
+    introspection_cache_bytes: int = 16 * 1024 * 1024
+    #: One call's connect and read timeouts and total deadline; the largest answer read.
+    introspection_connect_timeout: float = 2.0
+    introspection_read_timeout: float = 3.0
+    introspection_deadline: float = 5.0
+    introspection_max_bytes: int = 64 * 1024
+    #: Ask for a signed answer (RFC 9701) and refuse a plain JSON one.
+    introspection_signed_response: bool = False
+    #: Send tokens over plain http to a host that is not loopback (a trusted network).
+    introspection_allow_http: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -509,6 +542,42 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_introspection(s: Settings) -> None:
+    """Introspection (CONTRACT section 8): the mode and method, the cache and timeouts,
+    the endpoint (https, or http on a loopback host) and the client's credentials."""
+    for name, value, allowed in (
+        ("introspection_mode", s.introspection_mode, INTROSPECTION_MODES),
+        ("introspection_auth", s.introspection_auth, INTROSPECTION_AUTHS),
+    ):
+        if value not in allowed:
+            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    if (
+        min(s.introspection_cache_seconds, s.introspection_inactive_cache_seconds) < 0
+        or min(s.introspection_cache_entries, s.introspection_cache_bytes) < 0
+    ):
+        raise ConfigurationError("introspection cache lifetimes and bounds must be >= 0")
+    timeouts = (s.introspection_connect_timeout, s.introspection_read_timeout)
+    if min(*timeouts, s.introspection_deadline) <= 0 or s.introspection_deadline > 60:
+        raise ConfigurationError("introspection timeouts: positive, the deadline at most 60 s")
+    if not 1024 <= s.introspection_max_bytes <= 4 * 1024 * 1024:
+        raise ConfigurationError("introspection_max_bytes: must be within 1 KiB..4 MiB")
+    if s.introspection_url is None:
+        return
+    check_endpoint(
+        s.introspection_url, what="JWT_INTROSPECTION_URL", allow_http=s.introspection_allow_http
+    )
+    if not s.introspection_client_id:
+        raise ConfigurationError("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID")
+    if s.introspection_auth == "private_key_jwt" and not s.introspection_key_file:
+        raise ConfigurationError("private_key_jwt needs JWT_INTROSPECTION_KEY_FILE (a PEM key)")
+    if s.introspection_auth != "private_key_jwt" and not s.introspection_client_secret:
+        raise ConfigurationError(
+            f"{s.introspection_auth} needs JWT_INTROSPECTION_CLIENT_SECRET (or private_key_jwt)"
+        )
+    if s.introspection_assertion_audience is not None:
+        check_url(s.introspection_assertion_audience, what="introspection_assertion_audience")
+
+
 #: The group validators :class:`Settings` runs when built, in this order.
 VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_token,
@@ -521,4 +590,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_resource_metadata,
     check_dpop,
     check_some_key_source,
+    check_introspection,
 )

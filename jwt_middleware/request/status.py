@@ -4,13 +4,18 @@ A JWT stays valid until it expires, whatever happens at its issuer. Stages that
 ask elsewhere (a revocation list shared by a fleet, the issuer's introspection
 endpoint for a token that verified locally) go here, after binding and before
 authorization, and run for every accepted request, cached tokens included. Each
-is an :class:`~jwt_middleware.request.stages.AsyncCheck`. None is configured today: the
+is an :class:`~jwt_middleware.request.stages.AsyncCheck`; with none configured the
 middleware's list for this stage is empty and costs nothing.
+
+- Introspection in ``always`` mode (``JWT_INTROSPECTION_MODE=always``, CONTRACT
+  section 8): :meth:`jwt_middleware.introspection.Introspector.check`, a JWS that
+  passed every local check asked about at the issuer's introspection endpoint
+  (cached, single-flight), so a token revoked there stops working.
 """
 
 from __future__ import annotations
 
 from .stages import AsyncCheck
 
-#: The status checks a middleware runs, in order (none yet).
+#: The status checks a middleware runs, in order.
 StatusChecks = tuple[AsyncCheck, ...]

@@ -78,6 +78,11 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "dpop_nonce_required": (401, "use_dpop_nonce"),
     "dpop_binding_mismatch": (401, "invalid_token"),
     "dpop_bound_token_as_bearer": (401, "invalid_token"),
+    # CONTRACT section 8 (introspection)
+    "token_inactive": (401, "invalid_token"),
+    "introspection_unavailable": (503, None),
+    "introspection_client_rejected": (503, None),
+    "introspection_invalid_response": (503, None),
 }
 # The DPoP reasons need a proof made per request (a key, a fresh jti, the URL): they
 # are tested in tests/contract/test_dpop_http.py and over uvicorn in
@@ -87,11 +92,23 @@ DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
 # a DPoP proof, or a cookie token location (cross_site_request:
 # tests/unit/request/test_locations.py, tests/servers/test_hardening_uvicorn.py,
 # tests/servers/test_browser.py).
-NOT_FROM_STATIC_KEYS = {
-    "key_source_unavailable",
-    "retired_key",
-    "cross_site_request",
-} | DPOP_REASONS
+# The introspection reasons need an introspection endpoint: tests/servers/
+# test_introspection_uvicorn.py (oidc-provider, and a fault-injecting endpoint).
+INTROSPECTION_REASONS = {
+    "token_inactive",
+    "introspection_unavailable",
+    "introspection_client_rejected",
+    "introspection_invalid_response",
+}
+NOT_FROM_STATIC_KEYS = (
+    {
+        "key_source_unavailable",
+        "retired_key",
+        "cross_site_request",
+    }
+    | DPOP_REASONS
+    | INTROSPECTION_REASONS
+)
 CLAIM_ORDER = [
     "invalid_claim",
     "missing_claim",
