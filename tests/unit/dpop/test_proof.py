@@ -259,7 +259,7 @@ def test_a_known_header_skips_nothing_the_strict_decoder_checks(keys: Keys) -> N
     duplicate = _resigned(keys.ec256, first, ('{"jti":"a","jti":"b",' + claims + "}").encode())
     assert "not a compact JWS (invalid_json)" in refused(check(duplicate))
     assert "empty signature" in refused(check(first.rsplit(".", 1)[0] + "."))
-    h64, p64, s64 = proof(keys.ec256, url=URL, token=TOKEN).split(".")
+    h64, p64, _s64 = proof(keys.ec256, url=URL, token=TOKEN).split(".")
     other = proof(keys.ec256, url=URL, token=TOKEN).split(".")[2]
     assert "signature does not verify" in refused(check(f"{h64}.{p64}.{other}"))
     fine = _resigned(keys.ec256, first, ('{"jti":"c",' + claims + "}").encode())
