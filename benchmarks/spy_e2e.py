@@ -344,7 +344,7 @@ def summary_lines(variant: str, run: dict[str, Any], a: dict[str, Any]) -> list[
     p = a["pct"]
     return [
         f"{variant}: {run['rps']:.0f} req/s under py-spy ({run['rps_warmup']:.0f} in the "
-        f"warm-up without), {a['samples']} samples -> {run['file']}",
+        f"warm-up without), {a['samples']} samples, {run['non2xx']} non-2xx -> {run['file']}",
         f"  middleware own {p['middleware_own']:.1f}% (Verifier.verify {p['verify']:.1f}%, "
         f"check {p['check']:.1f}%, decode_body {p['decode_body']:.1f}%, cached {p['cached']:.1f}%, "
         f"DPoP proof {p['present_dpop']:.1f}% (verify_proof {p['verify_proof']:.1f}%), "
@@ -466,11 +466,14 @@ def _dpop_requests(
     args: argparse.Namespace, client: ProofMaker, token: str, server: Server, path: Path
 ) -> Callable[[float], dict[str, Path]]:
     """A new pool of proofs for each run, each proof sent once (benchmarks/e2e.py's
-    DPoPLoad): the warm-up's from a first guess, the profiled run's from the warm-up's rate."""
+    DPoPLoad): the warm-up's from a first guess, the profiled run's from the warm-up's rate
+    (never below the first guess). Refused requests show in the report's non-2xx."""
 
     def requests(rate: float) -> dict[str, Path]:
         seconds = args.warmup if not rate else args.duration + 2 * args.spy_delay
-        n = int(DPOP_MARGIN * (rate or DPOP_FIRST_RATE) * seconds) + args.connections
+        # At least the first guess: a warm-up slowed by a busy machine must not leave the
+        # profiled run short of proofs (replays would be refused and profiled instead).
+        n = int(max(DPOP_MARGIN * rate, DPOP_FIRST_RATE) * seconds) + args.connections
         proofs = client.pool(n, "GET", server.url + "/", token)
         path.write_text(token + "\n" + "\n".join(proofs) + "\n")
         return {"dpop_file": path}
