@@ -176,7 +176,7 @@ class Settings:
     #: When the replay store is unavailable: ``closed`` (refuse, 503) or ``open`` (accept).
     dpop_replay_fail: DPoPReplayFail = "closed"
     #: The per-process replay store's bound (unexpired ``jti`` values) ...
-    dpop_replay_max_entries: int = 100_000
+    dpop_replay_max_entries: int = 1_000_000
     #: ... and how many of them one client (proof key) may hold; None: half the bound.
     dpop_replay_max_per_client: int | None = None
     #: Algorithms a DPoP proof may be signed with (asymmetric only).
