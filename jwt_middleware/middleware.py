@@ -7,7 +7,7 @@ once at construction from the settings (docs/architecture.md):
     verification   verification.py  the Verifier, with one shared key refresh
     binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
     status         status.py        is the token still live (introspection in ``always`` mode)
-    authorization  authorization.py path scopes
+    authorization  authorization.py path scopes, then path claims
     admission      admission.py     the app gets the user and state, or the client the
                                     challenge and problem+json; observe.py logs and counts
 
@@ -36,11 +36,17 @@ from .observe.observer import Observer
 from .outcome import Failure, VerifiedToken
 from .request import websocket
 from .request.admission import Admission
-from .request.authorization import PathScopes
+from .request.authorization import PathClaims, PathScopes
 from .request.binding import BearerBinding, ProofBinding
 from .request.metadata import MetadataDocument, MetadataEndpoint, resource_warnings
 from .request.paths import PathRules, route_path
-from .request.presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
+from .request.presentation import (
+    ANONYMOUS,
+    AUTHORIZATION_BEARER,
+    Anonymous,
+    Presentation,
+    ProofCheck,
+)
 from .request.stages import Outcome, by_token
 from .request.verification import Verification
 from .settings import Settings
@@ -64,6 +70,28 @@ def scope_advice(
 JWTUser = VerifiedToken
 
 
+def _observer(
+    settings: Settings,
+    log: Any,
+    registry: CollectorRegistry | None,
+    meter_provider: Any,
+    tracer_provider: Any,
+) -> Observer:
+    """The observer the settings describe: the log events, and ``JWT_METRICS``'s
+    exporters (Prometheus in ``registry``, OpenTelemetry from the providers)."""
+    return Observer(
+        registry=registry,
+        logger=log,
+        log_subject=settings.log_subject,
+        log_accepted=settings.log_accepted,
+        request_id_header=settings.request_id_header,
+        metrics=settings.metrics,
+        meter_provider=meter_provider,
+        tracer_provider=tracer_provider,
+        diagnostics=settings.diagnostics,
+    )
+
+
 class JWTAuthMiddleware:
     """Verify bearer tokens on every HTTP and WebSocket request.
 
@@ -71,7 +99,11 @@ class JWTAuthMiddleware:
     settings to read the environment (CONTRACT section 3), or ``verifier=``
     (a :class:`Verifier` or :class:`MultiIssuerVerifier`). ``public_paths`` skip
     authentication (the path and everything under it); ``path_scopes`` maps
-    a path prefix to the scopes it requires (403 insufficient_scope).
+    a path prefix to the scopes it requires (403 insufficient_scope);
+    ``path_claims`` maps a path prefix to ``{claim: [accepted values]}`` (403
+    claim_not_allowed, judged after the scopes). Under ``optional_paths`` (and the
+    settings' own), a request without a token reaches the app as anonymous, and
+    one with a token is judged as anywhere else.
 
     On success ``request.user`` is a :class:`JWTUser`, ``request.auth`` an
     ``AuthCredentials`` with ``"authenticated"`` followed by the token's
@@ -105,6 +137,8 @@ class JWTAuthMiddleware:
         verifier: Verifier | MultiIssuerVerifier | None = None,
         public_paths: Iterable[str] = (),
         path_scopes: Mapping[str, Iterable[str]] | None = None,
+        path_claims: Mapping[str, Mapping[str, Any]] | None = None,
+        optional_paths: Iterable[str] = (),
         allow_cors_preflight: bool = True,
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
@@ -122,23 +156,18 @@ class JWTAuthMiddleware:
             raise TypeError("pass either a verifier or settings, not both")
         self.verifier = verifier
         self.settings = verifier.settings
-        self.observer = Observer(
-            registry=registry,
-            logger=self.log,
-            log_subject=self.settings.log_subject,
-            log_accepted=self.settings.log_accepted,
-            request_id_header=self.settings.request_id_header,
-            metrics=self.settings.metrics,
-            meter_provider=meter_provider,
-            tracer_provider=tracer_provider,
-            diagnostics=self.settings.diagnostics,
+        self.observer = _observer(
+            self.settings, self.log, registry, meter_provider, tracer_provider
         )
         for one in verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,):
             self.observer.watch(one)
         self._remote = bool(verifier.remote)
         self._start_lock: asyncio.Lock | None = None
         self._started = False
-        self._rules = rules = PathRules(public_paths, path_scopes or {})
+        optional = (optional_paths,) if isinstance(optional_paths, str) else tuple(optional_paths)
+        self._rules = rules = PathRules(
+            public_paths, path_scopes or {}, path_claims, (*self.settings.optional_paths, *optional)
+        )
         self._preflight = allow_cors_preflight
         #: DPoP (RFC 9449, docs/dpop.md): None with ``JWT_DPOP=off``.
         self.dpop = dpop = (
@@ -146,7 +175,7 @@ class JWTAuthMiddleware:
         )
         #: The RFC 9728 document's endpoint when ``resource`` is set (else None).
         self._metadata = (
-            MetadataEndpoint(verifier, path_scopes, remote=self._remote)
+            MetadataEndpoint(verifier, rules, remote=self._remote, wrapped=app)
             if self.settings.resource
             else None
         )
@@ -159,6 +188,7 @@ class JWTAuthMiddleware:
         self.presentation = Presentation(
             self.settings,
             ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
+            rules.is_optional if rules.has_optional else None,
         )
         #: Opaque tokens (RFC 7662, CONTRACT section 8): None without JWT_INTROSPECTION_URL.
         self.introspector = introspector = (
@@ -186,9 +216,10 @@ class JWTAuthMiddleware:
             status=(introspector.check,)
             if introspector is not None and introspector.always
             else (),
-            authorization=(PathScopes(rules, scope_advice(verifier)).check,)
-            if rules.has_scopes
-            else (),
+            authorization=(
+                *((PathScopes(rules, scope_advice(verifier)).check,) if rules.has_scopes else ()),
+                *((PathClaims(rules).check,) if rules.has_claims else ()),
+            ),
         )
         self.admission = Admission(
             self.observer.traced(app),
@@ -264,14 +295,15 @@ class JWTAuthMiddleware:
             await self.startup()
         started = perf_counter()
         # presentation and verification: one cache lookup for a cached plain bearer token
-        token = self.presentation.plain_bearer(scope)
-        outcome: Outcome | None = self.verification.cached(token) if token else None
-        presented = AUTHORIZATION_BEARER
+        token, presented = self.presentation.plain_bearer(scope), AUTHORIZATION_BEARER
+        outcome: Outcome | Anonymous | None = self.verification.cached(token) if token else None
         if outcome is None:
-            token, presented, outcome = self.presentation.present(scope)
+            token, presented, outcome = self.presentation.present(scope, path)
             if outcome is None:
                 outcome, waited = await self.verification.verify(token)
                 started += waited  # the key fetch wait is not verification time
+            elif outcome is ANONYMOUS:  # an optional path, no token: the app, anonymous
+                return await self._anonymous(scope, receive, send)
         # binding, status, authorization: the checks configured for this kind of token
         if type(outcome) is VerifiedToken:
             for check, awaited in self._checks[presented.scheme][outcome.jkt is not None]:

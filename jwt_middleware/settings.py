@@ -18,20 +18,26 @@ stages that read it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
+from .values.algorithms import DPOP_ALGORITHMS as DPOP_ALGORITHMS  # re-exported
 from .values.algorithms import SUPPORTED_ALGS
-from .values.fieldtypes import check_types, field_types
+from .values.claimpaths import claim_paths
+from .values.fieldtypes import as_items, as_list, check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
-from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
+from .values.introspectionsettings import INTROSPECTION_AUTHS as INTROSPECTION_AUTHS
+from .values.introspectionsettings import INTROSPECTION_MODES as INTROSPECTION_MODES
+from .values.introspectionsettings import IntrospectionAuth, IntrospectionMode, check_introspection
+from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
 from .values.metricsmode import MetricsMode, check_metrics
-from .values.resourceid import check_endpoint, check_resource, check_url
+from .values.resourceid import check_resource, check_url
+from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
-from .values.syntax import is_token, scope_tokens
+from .values.syntax import is_token, path_prefix, scope_tokens
 from .values.uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
@@ -40,23 +46,6 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
-IntrospectionMode = Literal["opaque", "always"]
-INTROSPECTION_MODES: Final = ("opaque", "always")
-IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
-INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
-#: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
-DPOP_ALGORITHMS: Final = (
-    "ES256",
-    "ES384",
-    "ES512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "EdDSA",
-)
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -69,6 +58,8 @@ _LIST_FIELDS: Final = frozenset(
         "resource_scopes",
         "dpop_algorithms",
         "trusted_origins",
+        "scope_claims",
+        "optional_paths",
     }
 )
 
@@ -82,25 +73,6 @@ def _secret(default: Any) -> Any:
 def secret_fields() -> frozenset[str]:
     """The names of the settings that hold secrets, from the class's own declaration."""
     return frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
-
-
-def _as_tuple(value: Any) -> Any:
-    """A list setting as a tuple: a string split at commas, None empty, any other
-    iterable as its items. Anything else is left for the type check to name."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return tuple(value) if isinstance(value, Iterable) else value
-
-
-def _items(value: Any) -> Any:
-    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
-    but a string or bytes (whose characters are not keys); anything else is left
-    for the type check to name."""
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
-        return tuple(value)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +176,7 @@ class Settings:
     #: When the replay store is unavailable: ``closed`` (refuse, 503) or ``open`` (accept).
     dpop_replay_fail: DPoPReplayFail = "closed"
     #: The per-process replay store's bound (unexpired ``jti`` values) ...
-    dpop_replay_max_entries: int = 100_000
+    dpop_replay_max_entries: int = 1_000_000
     #: ... and how many of them one client (proof key) may hold; None: half the bound.
     dpop_replay_max_per_client: int | None = None
     #: Algorithms a DPoP proof may be signed with (asymmetric only).
@@ -241,26 +213,29 @@ class Settings:
     introspection_signed_response: bool = False
     #: Send tokens over plain http to a host that is not loopback (a trusted network).
     introspection_allow_http: bool = False
+    # -- CONTRACT section 12: authorization beyond scopes -------------------------------
+    #: The claims whose values are the token's scopes (``JWT_SCOPE_CLAIMS``): a string
+    #: split on spaces, an array as it is; a nested claim written with dots
+    #: (``realm_access.roles``). A configured list replaces the default.
+    scope_claims: str | tuple[str, ...] = ("scope", "scp")
+    #: Paths where a request without a token reaches the app as anonymous; a token sent
+    #: there is judged as anywhere else (the middleware keyword of the same name adds to it).
+    optional_paths: str | tuple[str, ...] = ()
+    #: How hints and configuration errors name a setting: as the keyword, the
+    #: environment variable or the command's flag it was given as
+    #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
+    setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
     # -- CONTRACT section 10: OpenTelemetry -----------------------------------------
     #: Where the outcomes go (``JWT_METRICS``, :mod:`~jwt_middleware.values.metricsmode`).
     metrics: MetricsMode = "prometheus"
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        """An unknown keyword: a ConfigurationError naming it (and the nearest setting)."""
+        unknown_keywords(cls, kwargs, what="setting")
+        return object.__new__(cls)
+
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        for name in _LIST_FIELDS:
-            set_(self, name, _as_tuple(getattr(self, name)))
-        issuer = self.issuer
-        if isinstance(issuer, str):
-            set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
-        elif issuer is not None:
-            set_(self, "issuer", _items(issuer))
-        if isinstance(self.idp, str):
-            set_(self, "idp", self.idp.strip().lower())
-        set_(self, "public_keys", _items(self.public_keys))
-        set_(self, "secrets", _items(self.secrets))
-        check_types(self, _FIELD_TYPES)
-        for validate in VALIDATORS:
-            validate(self)
+        _prepare(self)
 
     # -- derived views ------------------------------------------------------
 
@@ -328,19 +303,51 @@ class Settings:
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
 
+    @property
+    def scope_claim_names(self) -> tuple[str, ...]:
+        """The configured ``scope_claims`` as a tuple."""
+        return self.scope_claims if isinstance(self.scope_claims, tuple) else ()
+
+    def render(self, text: str) -> str:
+        """``text`` with its ``$<setting>`` placeholders named as the user gave them."""
+        return self.setting_names.render(text)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``); keywords win."""
+        """Build settings from ``environ`` (default ``os.environ``); keywords win. Hints
+        and errors name the variables, and the keywords given here as keywords."""
         values = env_values(os.environ if environ is None else environ)
+        unknown_keywords(cls, overrides, what="setting")
+        values["setting_names"] = BY_ENVIRONMENT.with_origin("keyword", overrides)
         values.update(overrides)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**values)
 
 
 _FIELD_TYPES: Final = field_types(Settings)
+SettingNames.known = frozenset(f.name for f in fields(Settings))
+
+
+def _prepare(s: Settings) -> None:
+    """Lists as tuples, the type check, each group's validator; errors named as given."""
+    set_ = object.__setattr__
+    for name in _LIST_FIELDS:
+        set_(s, name, as_list(getattr(s, name)))
+    issuer = s.issuer
+    if isinstance(issuer, str):
+        set_(s, "issuer", as_list(issuer) if "," in issuer else (issuer,))
+    elif issuer is not None:
+        set_(s, "issuer", as_items(issuer))
+    if isinstance(s.idp, str):
+        set_(s, "idp", s.idp.strip().lower())
+    set_(s, "public_keys", as_items(s.public_keys))
+    set_(s, "secrets", as_items(s.secrets))
+    names = s.setting_names if isinstance(s.setting_names, SettingNames) else BY_KEYWORD
+    try:
+        check_types(s, _FIELD_TYPES, label="$".__add__)
+        for validate in VALIDATORS:
+            validate(s)
+    except ConfigurationError as exc:
+        raise ConfigurationError(names.render(str(exc))) from None
 
 
 def settings_warnings(settings: Settings) -> list[str]:
@@ -349,23 +356,10 @@ def settings_warnings(settings: Settings) -> list[str]:
     if not settings.expected_audiences:
         warnings.append(
             "no audience configured: tokens minted for any audience are accepted; set "
-            "JWT_AUDIENCE to this API's audience"
+            "$audience to this API's audience"
         )
-    for location in parse_locations(settings.locations):
-        if location.kind == "query":
-            warnings.append(
-                f"token location {location.describe()}: a token in the URL ends up in access "
-                "logs, proxy logs and browser history; prefer the Authorization header"
-            )
-        elif location.kind == "cookie":
-            warnings.append(
-                f"token location {location.describe()}: a browser sends that cookie with "
-                "requests other sites make; unsafe methods and WebSocket handshakes from another "
-                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
-                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
-                "of side effects (docs/security.md, cookies)"
-            )
-    return warnings
+    warnings.extend(location_warnings(parse_locations(settings.locations)))
+    return [settings.render(warning) for warning in warnings]
 
 
 # -- the group validators, in the order they run --------------------------------------
@@ -375,25 +369,25 @@ def check_token(s: Settings) -> None:
     """The token's header and size: the algorithm allow-list, ``max_token_bytes``."""
     algs = s.allowed_algorithms
     if not algs:
-        raise ConfigurationError("algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in SUPPORTED_ALGS]
     if bad:
         none = [a for a in bad if a.lower() == "none"]
         if none:
-            raise ConfigurationError("algorithms: 'none' can never be allowed")
+            raise ConfigurationError("$algorithms: 'none' can never be allowed")
         raise ConfigurationError(
-            f"algorithms: unsupported {', '.join(bad)}; choose from "
+            f"$algorithms: unsupported {', '.join(bad)}; choose from "
             f"{', '.join(sorted(SUPPORTED_ALGS))}"
         )
     if s.max_token_bytes < 256:
-        raise ConfigurationError("max_token_bytes: must be at least 256")
+        raise ConfigurationError("$max_token_bytes: must be at least 256")
 
 
 def check_responses(s: Settings) -> None:
     """What a refusal says: the diagnostics level and the challenge's realm."""
     if s.diagnostics not in DIAGNOSTICS_LEVELS:
         raise ConfigurationError(
-            f"diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
+            f"$diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
         )
     realm = s.realm
     if (
@@ -403,46 +397,55 @@ def check_responses(s: Settings) -> None:
         or any(c in realm for c in '"\\')
     ):
         raise ConfigurationError(
-            "realm: must be non-empty printable ASCII without quotes or backslashes"
+            "$realm: must be non-empty printable ASCII without quotes or backslashes"
         )
 
 
 def check_claims(s: Settings) -> None:
     """The claim rules: the leeway, the issuers, the accepted ``typ`` values."""
     if not (0 <= s.leeway <= 3600):
-        raise ConfigurationError(f"leeway: {s.leeway} s is outside 0..3600 seconds")
+        raise ConfigurationError(f"$leeway: {s.leeway} s is outside 0..3600 seconds")
     if any(not iss for iss in s.issuers):
-        raise ConfigurationError("issuer: empty issuer value")
+        raise ConfigurationError("$issuer: empty issuer value")
     bad_types = [t for t in s.accepted_token_types if not t.strip() or "," in t]
     if bad_types:
-        raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
+        raise ConfigurationError(f"$token_types: {bad_types[0]!r} is not a typ value")
 
 
 def check_key_source(s: Settings) -> None:
     """One kind of key source, and a remote source's cache and timeouts."""
     if s.jwks_url and s.discovery_url:
-        raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
+        raise ConfigurationError("set $jwks_url or $discovery_url, not both")
     if (s.jwks_url or s.discovery_url) and (
         s.jwks_file or s.public_key_file or s.public_keys or s.all_secrets
     ):
         raise ConfigurationError(
-            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
-            "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
+            "a remote key source ($jwks_url / $discovery_url) cannot be combined with "
+            "static keys ($jwks_file, $public_key_file, $public_keys, $secret); choose one"
         )
     if not (0 < s.jwks_min_ttl <= s.jwks_default_ttl <= s.jwks_max_ttl):
-        raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
+        raise ConfigurationError(
+            "JWKS cache: need 0 < $jwks_min_ttl <= $jwks_default_ttl <= $jwks_max_ttl"
+        )
     if min(s.jwks_connect_timeout, s.jwks_read_timeout, s.key_wait_timeout) <= 0:
-        raise ConfigurationError("JWKS timeouts must be positive")
+        raise ConfigurationError(
+            "$jwks_connect_timeout, $jwks_read_timeout and $key_wait_timeout must be positive"
+        )
     if s.jwks_refresh_cooldown < 0 or s.jwks_max_stale < 0:
-        raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
+        raise ConfigurationError("$jwks_refresh_cooldown and $jwks_max_stale must be >= 0")
 
 
 def check_budgets(s: Settings) -> None:
     """The token cache's bounds and the diagnostic budgets."""
     if s.token_cache_entries < 0 or s.token_cache_bytes < 0:
-        raise ConfigurationError("token cache bounds must not be negative")
+        raise ConfigurationError(
+            "token cache bounds ($token_cache_entries, $token_cache_bytes) must not be negative"
+        )
     if s.diagnostic_keys_per_request < 0 or s.diagnostic_verifications_per_second < 0:
-        raise ConfigurationError("diagnostic budgets must not be negative")
+        raise ConfigurationError(
+            "diagnostic budgets ($diagnostic_keys_per_request, "
+            "$diagnostic_verifications_per_second) must not be negative"
+        )
 
 
 def check_locations(s: Settings) -> None:
@@ -452,14 +455,13 @@ def check_locations(s: Settings) -> None:
     for origin in s.origins:
         if parse_origin(origin) is None or origin.rstrip("/") != origin:
             raise ConfigurationError(
-                f"trusted_origins: {origin!r} is not an origin "
-                "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
+                f"$trusted_origins: {origin!r} is not an origin (scheme://host[:port], no path)"
             )
     name = s.websocket_subprotocol
     # An RFC 7230 token (RFC 6455 section 4.1), without dots: it cannot look like a JWT.
     if name is not None and (not is_token(name) or "." in name):
         raise ConfigurationError(
-            f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
+            f"$websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
             "'-', '_'; no dots, so it cannot look like a token)"
         )
 
@@ -467,12 +469,12 @@ def check_locations(s: Settings) -> None:
 def check_identity_provider(s: Settings) -> None:
     """``idp`` is a known provider; an Entra ID tenant template lists its tenants."""
     if s.idp not in IDP_CHOICES:
-        raise ConfigurationError(f"idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)")
+        raise ConfigurationError(f"$idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)}")
     templated = [i for i in s.issuers if TENANT_PLACEHOLDER in i.lower()]
     if templated and s.provider == "entra" and not s.tenants:
         raise ConfigurationError(
-            f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
-            "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
+            f"$issuer {templated[0]!r} is a multi-tenant template: list the accepted "
+            "tenant ids in $idp_tenants"
         )
 
 
@@ -480,58 +482,60 @@ def check_resource_metadata(s: Settings) -> None:
     """The protected resource metadata (RFC 9728): the resource, its documentation
     URL, the scopes it lists."""
     if s.resource is not None:
-        check_resource(s.resource)
+        check_resource(s.resource, what="$resource")
     if s.resource_documentation is not None:
-        check_url(s.resource_documentation, what="resource_documentation")
-    scope_tokens(s.supported_scopes, what="resource_scopes")
+        check_url(s.resource_documentation, what="$resource_documentation")
+    scope_tokens(s.supported_scopes, what="$resource_scopes")
 
 
 def check_dpop(s: Settings) -> None:
     """DPoP (RFC 9449): the mode, the proof algorithms and times, the nonces, the
     replay store."""
     if s.dpop not in DPOP_MODES:
-        raise ConfigurationError(
-            f"dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
-        )
+        raise ConfigurationError(f"$dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)}")
     if s.dpop_replay_fail not in DPOP_REPLAY_FAILS:
         raise ConfigurationError(
-            f"dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
-            f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
+            f"$dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
+            f"{', '.join(DPOP_REPLAY_FAILS)}"
         )
     algs = s.dpop_allowed_algorithms
     if not algs:
-        raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$dpop_algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in DPOP_ALGORITHMS]
     if bad:
         raise ConfigurationError(
-            f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
+            f"$dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
             f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
         )
     if not (0 < s.dpop_iat_window <= 3600):
         raise ConfigurationError(
-            f"dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
+            f"$dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
         )
     if not (0 < s.dpop_nonce_lifetime <= 86400):
         raise ConfigurationError(
-            f"dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
+            f"$dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
         )
     if s.dpop_nonce_secret is not None and len(s.dpop_nonce_secret) < 16:
-        raise ConfigurationError(
-            "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
-        )
+        raise ConfigurationError("$dpop_nonce_secret: use at least 16 characters")
     if s.dpop_replay_max_entries < 1:
-        raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
+        raise ConfigurationError("$dpop_replay_max_entries: must be at least 1")
     share = s.dpop_replay_max_per_client
     if share is not None and not 1 <= share <= s.dpop_replay_max_entries:
         raise ConfigurationError(
-            "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
+            "$dpop_replay_max_per_client: must be between 1 and $dpop_replay_max_entries"
         )
     url = s.dpop_replay_redis_url
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError(
-            "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
-            "(JWT_DPOP_REPLAY_REDIS_URL)"
+            "$dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL"
         )
+
+
+def check_authorization(s: Settings) -> None:
+    """CONTRACT section 12: the claims read as scopes, the optional paths."""
+    claim_paths(s.scope_claim_names, what="$scope_claims")
+    for path in s.optional_paths:
+        path_prefix(path, what="$optional_paths")
 
 
 def check_some_key_source(s: Settings) -> None:
@@ -541,45 +545,9 @@ def check_some_key_source(s: Settings) -> None:
         (s.jwks_url, s.discovery_url, s.jwks_file, s.public_key_file, s.public_keys, s.all_secrets)
     ):
         raise ConfigurationError(
-            "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
-            "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+            "no key source: set one of $jwks_url, $discovery_url, $jwks_file, "
+            "$public_key_file or $secret"
         )
-
-
-def check_introspection(s: Settings) -> None:
-    """Introspection (CONTRACT section 8): the mode and method, the cache and timeouts,
-    the endpoint (https, or http on a loopback host) and the client's credentials."""
-    for name, value, allowed in (
-        ("introspection_mode", s.introspection_mode, INTROSPECTION_MODES),
-        ("introspection_auth", s.introspection_auth, INTROSPECTION_AUTHS),
-    ):
-        if value not in allowed:
-            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-    if (
-        min(s.introspection_cache_seconds, s.introspection_inactive_cache_seconds) < 0
-        or min(s.introspection_cache_entries, s.introspection_cache_bytes) < 0
-    ):
-        raise ConfigurationError("introspection cache lifetimes and bounds must be >= 0")
-    timeouts = (s.introspection_connect_timeout, s.introspection_read_timeout)
-    if min(*timeouts, s.introspection_deadline) <= 0 or s.introspection_deadline > 60:
-        raise ConfigurationError("introspection timeouts: positive, the deadline at most 60 s")
-    if not 1024 <= s.introspection_max_bytes <= 4 * 1024 * 1024:
-        raise ConfigurationError("introspection_max_bytes: must be within 1 KiB..4 MiB")
-    if s.introspection_url is None:
-        return
-    check_endpoint(
-        s.introspection_url, what="JWT_INTROSPECTION_URL", allow_http=s.introspection_allow_http
-    )
-    if not s.introspection_client_id:
-        raise ConfigurationError("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID")
-    if s.introspection_auth == "private_key_jwt" and not s.introspection_key_file:
-        raise ConfigurationError("private_key_jwt needs JWT_INTROSPECTION_KEY_FILE (a PEM key)")
-    if s.introspection_auth != "private_key_jwt" and not s.introspection_client_secret:
-        raise ConfigurationError(
-            f"{s.introspection_auth} needs JWT_INTROSPECTION_CLIENT_SECRET (or private_key_jwt)"
-        )
-    if s.introspection_assertion_audience is not None:
-        check_url(s.introspection_assertion_audience, what="introspection_assertion_audience")
 
 
 #: The group validators :class:`Settings` runs when built, in this order.
@@ -593,6 +561,7 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_identity_provider,
     check_resource_metadata,
     check_dpop,
+    check_authorization,
     check_some_key_source,
     check_introspection,
     check_metrics,

@@ -43,6 +43,7 @@ import structlog
 from ..errors import ConfigurationError
 from ..settings import Settings
 from ..tracing import NO_SPANS, Spans
+from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 from .clock import ClockOffset, ClockSample
 from .fetch import (
     DEFAULT_MAX_BYTES,
@@ -134,6 +135,7 @@ def _options(settings: Settings) -> dict[str, Any]:
         "cooldown": settings.jwks_refresh_cooldown,
         "max_stale": settings.jwks_max_stale,
         "history": KeyHistory(settings.key_history_size, settings.key_history_max_age),
+        "names": settings.setting_names,
     }
 
 
@@ -193,14 +195,16 @@ class RemoteKeySource:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         logger: Any = None,
+        names: SettingNames = BY_ENVIRONMENT,
         spans: Spans = NO_SPANS,
     ) -> None:
         if (jwks_url is None) == (discovery_url is None):
             raise ConfigurationError("give exactly one of jwks_url or discovery_url")
         url = jwks_url or discovery_url
         assert url is not None
+        self._names = names  # how its errors name the URL's setting
         check_url(
-            url, allow_http=allow_http, what="JWT_JWKS_URL" if jwks_url else "JWT_DISCOVERY_URL"
+            url, allow_http=allow_http, what=names.name("jwks_url" if jwks_url else "discovery_url")
         )
         self.jwks_url = jwks_url
         self.discovery_url = discovery_url
@@ -213,9 +217,8 @@ class RemoteKeySource:
         self.max_stale = max_stale
         self.refresh_ahead = refresh_ahead
         self.history = history if history is not None else KeyHistory()
-        self.clock = clock
+        self.clock, self.spans = clock, spans  # spans: where each fetch's span goes
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
-        self.spans = spans
         self._fetcher = DocumentFetcher(
             allow_http=allow_http,
             connect_timeout=connect_timeout,
@@ -287,11 +290,10 @@ class RemoteKeySource:
     async def _jwks_location(self) -> str:
         if self.jwks_url is not None:
             return self.jwks_url
-        assert self.discovery_url is not None
-        with fetch_span(self.spans, "discovery", self.discovery_url):
-            issuer, jwks_uri = await self._fetcher.discover(
-                self.discovery_url, self.expected_issuer
-            )
+        url = self.discovery_url
+        assert url is not None
+        with fetch_span(self.spans, "discovery", url):
+            issuer, jwks_uri = await self._fetcher.discover(url, self.expected_issuer)
         self._measured()
         self.discovered_issuer = issuer
         return jwks_uri
@@ -323,7 +325,7 @@ class RemoteKeySource:
             self.last_error = f"{exc.cause}: {exc}"
             self.last_cause = exc.cause
             if exc.cause == "issuer_mismatch":
-                self.fatal = ConfigurationError(f"JWT_DISCOVERY_URL: {exc}")
+                self.fatal = ConfigurationError(f"{self._names.name('discovery_url')}: {exc}")
             self.log.warning(
                 "jwt_auth.jwks_refresh_failed",
                 source=self.name,

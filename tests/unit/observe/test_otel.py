@@ -47,7 +47,8 @@ async def me(request: Request) -> JSONResponse:
 
 
 def inner() -> Starlette:
-    return Starlette(routes=[Route("/me", me), Route("/admin", me), Route("/public", me)])
+    paths = ("/me", "/admin", "/tenant", "/tenant/admin", "/public")
+    return Starlette(routes=[Route(path, me) for path in paths])
 
 
 def make_app(
@@ -69,7 +70,9 @@ def make_app(
         app,
         dataclasses.replace(settings, metrics=metrics),
         public_paths=("/public",),
-        path_scopes={"/admin": ["admin"]},
+        # the path rules of helpers.apps.build_app, which helpers.cases.CASES assume
+        path_scopes={"/admin": ["admin"], "/tenant/admin": ["admin"]},
+        path_claims={"/tenant": {"tid": ["tenant-a"]}},
         registry=registry,
         **telemetry.providers(),
     )
