@@ -123,10 +123,9 @@ class JWTAuthMiddleware:
     served, public, at its well-known path, and every challenge carries
     ``resource_metadata`` (``self.challenge_extra``).
 
-    ``settings.metrics`` (``JWT_METRICS``) chooses the metrics: Prometheus in
-    ``registry`` (None: no Prometheus metrics, whatever ``JWT_METRICS`` says),
-    OpenTelemetry from ``meter_provider`` and ``tracer_provider`` (None: the
-    application's global providers), both or none (docs/opentelemetry.md).
+    ``JWT_METRICS`` chooses Prometheus in ``registry`` (None: none), OpenTelemetry from
+    ``meter_provider`` and ``tracer_provider`` (None: the application's global
+    providers), both or none (docs/opentelemetry.md).
     """
 
     def __init__(
@@ -222,13 +221,14 @@ class JWTAuthMiddleware:
             ),
         )
         self.admission = Admission(
-            self.observer.traced(app),
+            app,
             self.settings,
             dpop=dpop,
             challenge_extra=self.challenge_extra,
             log=self.log,
             owner=self,
         )
+        self.observer.traced(self.admission)
 
     @property
     def metadata(self) -> MetadataDocument | None:

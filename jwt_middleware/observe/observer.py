@@ -368,15 +368,17 @@ class Observer:
             elif m is not None and m.tally is not None:
                 self.accepted = _both(m.tally.accepted, self.otel.accepted)  # type: ignore[method-assign]
 
-    def traced(self, app: Any) -> Any:
-        """``app``, run inside the server span the OpenTelemetry exporter makes when the
-        middleware is outside the ASGI instrumentation (:class:`~.otel.TracedApp`);
-        ``app`` itself without OpenTelemetry."""
-        if self.otel is None:
-            return app
-        from .otel import TracedApp
+    def traced(self, admission: Any) -> None:
+        """With OpenTelemetry: once a tracer is configured and a request comes with no
+        current span (the middleware outside the ASGI instrumentation), ``admission``
+        runs the application inside the server span the exporter makes
+        (:class:`~.otel.TracedApp` put in front of it, through ``admission.wrap_app``);
+        until then nothing is in front of it."""
+        otel = self.otel
+        if otel is not None:
+            from .otel import TracedApp
 
-        return TracedApp(app, self.otel)
+            otel.before_first_span(lambda: admission.wrap_app(lambda app: TracedApp(app, otel)))
 
     def track_cache(self, source: str, cache: CacheStats) -> None:
         """Export ``cache``'s lookups, entries and size (read at scrape time)."""

@@ -186,6 +186,7 @@ class OTelExporter:
         "_tracer",
         "_tracer_given",
         "_verbose",
+        "_wrap",
         "histogram",
         "spans",
     )
@@ -219,6 +220,13 @@ class OTelExporter:
         }
         #: The spans of outbound calls (key fetches, the replay store).
         self.spans = OTelSpans(self._tracer)
+        self._wrap: Callable[[], None] | None = None
+
+    def before_first_span(self, wrap: Callable[[], None]) -> None:
+        """Call ``wrap`` once, before the first accepted request whose server span this
+        exporter makes (it puts :class:`TracedApp` in front of the application; until a
+        tracer is configured, a request pays nothing for it)."""
+        self._wrap = wrap
 
     # -- per request --------------------------------------------------------------
 
@@ -234,6 +242,9 @@ class OTelExporter:
         span: Span | None = self._context().get(self._span_key)
         if span is None:  # outside the instrumentation: TracedApp makes the span
             if self._tracer_given or trace._TRACER_PROVIDER is not None:
+                if self._wrap is not None:
+                    self._wrap()
+                    self._wrap = None
                 scope[SCOPE_KEY] = (attributes, token.alg, token.kid, seconds)
         elif span.is_recording():
             span.set_attributes(attributes)

@@ -359,3 +359,25 @@ async def test_a_failed_key_fetch_span_says_why(keys: Keys, server: JWKSServer) 
         assert span.status.status_code == StatusCode.ERROR
         cause = (span.attributes or {})[ERROR_TYPE]
         assert isinstance(cause, str) and cause and len(cause) < 40
+
+
+async def test_nothing_is_in_front_of_the_app_until_a_tracer_is_configured(ctx: Ctx) -> None:
+    """The API alone (no provider given, no global one in this process): the app is
+    called as it is; with a tracer, TracedApp goes in front of it before the first
+    accepted request that needs the middleware's own server span."""
+    from opentelemetry import trace
+
+    from jwt_middleware.observe.otel import TracedApp
+
+    assert trace._TRACER_PROVIDER is None  # the tests never set a global provider
+    plain = JWTAuthMiddleware(inner(), dataclasses.replace(ctx.rsa, metrics="otel"), registry=None)
+    telemetry = Telemetry()
+    traced = make_app(ctx.rsa, telemetry)
+    for app in (plain, traced):
+        async with client(app) as c:
+            assert (await c.get("/me")).status_code == 401  # a refusal wraps nothing
+            assert not isinstance(app.admission._app, TracedApp)
+            assert (await c.get("/me", headers=auth(ctx.good()))).status_code == 200
+    assert not isinstance(plain.admission._app, TracedApp)
+    assert isinstance(traced.admission._app, TracedApp)
+    assert len(server_spans(telemetry)) == 2
