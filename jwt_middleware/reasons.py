@@ -66,6 +66,9 @@ class Reason(StrEnum):
     dpop_nonce_required = "dpop_nonce_required"
     dpop_binding_mismatch = "dpop_binding_mismatch"
     dpop_bound_token_as_bearer = "dpop_bound_token_as_bearer"
+    # revocation (CONTRACT section 9)
+    token_revoked = "token_revoked"
+    revocation_unavailable = "revocation_unavailable"
 
 
 class Stage(StrEnum):
@@ -80,6 +83,8 @@ class Stage(StrEnum):
     scope = "scope"
     #: The DPoP proof and the token's binding to its key (RFC 9449).
     dpop = "dpop"
+    #: Whether a verified token is still live: the revocation list (CONTRACT section 9).
+    status = "status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +498,28 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "DPoP-bound token sent as Bearer",
             "This token is bound to a key (cnf.jkt): send it as 'Authorization: DPoP <token>' "
             "with a 'DPoP' proof header, not with the Bearer scheme.",
+        ),
+        # revocation (CONTRACT section 9)
+        _r(
+            R.token_revoked,
+            S.status,
+            401,
+            _INVALID_TOKEN,
+            "Token revoked",
+            "The token, its session or its subject was revoked (a logout, a password change, "
+            "a disabled account, an administrator) at or after the token was issued. Sign in "
+            "again for a new token.",
+        ),
+        _r(
+            R.revocation_unavailable,
+            S.status,
+            503,
+            None,
+            "Revocation list unavailable",
+            "The revocation list could not be checked in time (its Redis is unreachable or "
+            "slow) and JWT_REVOCATION_FAIL=closed refuses what it cannot check. Retry after "
+            "the Retry-After delay; operators: jwt_revocation_store_errors_total and "
+            "docs/revocation.md.",
         ),
     ]
 )

@@ -28,6 +28,7 @@ from .values.fieldtypes import check_types, field_types
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
 from .values.resourceid import check_resource, check_url
+from .values.revocationconfig import check_revocation_settings
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
 from .values.syntax import scope_tokens
@@ -39,6 +40,8 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
+RevocationFail = Literal["closed", "open"]
+REVOCATION_FAILS: Final = ("closed", "open")
 #: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
 DPOP_ALGORITHMS: Final = (
     "ES256",
@@ -52,6 +55,8 @@ DPOP_ALGORITHMS: Final = (
     "PS512",
     "EdDSA",
 )
+#: The algorithms a Security Event Token may be signed with (asymmetric, as a proof's).
+SSF_ALGORITHMS: Final = DPOP_ALGORITHMS
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -211,6 +216,38 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
+    # -- revocation across a fleet (CONTRACT section 9, docs/revocation.md) --------------
+    #: Redis URL of the revocation list every instance shares; None: no revocation check.
+    revocation_redis_url: str | None = _secret(None)
+    #: When the list cannot answer in time: ``closed`` (503 revocation_unavailable) or
+    #: ``open`` (the token is accepted unchecked).
+    revocation_fail: RevocationFail = "closed"
+    #: The longest lifetime (``exp`` - ``iat``) of the tokens this API accepts: how long a
+    #: session's or a subject's revocation is kept.
+    revocation_max_token_lifetime: float = 86400.0
+    #: The bound of one round trip to the list, connecting included (seconds).
+    revocation_timeout: float = 0.25
+    #: The prefix of the list's Redis keys (several applications may share one Redis).
+    revocation_prefix: str = "jwt-revoked:"
+    #: The path at which Security Event Tokens are received by push (RFC 8935); None: no
+    #: receiver. Needs the list and the three settings below.
+    ssf_path: str | None = None
+    #: The expected ``iss`` of the events ...
+    ssf_issuer: str | None = None
+    #: ... their expected ``aud`` (comma-separated: any of them) ...
+    ssf_audience: str | None = None
+    #: ... and the transmitter's keys (fetched as any key set is).
+    ssf_jwks_url: str | None = None
+    #: The ``Authorization`` value the transmitter sends with each event (its stream's
+    #: ``authorization_header``); None: not checked.
+    ssf_authorization: str | None = _secret(None)
+    #: Algorithms an event may be signed with (asymmetric only).
+    ssf_algorithms: tuple[str, ...] = SSF_ALGORITHMS
+    #: The issuers of the access tokens an event's subject revokes; empty: the event's own
+    #: issuer (a transmitter whose tokens come from another issuer, docs/revocation.md).
+    ssf_token_issuers: tuple[str, ...] = ()
+    #: The largest event body read (bytes).
+    ssf_max_bytes: int = 16384
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -284,6 +321,11 @@ class Settings:
     def dpop_allowed_algorithms(self) -> tuple[str, ...]:
         """The configured ``dpop_algorithms`` as a tuple."""
         return self.dpop_algorithms if isinstance(self.dpop_algorithms, tuple) else ()
+
+    @property
+    def ssf_audiences(self) -> tuple[str, ...]:
+        """The configured ``ssf_audience`` as a tuple (comma-separated values)."""
+        return _as_tuple(self.ssf_audience) if isinstance(self.ssf_audience, str) else ()
 
     @property
     def provider(self) -> str | None:
@@ -512,6 +554,13 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_revocation(s: Settings) -> None:
+    """Revocation across a fleet (CONTRACT section 9): the list's Redis, its failure mode,
+    bounds and prefix; the Security Event Token receiver and what it needs
+    (:mod:`jwt_middleware.values.revocationconfig`)."""
+    check_revocation_settings(s, REVOCATION_FAILS, SSF_ALGORITHMS)
+
+
 #: The group validators :class:`Settings` runs when built, in this order.
 VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_token,
@@ -524,4 +573,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_resource_metadata,
     check_dpop,
     check_some_key_source,
+    check_revocation,
 )

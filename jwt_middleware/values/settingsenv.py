@@ -37,9 +37,20 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
     "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
     "JWT_TRUSTED_ORIGINS": "trusted_origins",
+    # revocation across a fleet (CONTRACT section 9)
+    "JWT_REVOCATION_REDIS_URL": "revocation_redis_url",
+    "JWT_REVOCATION_FAIL": "revocation_fail",
+    "JWT_REVOCATION_MAX_TOKEN_LIFETIME": "revocation_max_token_lifetime",
+    "JWT_SSF_PATH": "ssf_path",
+    "JWT_SSF_ISSUER": "ssf_issuer",
+    "JWT_SSF_AUDIENCE": "ssf_audience",
+    "JWT_SSF_JWKS_URL": "ssf_jwks_url",
+    "JWT_SSF_AUTHORIZATION": "ssf_authorization",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
+#: Settings read as a number of seconds.
+_SECONDS: Final = frozenset({"leeway", "revocation_max_token_lifetime"})
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -52,7 +63,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(var)
         if raw is None or raw.strip() == "":
             continue
-        if name == "leeway":
+        if name in _SECONDS:
             try:
                 values[name] = float(raw)
             except ValueError:
@@ -62,7 +73,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             if flag not in _TRUE | _FALSE:
                 raise ConfigurationError(f"{var}: {raw!r} is not true or false")
             values[name] = flag in _TRUE
-        elif name in ("dpop", "dpop_replay_fail"):
+        elif name in ("dpop", "dpop_replay_fail", "revocation_fail"):
             values[name] = raw.strip().lower()
         elif name in ("secret", "dpop_nonce_secret"):
             values[name] = raw  # kept as given: whitespace is part of a secret

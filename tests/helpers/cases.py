@@ -78,6 +78,9 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "dpop_nonce_required": (401, "use_dpop_nonce"),
     "dpop_binding_mismatch": (401, "invalid_token"),
     "dpop_bound_token_as_bearer": (401, "invalid_token"),
+    # CONTRACT section 9 (revocation)
+    "token_revoked": (401, "invalid_token"),
+    "revocation_unavailable": (503, None),
 }
 # The DPoP reasons need a proof made per request (a key, a fresh jti, the URL): they
 # are tested in tests/contract/test_dpop_http.py and over uvicorn in
@@ -87,11 +90,18 @@ DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
 # a DPoP proof, or a cookie token location (cross_site_request:
 # tests/unit/request/test_locations.py, tests/servers/test_hardening_uvicorn.py,
 # tests/servers/test_browser.py).
-NOT_FROM_STATIC_KEYS = {
-    "key_source_unavailable",
-    "retired_key",
-    "cross_site_request",
-} | DPOP_REASONS
+# The revocation reasons need a revocation list in Redis: tests/servers/test_revocation_fleet.py
+# (real uvicorn, a real redis-server) and tests/unit/request/test_revocation.py.
+REVOCATION_REASONS = {"token_revoked", "revocation_unavailable"}
+NOT_FROM_STATIC_KEYS = (
+    {
+        "key_source_unavailable",
+        "retired_key",
+        "cross_site_request",
+    }
+    | DPOP_REASONS
+    | REVOCATION_REASONS
+)
 CLAIM_ORDER = [
     "invalid_claim",
     "missing_claim",

@@ -303,6 +303,7 @@ BROKEN_BY_GROUP = {
     "check_resource_metadata": {"resource": "http://api.example.com/"},
     "check_dpop": {"dpop_iat_window": 0.0},
     "check_some_key_source": {"secret": None},
+    "check_revocation": {"revocation_fail": "sometimes"},
 }
 
 
