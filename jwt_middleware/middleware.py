@@ -6,7 +6,7 @@ once at construction from the settings (docs/architecture.md):
     presentation   presentation.py  the token, how it came (scheme, location, DPoP proof)
     verification   verification.py  the Verifier, with one shared key refresh
     binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
-    status         status.py        is the token still live (none configured yet)
+    status         status.py        is the token still live: revocation.py, the shared list
     authorization  authorization.py path scopes
     admission      admission.py     the app gets the user and state, or the client the
                                     challenge and problem+json; observe.py logs and counts
@@ -40,8 +40,10 @@ from .request.binding import BearerBinding, ProofBinding
 from .request.metadata import MetadataDocument, MetadataEndpoint, resource_warnings
 from .request.paths import PathRules, route_path
 from .request.presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
+from .request.revocation import RevocationSetup
 from .request.stages import Outcome, by_token
 from .request.verification import Verification
+from .revocation.store import RevocationList
 from .settings import Settings
 from .sources import build_verifier
 from .tokens.issuers import MultiIssuerVerifier
@@ -78,6 +80,11 @@ class JWTAuthMiddleware:
     see :mod:`jwt_middleware.websocket` for rejections, the subprotocol token
     and the close when a socket's token expires.
 
+    With ``JWT_REVOCATION_REDIS_URL`` set, every accepted token is checked against the
+    revocation list every instance shares (``self.revocation``, docs/revocation.md);
+    ``revocation_list=`` gives a :class:`~jwt_middleware.revocation.RevocationList` of
+    your own. With ``JWT_SSF_PATH`` set too, Security Event Tokens are received there.
+
     With ``settings.resource`` (``JWT_RESOURCE``) set, the RFC 9728 protected
     resource metadata (:mod:`jwt_middleware.metadata`, ``self.metadata``) is
     served, public, at its well-known path, and every challenge carries
@@ -96,6 +103,7 @@ class JWTAuthMiddleware:
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
         replay_store: ReplayStore | None = None,
+        revocation_list: RevocationList | None = None,
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
@@ -136,6 +144,15 @@ class JWTAuthMiddleware:
         if self.settings.resource:
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
+        #: Revocation across a fleet (docs/revocation.md): the shared list (``.list``, the
+        #: Python API), its status check and the Security Event Token receiver; None
+        #: without JWT_REVOCATION_REDIS_URL (and no ``revocation_list``).
+        self.revocation = revocation = RevocationSetup.from_settings(
+            self.settings, registry=registry, logger=self.log, revocations=revocation_list
+        )
+        self._receiver = revocation.receiver if revocation is not None else None
+        if self._receiver is not None:  # the transmitter's keys, exported like any
+            self.observer.watch(self._receiver.verifier)
         # The request's stages (see the module docstring).
         self.presentation = Presentation(
             self.settings,
@@ -155,6 +172,7 @@ class JWTAuthMiddleware:
             ).check
             if dpop is not None
             else None,
+            status=(revocation.check,) if revocation is not None else (),
             authorization=(PathScopes(rules).check,) if rules.has_scopes else (),
         )
         self.admission = Admission(
@@ -194,12 +212,15 @@ class JWTAuthMiddleware:
                     )
 
     async def shutdown(self) -> None:
-        """Stop background refreshers and close HTTP clients (and the DPoP replay store's)."""
+        """Stop background refreshers and close HTTP clients (and the DPoP replay store's,
+        the revocation list's)."""
         if self._remote:
             await self.verifier.aclose()
             self._started = False
         if self.dpop is not None:
             await self.dpop.replay_store.aclose()
+        if self.revocation is not None:
+            await self.revocation.aclose()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_receive() -> Message:
@@ -219,6 +240,8 @@ class JWTAuthMiddleware:
             return await self._not_a_request(scope, receive, send)
         if self._metadata is not None and self._metadata.matches(scope):
             return await self._metadata.serve(scope, send, self.startup)
+        if self._receiver is not None and self._receiver.matches(scope):
+            return await self._receiver.serve(scope, receive, send)  # Security Event Tokens
         path = route_path(scope) if self._rules.enabled else ""
         if (path and self._rules.is_public(path)) or (
             scope.get("method") == "OPTIONS" and self._is_preflight(scope)
@@ -259,7 +282,9 @@ class JWTAuthMiddleware:
 
     async def _not_a_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (the key source's start and stop) and anything else, passed through."""
-        if scope["type"] == "lifespan" and (self._remote or self.dpop is not None):
+        if scope["type"] == "lifespan" and (
+            self._remote or self.dpop is not None or self.revocation is not None
+        ):
             await self._lifespan(scope, receive, send)
         else:
             await self.app(scope, receive, send)
