@@ -186,4 +186,4 @@ class RevocationObserver:
         if self.metrics is not None:
             self.metrics.events.labels(label, outcome).inc()
         level = self.log.info if outcome in ("stored", "duplicate") else self.log.warning
-        level("jwt_auth.security_event", event=label, outcome=outcome, **fields)
+        level("jwt_auth.security_event", event_type=label, outcome=outcome, **fields)
