@@ -12,6 +12,8 @@ tests/servers/test_revocation_events.py.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -459,3 +461,82 @@ async def test_event_labels_stay_bounded_under_a_flood_of_event_types(
     assert labels == {("other", "not_honoured")}
     for fields in app.log.named("jwt_auth.security_event"):
         assert len(json.dumps(fields)) < 1000
+
+
+async def _serve(app: App, receive: Any) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": sets.SSF_PATH,
+        "root_path": "",
+        "headers": [(b"content-type", b"application/secevent+jwt")],
+    }
+    await app.middleware(scope, receive, send)
+    return sent
+
+
+async def test_a_body_dripped_too_slowly_is_cut_off(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jwt_middleware.request import receiver
+
+    monkeypatch.setattr(receiver, "BODY_SECONDS", 0.3)
+
+    async def drip() -> dict[str, Any]:
+        await asyncio.sleep(0.1)
+        return {"type": "http.request", "body": b"e", "more_body": True}
+
+    started = time.monotonic()
+    start, body = await _serve(app, drip)
+    assert time.monotonic() - started < 2.0
+    assert start["status"] == 400
+    assert "did not arrive within 0.3 s" in json.loads(body["body"])["description"]
+
+
+async def test_a_transmitter_that_goes_away_gets_no_answer(app: App) -> None:
+    async def gone() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    assert await _serve(app, gone) == []
+    assert app.log.named("jwt_auth.security_event") == []
+
+
+def test_the_transmitters_keys_are_fetched_as_any_key_set(keys: Keys) -> None:
+    from jwt_middleware.errors import ConfigurationError
+    from jwt_middleware.keys.remote import RemoteKeySource
+    from jwt_middleware.sources import build_event_verifier, event_settings
+
+    values: dict[str, Any] = {
+        "public_keys": (public_pem(keys.rsa),),
+        "revocation_redis_url": "redis://127.0.0.1:1/0",
+        "ssf_path": sets.SSF_PATH,
+        "ssf_issuer": sets.TRANSMITTER,
+        "ssf_audience": sets.RECEIVER_AUDIENCE,
+    }
+    with pytest.raises(ConfigurationError, match="plain http"):
+        build_event_verifier(Settings(**values, ssf_jwks_url="http://idp.example.com/jwks"))
+    settings = Settings(**values, ssf_jwks_url="https://idp.example.com/jwks", leeway=7.0)
+    verifier = build_event_verifier(settings)
+    assert isinstance(verifier.source, RemoteKeySource)
+    checked = event_settings(settings)
+    assert checked.accepted_token_types == ("secevent+jwt",)
+    assert not any(alg.startswith("HS") for alg in checked.allowed_algorithms)
+    assert checked.required == ("iat", "jti") and "exp" not in checked.required
+    assert checked.issuers == (sets.TRANSMITTER,)
+    assert checked.expected_audiences == (sets.RECEIVER_AUDIENCE,)
+    assert checked.token_cache_entries == 0 and checked.idp == "none" and checked.leeway == 7.0
+
+
+async def test_an_oct_key_in_the_transmitters_key_set_is_never_used(
+    app: App, transmitter: JWKSServer, transmitter_key: ec.EllipticCurvePrivateKey
+) -> None:
+    transmitter.state.keys.append(
+        {"kty": "oct", "kid": "shared", "k": base64.urlsafe_b64encode(HS_SECRET.encode()).decode()}
+    )
+    forged = sets.sign_set(sets.rfc8417_risc(SUB), HS_SECRET, "HS256", kid="shared")
+    assert_error(await app.push(forged), "invalid_key")
