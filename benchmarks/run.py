@@ -1,13 +1,15 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, memory.py, profile_hot_path.py,
-spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, revocation.py (a local
+redis-server), e2e.py, memory.py, profile_hot_path.py, spy_e2e.py (py-spy on a real
+uvicorn server; skipped when py-spy cannot attach). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
     BENCH_MICRO_ROUNDS      micro rounds (60; also the DPoP proof step's)
     BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200)
+    BENCH_REVOCATION_ROUNDS revocation rounds (60)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
     BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
     BENCH_E2E_WARMUP        warm-up seconds per variant (2)
@@ -39,11 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from .common import BENCH_DIR, ROOT, loadavg, log, machine_facts, table
+from .revocation import targets as targets_23
 
 STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("micro", ["-m", "benchmarks.micro"], 600),
     ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
+    ("revocation", ["-m", "benchmarks.revocation"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
     ("memory", ["-m", "benchmarks.memory"], 900),
     ("profile", ["-m", "benchmarks.profile_hot_path"], 300),
@@ -52,6 +56,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
 KNOBS = (
     "BENCH_MICRO_ROUNDS",
     "BENCH_INPROC_ROUNDS",
+    "BENCH_REVOCATION_ROUNDS",
     "BENCH_E2E_SECONDS",
     "BENCH_E2E_ROUNDS",
     "BENCH_E2E_WARMUP",
@@ -367,7 +372,7 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, e2e, memory, profile_hot_path, spy_e2e)",
+        "#   (micro, dpop, inprocess, revocation, e2e, memory, profile_hot_path, spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -405,6 +410,18 @@ def compose(
         table(
             ["target", "measured", "status", "gap"],
             targets_17(results.get("dpop"), e2e),
+            align="llll",
+        ),
+        "",
+        "## Targets (issue 23: revocation)",
+        "",
+        "Every accepted request, cache hits included, asks the shared list in Redis. The "
+        "goal is the round trip and no more: one MGET, no per-request connection set-up. See "
+        "the revocation section below.",
+        "",
+        table(
+            ["target", "measured", "status", "gap"],
+            targets_23(results.get("revocation")),
             align="llll",
         ),
         "",
@@ -457,6 +474,14 @@ def compose(
             ]
             if inproc
             else ["Not in this run's results (written before the in-process step)."]
+        ),
+        "",
+        "## Revocation: a cached request asking the shared list",
+        "",
+        *(
+            [rev["description"], "", rev["markdown"]]
+            if (rev := results.get("revocation"))
+            else ["Not in this run's results (written before the revocation step)."]
         ),
         "",
         "## End to end: uvicorn on 127.0.0.1, load from wrk",
@@ -590,6 +615,9 @@ def main() -> int:
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     rows = targets_17(results["dpop"], results["e2e"])
     print("\nTargets (issue 17):\n")
+    print(table(["target", "measured", "status", "gap"], rows, align="llll"))
+    rows = targets_23(results["revocation"])
+    print("\nTargets (issue 23):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     log(f"\nwrote benchmarks/RESULTS.md and benchmarks/results.json in {seconds / 60:.1f} min")
     return 0

@@ -35,6 +35,10 @@ from ..sources import build_event_verifier
 from .presentation import Presented
 from .receiver import SecurityEventReceiver
 
+#: Where a VerifiedToken keeps its keys in the list (its ``__dict__``, as
+#: ``functools.cached_property`` keeps its credentials).
+_KEYS = "_revocation_keys"
+
 
 class RevocationCheck:
     """The status stage's revocation check (see the module docstring)."""
@@ -53,8 +57,13 @@ class RevocationCheck:
     async def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
-        claims = verified.claims
-        kinds, keys = self.list.keys_of(claims)
+        # The token's keys, hashed once per token: kept on the VerifiedToken that the
+        # token cache hands to each of its requests (as its credentials are), for this
+        # list (make bench, revocation step: the round trip and no more).
+        memo = verified.__dict__.get(_KEYS)
+        if memo is None or memo[0] is not self.list:
+            memo = verified.__dict__[_KEYS] = (self.list, *self.list.keys_of(verified.claims))
+        _, kinds, keys = memo
         if not keys:  # no jti, sid or sub: nothing the list could name
             return verified
         found = await self.list.lookup(keys)
@@ -63,6 +72,9 @@ class RevocationCheck:
         if self._down:
             self._down = False
             self._observer.availability(True, None, self._fail_open)
+        if found.count(None) == len(found):  # the common case: no entry at all
+            return verified
+        claims = verified.claims
         verdict = judge(kinds, found, issued_at(claims))
         if verdict is None:
             return verified

@@ -29,6 +29,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import JWTAuthMiddleware, Settings
+from jwt_middleware.observe.revocation import RevocationObserver
+from jwt_middleware.outcome import Failure
+from jwt_middleware.reasons import Reason
+from jwt_middleware.request.presentation import AUTHORIZATION_BEARER
+from jwt_middleware.request.revocation import RevocationCheck
 from jwt_middleware.revocation import RevocationList
 
 pytest.importorskip("redis", reason="the dpop-redis extra (redis-py) is not installed")
@@ -193,6 +198,35 @@ async def test_a_token_with_no_jti_sid_or_sub_costs_no_round_trip(app: App, keys
         assert (await get(app, named)).status_code == 200
     stats = await client.info("commandstats")
     assert int(stats.get("cmdstat_mget", {}).get("calls", 0)) == before + 3  # one per request
+
+
+async def test_a_cached_token_is_hashed_once_per_list(
+    app: App, keys: Keys, redis_server: RedisServer
+) -> None:
+    counted: list[int] = []
+    keys_of = app.list.keys_of
+
+    def counting(token_claims: dict[str, Any]) -> tuple[tuple[str, ...], list[str]]:
+        counted.append(1)
+        return keys_of(token_claims)
+
+    app.list.keys_of = counting  # type: ignore[method-assign]
+    token = sign(claims(sub="ivy", sid="s-ivy", iat=int(time.time()) - 5), keys.rsa)
+    for _ in range(3):
+        assert (await get(app, token)).status_code == 200
+    assert len(counted) == 1  # the cached VerifiedToken keeps its keys for this list
+    verified = app.middleware.verification.cached(token)
+    assert verified is not None
+    # the same VerifiedToken checked against another list (another prefix): its own keys
+    other = RevocationList(redis_server.url, prefix=f"other{time.monotonic_ns()}:")
+    check = RevocationCheck(other, fail_open=False, observer=RevocationObserver(registry=None))
+    assert await check.check(token, AUTHORIZATION_BEARER, verified, "/me") is verified
+    await other.revoke_session(ISSUER, "s-ivy")
+    refused = await check.check(token, AUTHORIZATION_BEARER, verified, "/me")
+    assert isinstance(refused, Failure) and refused.reason is Reason.token_revoked
+    assert (await get(app, token)).status_code == 200  # not revoked in the app's own list
+    assert len(counted) == 2  # one memo per token: the other list's keys were not used
+    await other.aclose()
 
 
 @pytest.mark.parametrize("fail", ["closed", "open"])
