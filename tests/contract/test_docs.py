@@ -61,6 +61,7 @@ NAMED_EXAMPLES = {
     "json-logging",
     "fastapi-helpers",
     "metrics-endpoint",
+    "revocation-admin",  # tests/contract/test_revocation_docs.py
 }
 EXAMPLE_KID = "2024-rsa"
 
