@@ -41,7 +41,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from jwt_middleware import Settings, dpop
+from jwt_middleware import Settings
+from jwt_middleware.dpop import proof as dpop
 from jwt_middleware.dpop.replay import MemoryReplayStore
 from jwt_middleware.values.uri import Target, parse_url
 

@@ -5,10 +5,16 @@ diagnosis can be seen in a terminal. It mints tokens for anyone who asks:
 never enable it where real keys are configured (the app turns it off
 whenever a key setting is present).
 
+It is the package's own test issuer (:class:`jwt_middleware.testing.TestIssuer`)
+holding the example's keys: the current RSA and EC keys, plus a key it
+"retired" at startup, held in its key-set history so its tokens get
+``retired_key`` exactly as after a real rotation. Each scenario's token is the
+test issuer's token or scenario for that reason; what stays here is the
+example's own: its kid names, its scenario names, its discovery document (with
+the token endpoint) and the check of a ``jkt`` a client sends.
+
 It is also the verifier's key provider (the ``KeyProvider`` protocol of
-``jwt_middleware.tokens.verifier``): the current RSA and EC keys, plus a key it
-"retired" at startup, held in a key-set history so its tokens get
-``retired_key`` exactly as after a real rotation.
+``jwt_middleware.tokens.verifier``), through the test issuer.
 
 With several workers, the keys come from one file they share
 (:mod:`example_app.devkeys`), so any worker accepts any worker's tokens.
@@ -18,22 +24,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
-import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from hashlib import sha256
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from joserfc import jwk
-
-from jwt_middleware.keys import KeySet, import_jwk
+from jwt_middleware.keys import KeySet
 from jwt_middleware.keys.remote import KeyHistory
+from jwt_middleware.testing import SigningKey, TestIssuer
 
 from .devkeys import DevKeys
 
@@ -66,26 +64,6 @@ def check_jkt(value: str) -> str:
     return value
 
 
-def _jwk(private: Any, kid: str, alg: str) -> dict[str, Any]:
-    public = private.public_key()
-    key_cls = jwk.RSAKey if isinstance(private, rsa.RSAPrivateKey) else jwk.ECKey
-    data = dict(key_cls.import_key(public).as_dict(private=False))
-    data.update(kid=kid, alg=alg, use="sig")
-    return data
-
-
-def _rs256(private: rsa.RSAPrivateKey) -> Callable[[bytes], bytes]:
-    return lambda msg: private.sign(msg, padding.PKCS1v15(), hashes.SHA256())
-
-
-def _es256(private: ec.EllipticCurvePrivateKey) -> Callable[[bytes], bytes]:
-    def sign(msg: bytes) -> bytes:
-        r, s = decode_dss_signature(private.sign(msg, ec.ECDSA(hashes.SHA256())))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-    return sign
-
-
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -109,6 +87,12 @@ SCENARIOS: tuple[Scenario, ...] = (
 SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
 
 
+#: The test issuer's reason for each scenario that is one (the others are tokens).
+SCENARIO_REASONS: dict[str, str] = {
+    s.name: s.expected_reason for s in SCENARIOS if s.expected_reason not in (None, "retired_key")
+}
+
+
 class DevIssuer:
     """Keys, JWKS, discovery document and a token minter for development."""
 
@@ -117,34 +101,28 @@ class DevIssuer:
         self.issuer = issuer
         self.audience = audience
         keys = keys or DevKeys.generate()
-        self.rsa = keys.rsa
-        self.ec = keys.ec
-        self.retired_rsa = keys.retired_rsa
-        self._jwks = {"keys": [_jwk(self.rsa, RSA_KID, "RS256"), _jwk(self.ec, EC_KID, "ES256")]}
-        source = "dev-issuer"
-        now = time.time()
-        self._keyset = KeySet(
-            (import_jwk(entry, source=source) for entry in self._jwks["keys"]), loaded_at=now
+        self.tokens = TestIssuer.from_keys(
+            issuer,
+            audience,
+            [SigningKey(keys.rsa, "RS256", RSA_KID), SigningKey(keys.ec, "ES256", EC_KID)],
+            retired=[SigningKey(keys.retired_rsa, "RS256", RETIRED_KID)],
         )
-        retired = import_jwk(_jwk(self.retired_rsa, RETIRED_KID, "RS256"), source=source)
-        self._history = KeyHistory()
-        self._history.record([retired], now)
-        self.name = source
+        self.name = "dev-issuer"
 
     # -- the KeyProvider protocol (what the verifier reads) --------------------------
 
     @property
     def keyset(self) -> KeySet:
-        return self._keyset
+        return self.tokens.keyset
 
     @property
     def history(self) -> KeyHistory:
-        return self._history
+        return self.tokens.history
 
     # -- documents --------------------------------------------------------------------
 
     def jwks(self) -> dict[str, Any]:
-        return self._jwks
+        return self.tokens.jwks()
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -158,73 +136,24 @@ class DevIssuer:
 
     # -- minting ----------------------------------------------------------------------
 
-    def _claims(self, **overrides: Any) -> dict[str, Any]:
+    def mint(self, scenario: str, jkt: str | None = None, **claims: Any) -> str:
+        """A token for one of :data:`SCENARIO_NAMES`: subject ``dev-user``, scope
+        ``read``, valid for 15 minutes, then ``claims`` (None leaves one out); with
+        ``jkt`` (an RFC 7638 thumbprint, see :func:`check_jkt`) bound to that key:
+        ``"cnf": {"jkt": ...}`` (RFC 9449 section 6.1), a DPoP-bound token."""
+        if scenario not in SCENARIO_NAMES:
+            raise KeyError(scenario)
         now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": "dev-user",
-            "iat": now,
-            "nbf": now,
-            "exp": now + 900,
-            "scope": "read",
-        }
-        claims.update(overrides)
-        return claims
-
-    @staticmethod
-    def _encode(
-        header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]
-    ) -> str:
-        signing_input = (
-            _b64(json.dumps(header, separators=(",", ":")).encode())
-            + "."
-            + _b64(json.dumps(claims, separators=(",", ":")).encode())
-        )
-        return signing_input + "." + _b64(sign(signing_input.encode("ascii")))
-
-    def mint(self, scenario: str, jkt: str | None = None) -> str:
-        """A token for one of :data:`SCENARIO_NAMES`; with ``jkt`` (an RFC 7638
-        thumbprint, see :func:`check_jkt`) bound to that key: ``"cnf": {"jkt": ...}``
-        (RFC 9449 section 6.1), a DPoP-bound token."""
-        if jkt is None:
-            return self._mint(scenario, {})
-        return self._mint(scenario, {"cnf": {"jkt": check_jkt(jkt)}})
-
-    def _mint(self, scenario: str, extra: dict[str, Any]) -> str:
-        now = int(time.time())
-        rs = {"alg": "RS256", "typ": "JWT", "kid": RSA_KID}
-        if scenario == "valid":
-            return self._encode(rs, self._claims(**extra), _rs256(self.rsa))
+        given: dict[str, Any] = {"sub": "dev-user", "nbf": now, "exp": now + 900, "scope": "read"}
+        if jkt is not None:
+            given["cnf"] = {"jkt": check_jkt(jkt)}
+        given.update(claims)
+        if scenario in SCENARIO_REASONS:
+            return self.tokens.scenario(SCENARIO_REASONS[scenario], **given)
         if scenario == "valid_ec":
-            header = {"alg": "ES256", "typ": "JWT", "kid": EC_KID}
-            return self._encode(header, self._claims(**extra), _es256(self.ec))
+            return self.tokens.token(headers={"alg": "ES256"}, **given)
         if scenario == "admin":
-            return self._encode(rs, self._claims(**extra, scope="read admin"), _rs256(self.rsa))
-        if scenario == "expired":
-            claims = self._claims(**extra, iat=now - 1500, nbf=now - 1500, exp=now - 600)
-            return self._encode(rs, claims, _rs256(self.rsa))
-        if scenario == "not_yet_valid":
-            return self._encode(rs, self._claims(**extra, nbf=now + 600), _rs256(self.rsa))
-        if scenario == "wrong_audience":
-            return self._encode(rs, self._claims(**extra, aud="another-api"), _rs256(self.rsa))
-        if scenario == "issuer_trailing_slash":
-            claims = self._claims(**extra, iss=self.issuer + "/")
-            return self._encode(rs, claims, _rs256(self.rsa))
+            return self.tokens.token(**{**given, "scope": "read admin"})
         if scenario == "retired":
-            header = {**rs, "kid": RETIRED_KID}
-            return self._encode(header, self._claims(**extra), _rs256(self.retired_rsa))
-        if scenario == "unknown_kid":
-            header = {**rs, "kid": "dev-rsa-99"}
-            return self._encode(header, self._claims(**extra), _rs256(self.rsa))
-        if scenario == "confusion":
-            pem = self.rsa.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            header = {"alg": "HS256", "typ": "JWT", "kid": RSA_KID}
-            return self._encode(
-                header, self._claims(**extra), lambda m: hmac.new(pem, m, sha256).digest()
-            )
-        if scenario == "alg_none":
-            return self._encode({"alg": "none", "typ": "JWT"}, self._claims(**extra), lambda m: b"")
-        raise KeyError(scenario)
+            return self.tokens.token(headers={"kid": RETIRED_KID}, **given)
+        return self.tokens.token(**given)

@@ -76,8 +76,8 @@ class JWTAuthMiddleware:
 
     Paths are matched relative to the application's root, as its routing sees
     them (``root_path``, mounts); other spellings of a path fail closed (see
-    :mod:`jwt_middleware.paths`). WebSocket handshakes follow the same rules;
-    see :mod:`jwt_middleware.websocket` for rejections, the subprotocol token
+    :mod:`jwt_middleware.request.paths`). WebSocket handshakes follow the same rules;
+    see :mod:`jwt_middleware.request.websocket` for rejections, the subprotocol token
     and the close when a socket's token expires.
 
     With ``JWT_REVOCATION_REDIS_URL`` set, every accepted token is checked against the
@@ -86,7 +86,7 @@ class JWTAuthMiddleware:
     your own. With ``JWT_SSF_PATH`` set too, Security Event Tokens are received there.
 
     With ``settings.resource`` (``JWT_RESOURCE``) set, the RFC 9728 protected
-    resource metadata (:mod:`jwt_middleware.metadata`, ``self.metadata``) is
+    resource metadata (:mod:`jwt_middleware.request.metadata`, ``self.metadata``) is
     served, public, at its well-known path, and every challenge carries
     ``resource_metadata`` (``self.challenge_extra``).
     """

@@ -2,16 +2,16 @@
 
 Bad values raise :class:`~jwt_middleware.errors.ConfigurationError` when the
 settings are built, at startup, never at the first request: first each
-field's type against its annotation (:mod:`jwt_middleware.fieldtypes`), then
+field's type against its annotation (:mod:`jwt_middleware.values.fieldtypes`), then
 the group validators in :data:`VALIDATORS`, one small function per group of
 settings (token, responses, claims, key source, caches and budgets, token
 locations and WebSocket, identity provider, resource metadata, DPoP, and last
 that some key source is named). The first problem found is raised.
 
 Config is plain data that every part reads: this module imports leaf modules
-only (grammars and parsers: :mod:`~jwt_middleware.locationspec`,
-:mod:`~jwt_middleware.idpnames`, :mod:`~jwt_middleware.resourceid`,
-:mod:`~jwt_middleware.syntax`, :mod:`~jwt_middleware.uri`, ...), never the
+only (grammars and parsers: :mod:`~jwt_middleware.values.locationspec`,
+:mod:`~jwt_middleware.values.idpnames`, :mod:`~jwt_middleware.values.resourceid`,
+:mod:`~jwt_middleware.values.syntax`, :mod:`~jwt_middleware.values.uri`, ...), never the
 stages that read it.
 """
 
@@ -31,7 +31,7 @@ from .values.resourceid import check_resource, check_url
 from .values.revocationconfig import check_revocation_settings
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
-from .values.syntax import scope_tokens
+from .values.syntax import is_token, scope_tokens
 from .values.uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
@@ -70,10 +70,6 @@ _LIST_FIELDS: Final = frozenset(
         "dpop_algorithms",
         "trusted_origins",
     }
-)
-# RFC 7230 token characters: what a WebSocket subprotocol name may hold (RFC 6455 4.1).
-_TCHARS: Final = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
 
@@ -166,7 +162,7 @@ class Settings:
     diagnostic_keys_per_request: int = 2
     #: Global budget of such extra verifications per second, across requests.
     diagnostic_verifications_per_second: float = 200.0
-    #: Where a token is accepted from, in order (see :mod:`jwt_middleware.locations`):
+    #: Where a token is accepted from, in order (see :mod:`jwt_middleware.request.locations`):
     #: ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``.
     token_locations: str | tuple[str, ...] = DEFAULT_LOCATIONS
     #: WebSocket: a subprotocol name after which a browser client offers its token
@@ -180,7 +176,7 @@ class Settings:
     #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
     #: ``application/`` optional; empty: ``typ`` is not checked.
     token_types: str | tuple[str, ...] = ()
-    #: Identity-provider rules (:mod:`jwt_middleware.idp`): ``auto`` (recognised from
+    #: Identity-provider rules (:mod:`jwt_middleware.tokens.idp`): ``auto`` (recognised from
     #: the issuer, discovery or JWKS URL), ``none``, or a provider's name.
     idp: str = "auto"
     #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
@@ -465,7 +461,8 @@ def check_locations(s: Settings) -> None:
                 "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
             )
     name = s.websocket_subprotocol
-    if name is not None and (not name or not _TCHARS.issuperset(name) or "." in name):
+    # An RFC 7230 token (RFC 6455 section 4.1), without dots: it cannot look like a JWT.
+    if name is not None and (not is_token(name) or "." in name):
         raise ConfigurationError(
             f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
             "'-', '_'; no dots, so it cannot look like a token)"

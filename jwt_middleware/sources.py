@@ -1,9 +1,9 @@
 """The composition root: the settings made into a verifier and its key source.
 
 :func:`build_verifier` is where a :class:`~jwt_middleware.settings.Settings`
-becomes objects: static keys loaded now (:mod:`jwt_middleware.statickeys`) or
-a remote source (:class:`~jwt_middleware.remote.RemoteKeySource`), the
-:class:`~jwt_middleware.verifier.Verifier` around them, the configuration
+becomes objects: static keys loaded now (:mod:`jwt_middleware.keys.statickeys`) or
+a remote source (:class:`~jwt_middleware.keys.remote.RemoteKeySource`), the
+:class:`~jwt_middleware.tokens.verifier.Verifier` around them, the configuration
 warnings and the loaded keys logged. It sits above the parts it assembles:
 no key source, stage or setting imports it. :func:`load_static_keys`,
 :class:`LoadedKeys` and :func:`settings_warnings` are re-exported from the

@@ -1,7 +1,7 @@
 """``jwt-middleware diagnose [TOKEN|-]``: verify a token as the middleware would,
 and say why it is refused (CONTRACT section 5, docs/cli.md).
 
-The same :class:`~jwt_middleware.verifier.Verifier`, reasons and hints as the
+The same :class:`~jwt_middleware.tokens.verifier.Verifier`, reasons and hints as the
 middleware, with the key source, issuer, audience, algorithms, leeway, token
 types, identity-provider rules and required scopes given as options. Exit 0
 valid, 1 rejected, 2 usage error. A key source that cannot be fetched still gets

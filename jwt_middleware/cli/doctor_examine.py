@@ -15,7 +15,7 @@ and a list of :class:`~jwt_middleware.cli.doctor_report.Check` findings, each
   secrets never shown, their fingerprints are;
 - reachability (:mod:`~jwt_middleware.cli.doctor_remote`): the discovery
   document and the key set, fetched once each with the middleware's own
-  :class:`~jwt_middleware.fetch.DocumentFetcher`;
+  :class:`~jwt_middleware.keys.fetch.DocumentFetcher`;
 - clock (the same module): the issuer's clock offset from that one fetch (its
   ``Date`` header), against the leeway;
 - keys (:mod:`~jwt_middleware.cli.doctor_keys`): each loaded key's kid, type,

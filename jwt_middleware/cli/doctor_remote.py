@@ -1,7 +1,7 @@
 """``doctor``'s reachability and clock sections, from one fetch of each document.
 
 Reachability: the discovery document (if configured) and the key set, each
-fetched once with the middleware's own :class:`~jwt_middleware.fetch.DocumentFetcher`
+fetched once with the middleware's own :class:`~jwt_middleware.keys.fetch.DocumentFetcher`
 (its timeouts, size cap and redirects), the discovery document's ``jwks_uri``
 checked as the middleware checks it. Clock: the issuer's clock offset from that
 same fetch (its ``Date`` header), against the leeway. The fetched key set then

@@ -1,7 +1,7 @@
 """The key-source options of ``diagnose`` and ``fingerprint`` (``--jwks-url``,
 ``--jwks-file``, ``--key-file``, ``--secret``, else ``JWT_SECRET``) and what they
 give: the settings, a JWKS URL's keys fetched once, and the command line's
-:class:`~jwt_middleware.verifier.Verifier` (docs/cli.md).
+:class:`~jwt_middleware.tokens.verifier.Verifier` (docs/cli.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ middleware's: they need the store and the verified token.
 
 :class:`Nonces` issues and checks stateless server nonces (RFC 9449 section
 8): an HMAC of a time slot, so instances sharing the key accept each other's.
-The request's URI is :func:`jwt_middleware.uri.request_target`, built from
+The request's URI is :func:`jwt_middleware.values.uri.request_target`, built from
 validated parts; ``htu`` is parsed with the same rules and compared part by part.
 """
 
@@ -225,8 +225,9 @@ def verify_proof(
     nonces: Nonces | None = None,
 ) -> Proof | Failure:
     """Check one DPoP proof (RFC 9449 section 4.3) for a request of ``method`` to
-    ``target`` (the URI this server received it at, :func:`~jwt_middleware.uri.request_target`,
-    or :func:`~jwt_middleware.uri.parse_url` of a URL) carrying
+    ``target`` (the URI this server received it at,
+    :func:`~jwt_middleware.values.uri.request_target`, or
+    :func:`~jwt_middleware.values.uri.parse_url` of a URL) carrying
     ``access_token`` (``ath``; None: a proof without an access token, ``ath`` not
     checked). ``nonces``: require a nonce this server issued (dpop_nonce_required).
 

@@ -1,6 +1,6 @@
 """A middleware's DPoP (RFC 9449), built once from the settings: see docs/dpop.md.
 
-:mod:`jwt_middleware.dpop` verifies a proof and nothing else. :class:`DPoPSetup`
+:mod:`jwt_middleware.dpop.proof` verifies a proof and nothing else. :class:`DPoPSetup`
 holds what the request stages need around it: the proof policy and the server
 nonces (the presentation stage checks the proof), the ``jti`` replay store and
 its window (the binding stage), the ``DPoP`` challenge and fresh nonces for
@@ -48,7 +48,7 @@ class DPoPSetup:
         #: How long a proof's jti is remembered: the iat window, with leeway either side.
         self.replay_window = settings.dpop_iat_window + 2 * settings.leeway
         self.fail_open = settings.dpop_replay_fail == "open"
-        #: The ``jti`` store (:mod:`jwt_middleware.replay`): the one given, even while it is
+        #: The ``jti`` store (:mod:`jwt_middleware.dpop.replay`): the one given, even while it is
         #: empty, else the one the settings name (Redis, else this process).
         self.replay_store: ReplayStore = (
             replay_store if replay_store is not None else replay_store_for(settings)

@@ -3,15 +3,15 @@
 The key material lives in modules of one concern each, re-exported here
 (``from jwt_middleware.keys import KeySet, import_jwk`` keeps working):
 
-- :mod:`~jwt_middleware.keyset`: :class:`VerificationKey`, :class:`KeySet`;
-- :mod:`~jwt_middleware.algorithms`: the algorithms by key type;
-- :mod:`~jwt_middleware.primitives`: a prepared signature check per key and algorithm;
-- :mod:`~jwt_middleware.keyimport`: the bounds (RSA size and exponent), a key bound
+- :mod:`~jwt_middleware.keys.keyset`: :class:`VerificationKey`, :class:`KeySet`;
+- :mod:`~jwt_middleware.values.algorithms`: the algorithms by key type;
+- :mod:`~jwt_middleware.keys.primitives`: a prepared signature check per key and algorithm;
+- :mod:`~jwt_middleware.keys.keyimport`: the bounds (RSA size and exponent), a key bound
   for verification;
-- :mod:`~jwt_middleware.pem`: PEM repair and import;
-- :mod:`~jwt_middleware.fingerprints`: an HMAC secret's scrypt fingerprint;
-- :mod:`~jwt_middleware.hmacsecrets`: secret rings and weak-secret warnings;
-- :mod:`~jwt_middleware.jwks`: JWK and JWKS import, with the bounds of a fetched
+- :mod:`~jwt_middleware.keys.pem`: PEM repair and import;
+- :mod:`~jwt_middleware.keys.fingerprints`: an HMAC secret's scrypt fingerprint;
+- :mod:`~jwt_middleware.keys.hmacsecrets`: secret rings and weak-secret warnings;
+- :mod:`~jwt_middleware.keys.jwks`: JWK and JWKS import, with the bounds of a fetched
   document (:func:`load_jwks`).
 """
 

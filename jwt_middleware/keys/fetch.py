@@ -10,7 +10,7 @@ JSON object. Every failure is a :class:`FetchError` with a short ``cause``
 (the ``result`` label of ``jwt_jwks_fetch_total``).
 
 Each successful fetch also leaves a measurement of the server's clock in
-:attr:`DocumentFetcher.last_clock` (:mod:`jwt_middleware.clock`): its ``Date``
+:attr:`DocumentFetcher.last_clock` (:mod:`jwt_middleware.keys.clock`): its ``Date``
 header, timed from the request leaving to the response's headers arriving.
 The body's download is left out of that interval: the Date was written
 before the body was sent, and a slow body would only widen the error bound.

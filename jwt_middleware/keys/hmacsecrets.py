@@ -2,7 +2,7 @@
 
 A ring verifies a token if any of its secrets matches (rotation without
 downtime); the first secret is the current one and gives the ring its
-fingerprint (:func:`~jwt_middleware.fingerprints.secret_fingerprint`).
+fingerprint (:func:`~jwt_middleware.keys.fingerprints.secret_fingerprint`).
 Plausible mis-encodings of each secret are kept for the failure path's
 secret_encoding_mismatch diagnosis, never for verification.
 """

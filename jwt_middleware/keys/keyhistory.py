@@ -1,7 +1,7 @@
 """Keys a remote source's refreshes dropped, remembered for ``retired_key``.
 
 A token signed by a key the issuer rotated out is told apart from one naming
-a kid never seen (:func:`jwt_middleware.selection.retired`): the
+a kid never seen (:func:`jwt_middleware.tokens.selection.retired`): the
 :class:`KeyHistory` keeps the dropped keys, bounded in count and age.
 """
 

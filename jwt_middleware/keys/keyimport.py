@@ -3,7 +3,7 @@
 joserfc imports and validates key material and computes the RFC 7638
 thumbprint used as every asymmetric key's fingerprint; :func:`bind` checks
 the bounds (RSA size and exponent), prepares a primitive per algorithm
-(:mod:`jwt_middleware.primitives`) and returns the :class:`VerificationKey`.
+(:mod:`jwt_middleware.keys.primitives`) and returns the :class:`VerificationKey`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Imported keys and the key set: :class:`VerificationKey`, :class:`KeySet`.
 
-Values, built once when keys are loaded (:mod:`jwt_middleware.pem`,
-:mod:`jwt_middleware.jwks`, :mod:`jwt_middleware.hmacsecrets`) and read by
+Values, built once when keys are loaded (:mod:`jwt_middleware.keys.pem`,
+:mod:`jwt_middleware.keys.jwks`, :mod:`jwt_middleware.keys.hmacsecrets`) and read by
 every stage that needs a key; never changed afterwards.
 """
 
@@ -22,7 +22,7 @@ class VerificationKey:
 
     ``fingerprint`` is the RFC 7638 JWK thumbprint (SHA-256, base64url) of
     the public key, or for an HMAC secret ring the scrypt-derived
-    :func:`~jwt_middleware.fingerprints.secret_fingerprint` of its first
+    :func:`~jwt_middleware.keys.fingerprints.secret_fingerprint` of its first
     secret — the value logs, metrics and the CLI show. ``verifiers`` maps
     each allowed algorithm to its prepared primitive.
     """
@@ -35,7 +35,7 @@ class VerificationKey:
     description: str
     verifiers: Mapping[str, Verify]
     declared_alg: str | None = None
-    secret_variants: tuple[tuple[str, bytes], ...] = ()
+    secret_variants: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
     secrets: tuple[bytes, ...] = field(default=(), repr=False)
 
     @property

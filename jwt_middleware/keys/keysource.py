@@ -4,7 +4,7 @@
   development issuer, a test double): the current :class:`KeySet` and the
   keys it dropped (for ``retired_key``).
 - :class:`RemoteKeyProvider`: a provider that fetches its keys
-  (:class:`jwt_middleware.remote.RemoteKeySource`): it starts and stops,
+  (:class:`jwt_middleware.keys.remote.RemoteKeySource`): it starts and stops,
   refreshes on demand for an unknown ``kid`` (rate-limited, shared), tells
   listeners about key-set changes and fetch results, says what its last
   fetch reported, and how far the issuer's clock is from this server's.
@@ -72,7 +72,7 @@ class RemoteKeyProvider(Protocol):
     @property
     def clock_offset(self) -> ClockSample | None:
         """The issuer's clock minus this server's, measured from the ``Date`` of its
-        responses (:mod:`jwt_middleware.clock`), or None when nothing was measured."""
+        responses (:mod:`jwt_middleware.keys.clock`), or None when nothing was measured."""
 
     async def start(self) -> None:
         """Fetch the keys and start refreshing them in the background."""

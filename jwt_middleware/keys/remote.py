@@ -2,10 +2,10 @@
 
 A :class:`RemoteKeySource` keeps the last good key set and
 
-- fetches each document through a :class:`~jwt_middleware.fetch.DocumentFetcher`
+- fetches each document through a :class:`~jwt_middleware.keys.fetch.DocumentFetcher`
   (timeouts and a total deadline, a size cap, https only, same-origin
   redirects, strict JSON);
-- treats the fetched key set as untrusted input (:func:`~jwt_middleware.jwks.load_jwks`
+- treats the fetched key set as untrusted input (:func:`~jwt_middleware.keys.jwks.load_jwks`
   with ``published=True``): HMAC keys and entries carrying private members are
   never used, the number of keys, RSA sizes and kids are bounded, and every
   skipped entry is logged (``jwt_auth.jwks_key_skipped``);
@@ -18,7 +18,7 @@ A :class:`RemoteKeySource` keeps the last good key set and
 - remembers keys a refresh dropped (:class:`KeyHistory`) so a token signed
   by one of them is told apart as retired_key;
 - measures the issuer's clock from the ``Date`` of every successful
-  discovery and JWKS response (:mod:`jwt_middleware.clock`):
+  discovery and JWKS response (:mod:`jwt_middleware.keys.clock`):
   :attr:`RemoteKeySource.clock_offset`.
 """
 
@@ -100,7 +100,7 @@ def _options(settings: Settings) -> dict[str, Any]:
 
 def load_published(document: Any, url: str, *, max_keys: int, log: Any, name: str) -> LoadedJWKS:
     """The usable keys of a fetched key set (``published``: see
-    :func:`~jwt_middleware.jwks.load_jwks`), every skipped entry logged
+    :func:`~jwt_middleware.keys.jwks.load_jwks`), every skipped entry logged
     (``jwt_auth.jwks_key_skipped``); a FetchError when none is usable."""
     try:
         loaded = load_jwks(document, source=url, published=True, max_keys=max_keys)
@@ -205,7 +205,7 @@ class RemoteKeySource:
 
     @property
     def fetch_deadline(self) -> float:
-        """Total seconds one document's fetch may take (see :mod:`jwt_middleware.fetch`)."""
+        """Total seconds one document's fetch may take (see :mod:`jwt_middleware.keys.fetch`)."""
         return self._fetcher.deadline
 
     # -- what the verifier reads ---------------------------------------------

@@ -1,9 +1,9 @@
 """Static key sources: PEM files and text, a local JWKS file, HMAC secrets.
 
 :func:`load_static_keys` imports every static key a :class:`Settings` names,
-once at startup, into one :class:`~jwt_middleware.keyset.KeySet`, with what
+once at startup, into one :class:`~jwt_middleware.keys.keyset.KeySet`, with what
 loading had to say (warnings, skipped JWKS entries). A remote source is
-:class:`~jwt_middleware.remote.RemoteKeySource`; choosing between them and
+:class:`~jwt_middleware.keys.remote.RemoteKeySource`; choosing between them and
 building the verifier is :func:`jwt_middleware.sources.build_verifier`'s.
 """
 

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 
 class CacheStats(Protocol):
     """What the cache metrics read of a verified-token cache, at scrape time
-    (:class:`~jwt_middleware.cache.TokenCache` is one)."""
+    (:class:`~jwt_middleware.tokens.cache.TokenCache` is one)."""
 
     @property
     def hits(self) -> int: ...

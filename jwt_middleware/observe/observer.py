@@ -11,7 +11,7 @@ is loaded: at most 100 keys, kids of 1 to 128 printable ASCII characters).
 Token-supplied values appear in log events only, clipped, and never the
 token, its signature or a secret.
 
-DPoP replay stores (:mod:`jwt_middleware.replay`): when a store answers None
+DPoP replay stores (:mod:`jwt_middleware.dpop.replay`): when a store answers None
 (it could not say whether a proof's ``jti`` was used), the caller counts it
 with :meth:`Observer.replay_store_error` in
 ``jwt_dpop_replay_store_errors_total{store}``, ``store`` one of
@@ -63,7 +63,7 @@ _DURATION_BUCKETS: Final = (
 
 class KeyFeed(Protocol):
     """What the key and clock gauges follow of a source that fetches its keys
-    (:class:`~jwt_middleware.keysource.RemoteKeyProvider` is one)."""
+    (:class:`~jwt_middleware.keys.keysource.RemoteKeyProvider` is one)."""
 
     @property
     def clock_offset(self) -> ClockSample | None: ...
@@ -80,7 +80,7 @@ class _Leeway(Protocol):
 
 class Watched(Protocol):
     """What :meth:`Observer.watch` reads of a verifier, handed to it by whoever wires
-    them (:class:`~jwt_middleware.verifier.Verifier` is one)."""
+    them (:class:`~jwt_middleware.tokens.verifier.Verifier` is one)."""
 
     @property
     def source_label(self) -> str: ...

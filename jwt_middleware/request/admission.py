@@ -4,13 +4,13 @@
 ``scope["user"]`` (the :class:`~jwt_middleware.outcome.VerifiedToken`, a Starlette
 ``BaseUser``), ``scope["auth"]`` (its credentials: ``"authenticated"`` and the
 scopes), ``request.state.jwt_claims`` / ``jwt`` / ``jwt_middleware``; a WebSocket
-through :func:`jwt_middleware.websocket.serve` (the subprotocol, the close when the
+through :func:`jwt_middleware.request.websocket.serve` (the subprotocol, the close when the
 token expires); a DPoP response with a fresh ``DPoP-Nonce`` when nonces are on.
 
 :meth:`Admission.reject` answers a refusal: the RFC 6750 challenge(s) and the RFC
 9457 problem+json body at the configured diagnostics level
-(:mod:`jwt_middleware.responses`), as an HTTP response or, for a WebSocket, as the
-handshake's response or a 1008 close (:func:`jwt_middleware.websocket.reject`).
+(:mod:`jwt_middleware.request.responses`), as an HTTP response or, for a WebSocket, as the
+handshake's response or a 1008 close (:func:`jwt_middleware.request.websocket.reject`).
 The log event and the metrics of both are the middleware's observer's.
 """
 

@@ -1,8 +1,8 @@
 """Request stage, authorization: may this token use this route?
 
 :class:`PathScopes` applies the middleware's ``path_scopes``: the scopes the
-longest matching path prefix requires (:class:`~jwt_middleware.paths.PathRules`),
-decided by :func:`jwt_middleware.scopes.decide`, the one scope decision the
+longest matching path prefix requires (:class:`~jwt_middleware.request.paths.PathRules`),
+decided by :func:`jwt_middleware.tokens.scopes.decide`, the one scope decision the
 FastAPI dependencies and the CLI use too (insufficient_scope, 403).
 """
 

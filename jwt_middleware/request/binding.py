@@ -8,7 +8,7 @@ token takes, the cached one included:
 - :class:`BearerBinding`: a token presented without a proof (the Bearer scheme,
   another location, the WebSocket subprotocol). A DPoP-bound token is refused as a
   downgrade (dpop_bound_token_as_bearer), and every one when DPoP is required
-  (invalid_scheme): :func:`jwt_middleware.dpop.bearer_refusal`, which the MCP
+  (invalid_scheme): :func:`jwt_middleware.dpop.proof.bearer_refusal`, which the MCP
   adapter shares.
 - :class:`ProofBinding`: a DPoP request, its proof already verified by the
   presentation stage. The token's ``cnf.jkt`` must be the proof key's thumbprint

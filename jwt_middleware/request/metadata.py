@@ -13,8 +13,8 @@ well-known URL and every challenge carries ``resource_metadata="<url>"``
     Route(doc.well_known_path, doc)  # the document is an ASGI app, for a parent app
 
 ``MetadataDocument.for_verifier(verifier, path_scopes=...)`` does the same
-for a :class:`~jwt_middleware.verifier.Verifier` or a
-:class:`~jwt_middleware.issuers.MultiIssuerVerifier`: the issuers of every
+for a :class:`~jwt_middleware.tokens.verifier.Verifier` or a
+:class:`~jwt_middleware.tokens.issuers.MultiIssuerVerifier`: the issuers of every
 verifier, and, with discovery and no configured issuer, the discovered one
 once the discovery document has been fetched.
 

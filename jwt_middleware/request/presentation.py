@@ -1,9 +1,9 @@
 """Request stage, presentation: where the credential came from, and how.
 
 One :class:`Presentation` per middleware, built once from the settings for the
-configured token locations (:mod:`jwt_middleware.locations`), the WebSocket
-subprotocol (:mod:`jwt_middleware.websocket`) and the DPoP scheme
-(:mod:`jwt_middleware.dpop`). :meth:`Presentation.present` gives the token, a
+configured token locations (:mod:`jwt_middleware.request.locations`), the WebSocket
+subprotocol (:mod:`jwt_middleware.request.websocket`) and the DPoP scheme
+(:mod:`jwt_middleware.dpop.proof`). :meth:`Presentation.present` gives the token, a
 :class:`Presented` (its scheme, its location, the verified DPoP proof if any),
 and the request-stage :class:`~jwt_middleware.outcome.Failure` if there is one:
 a mangled header, two tokens, a cookie on a cross-site request, a missing or

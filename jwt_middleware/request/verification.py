@@ -1,8 +1,8 @@
 """Request stage, verification: the token's own checks.
 
-:class:`Verification` wraps the :class:`~jwt_middleware.verifier.Verifier` (or a
-:class:`~jwt_middleware.issuers.MultiIssuerVerifier`): structure, header, key,
-signature and claims on one path (see :mod:`jwt_middleware.verifier`), and, when
+:class:`Verification` wraps the :class:`~jwt_middleware.tokens.verifier.Verifier` (or a
+:class:`~jwt_middleware.tokens.issuers.MultiIssuerVerifier`): structure, header, key,
+signature and claims on one path (see :mod:`jwt_middleware.tokens.verifier`), and, when
 the verifier says new keys could change a failure (an unknown ``kid``, no usable
 keys), one shared, rate-limited refresh of a remote key source before it verifies
 again. ``cached`` is the verified-token cache's lookup, the whole stage for a

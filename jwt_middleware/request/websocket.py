@@ -33,15 +33,12 @@ from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
 from ..settings import DiagnosticsLevel
 from ..tokens.structure import too_large
+from ..values.syntax import is_token
 from .responses import render
 
 WS_POLICY_VIOLATION: Final = 1008
 _HTTP_RESPONSE_EXTENSION: Final = "websocket.http.response"
 _EXPIRED_REASON: Final = Reason.token_expired.value
-# RFC 6455 section 4.1: a subprotocol is an RFC 7230 token; a JWT (base64url and dots) is one.
-_TOKEN_CHARS: Final = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
 
 
 class CredentialExpired(ConnectionError):
@@ -65,7 +62,8 @@ def subprotocol_token(scope: Scope, name: str, max_bytes: int) -> str | Failure 
     token = offered[at + 1]
     if len(token) > max_bytes:
         return too_large(len(token), max_bytes, "subprotocol token")
-    if not token or not _TOKEN_CHARS.issuperset(token):
+    # RFC 6455 section 4.1: a subprotocol is an RFC 7230 token; a JWT (base64url, dots) is one.
+    if not is_token(token):
         return Failure(
             Reason.malformed_token,
             f"The subprotocol after '{name}' is not a token-shaped value.",
@@ -120,7 +118,7 @@ async def reject(
     challenge_extra: str | None = None,
 ) -> None:
     """Answer a rejected handshake (see the module docstring); ``challenge_extra`` as in
-    :func:`jwt_middleware.responses.render`."""
+    :func:`jwt_middleware.request.responses.render`."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client went away before the handshake

@@ -1,9 +1,9 @@
 """The claims stage's hints: what a refused claim most likely means (the failure path only).
 
-:meth:`~jwt_middleware.claims.ClaimsPolicy.failure` picks one of these for the
+:meth:`~jwt_middleware.tokens.claims.ClaimsPolicy.failure` picks one of these for the
 primary problem: an issuer that nearly equals an expected one, an audience
 that nearly names this resource URI (RFC 8707), an expiry within clock-skew
-range, or what the issuer's measured clock offset (:mod:`jwt_middleware.clock`)
+range, or what the issuer's measured clock offset (:mod:`jwt_middleware.keys.clock`)
 says about a failed time claim. None runs for an accepted token.
 """
 

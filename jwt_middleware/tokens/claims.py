@@ -13,10 +13,10 @@ RFC 8707 resource indicator) also accepts its normalised spelling: see
 :func:`resource_key`.
 
 The stage stays pure: the issuer's measured clock offset
-(:mod:`jwt_middleware.clock`) comes in as an argument of :meth:`ClaimsPolicy.failure`,
+(:mod:`jwt_middleware.keys.clock`) comes in as an argument of :meth:`ClaimsPolicy.failure`,
 and only a failed time claim reads it. The hints of a failure are
-:mod:`jwt_middleware.claimhints`'; an identity provider's rules are
-:mod:`jwt_middleware.idprules`', given to the policy as ``extra_rules``.
+:mod:`jwt_middleware.tokens.claimhints`'; an identity provider's rules are
+:mod:`jwt_middleware.tokens.idprules`', given to the policy as ``extra_rules``.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class ClaimsPolicy:
 
     Immutable; :meth:`with_issuer` gives a policy expecting a discovered issuer.
     ``extra_rules`` are rules for other claims, each of which is then required
-    (an identity provider's: :class:`~jwt_middleware.idprules.ProviderPolicy`),
+    (an identity provider's: :class:`~jwt_middleware.tokens.idprules.ProviderPolicy`),
     run after the registered claims' rules; a policy without them runs exactly
     the registered ones. ``require_audience=False`` leaves ``aud`` optional even
     with expected audiences, for a caller that checks a stand-in when it is
@@ -284,7 +284,7 @@ class ClaimsPolicy:
         """The claims-stage Failure: every problem, the primary one first, with hints.
 
         ``clock`` is the issuer's measured clock offset (a remote key source's
-        :attr:`~jwt_middleware.remote.RemoteKeySource.clock_offset`), or None when
+        :attr:`~jwt_middleware.keys.remote.RemoteKeySource.clock_offset`), or None when
         nothing was measured (static keys): a failed time claim's hint then says
         whether the offset explains it, with figures.
         """

@@ -9,7 +9,7 @@ HMAC is allowed anyway), an algorithm outside the allow-list is
 (``JWT_TOKEN_TYPES``), a header ``typ`` outside them is ``wrong_token_type``.
 A key embedded in the header (``jwk``, ``jku``,
 ``x5u``, ``x5c``) plays no part here: it is never used (see
-:mod:`jwt_middleware.signature`).
+:mod:`jwt_middleware.tokens.signature`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def check(
     """The whole header stage: None when the token may go on to key selection.
 
     ``token_types`` are the accepted ``typ`` values, normalised
-    (:func:`jwt_middleware.tokentype.accepted_types`); empty: ``typ`` is not
+    (:func:`jwt_middleware.tokens.tokentype.accepted_types`); empty: ``typ`` is not
     checked. ``claims`` (unverified) only make the detail of ``wrong_token_type``
     say what the token is; the decision reads the header alone.
     """

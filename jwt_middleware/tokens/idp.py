@@ -6,7 +6,7 @@ URL (``JWT_IDP=auto``, the default), named (``entra``, ``auth0``, ``okta``,
 of effect, kept apart:
 
 - **Acceptance**, as data (:func:`rules_for`) from which the verifier's
-  :class:`~jwt_middleware.idprules.ProviderPolicy` builds the claims policy
+  :class:`~jwt_middleware.tokens.idprules.ProviderPolicy` builds the claims policy
   and its check: Google's two issuer spellings, Entra ID
   multi-tenant issuers (``{tenantid}``) expanded over an allow-list of tenants,
   Cognito's ``client_id`` standing for the audience of an access token. These
@@ -18,7 +18,7 @@ of effect, kept apart:
 
 Every rule cites its provider's documentation (``PROVIDERS``; docs/providers.md).
 The providers' names and how one is recognised from a URL are
-:mod:`jwt_middleware.idpnames`' (re-exported here).
+:mod:`jwt_middleware.values.idpnames`' (re-exported here).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """An identity provider's rules as a policy of their own, beside the claims policy.
 
 The verifier holds a :class:`ProviderPolicy` next to its
-:class:`~jwt_middleware.claims.ClaimsPolicy` and asks it three things:
+:class:`~jwt_middleware.tokens.claims.ClaimsPolicy` and asks it three things:
 
 - **the claims policy**, built with the provider's acceptance rules
-  (:func:`jwt_middleware.idp.rules_for`): the issuers it accepts (Google's two
+  (:func:`jwt_middleware.tokens.idp.rules_for`): the issuers it accepts (Google's two
   spellings, an Entra ID ``{tenantid}`` template expanded per allowed tenant),
   and a claim required to hold one of some values as an extra rule
   (Cognito's ``token_use``, with ``JWT_IDP=cognito`` set explicitly);
@@ -13,7 +13,7 @@ The verifier holds a :class:`ProviderPolicy` next to its
   that check around it. A provider without such a rule adds nothing to the
   success path: the check is the policy's bound method itself;
 - **advice**, on the failure path only: the provider's quirk behind a refusal
-  (:func:`jwt_middleware.idp.quirk`), or the marks of an OpenID Connect ID token
+  (:func:`jwt_middleware.tokens.idp.quirk`), or the marks of an OpenID Connect ID token
   sent as an access token. Advice never changes a reason.
 """
 
@@ -83,7 +83,7 @@ def with_audience_alternates(policy: ClaimsPolicy, alternates: tuple[str, ...]) 
 class ProviderPolicy:
     """The identity provider's rules under some settings (see the module docstring).
 
-    ``rules`` is the data (:class:`~jwt_middleware.idp.ProviderRules`); ``auto``
+    ``rules`` is the data (:class:`~jwt_middleware.tokens.idp.ProviderRules`); ``auto``
     says whether the provider was left to be recognised (``JWT_IDP=auto``), in
     which case a token's own ``iss`` may name one for a hint.
     """
@@ -148,7 +148,7 @@ class ProviderPolicy:
         audiences: Iterable[str],
     ) -> Failure:
         """``failure`` with a hint naming what it most likely is: the identity
-        provider's quirk behind it (:func:`jwt_middleware.idp.quirk`), an OpenID
+        provider's quirk behind it (:func:`jwt_middleware.tokens.idp.quirk`), an OpenID
         Connect ID token sent as an access token. Never changes the reason: the
         marks of an ID token explain a refusal, they never cause one."""
         rules = self.rules

@@ -2,7 +2,7 @@
 
 Nothing is trusted here: segment count (a JWE is recognised), the base64url
 alphabet of each segment (standard base64 and padding are told apart), and
-strict JSON (:mod:`jwt_middleware.strictjson`: no duplicate names, no
+strict JSON (:mod:`jwt_middleware.values.strictjson`: no duplicate names, no
 NaN/Infinity, bounded nesting). The result carries the signing input and
 signature bytes for the primitive.
 """

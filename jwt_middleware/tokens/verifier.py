@@ -81,7 +81,7 @@ class Verifier:
     """Verifies compact JWS tokens against a key set and the configured claims.
 
     ``Verifier(settings, keyset)`` for static keys, ``Verifier(settings,
-    source=provider)`` for a :class:`~jwt_middleware.keysource.KeyProvider`.
+    source=provider)`` for a :class:`~jwt_middleware.keys.keysource.KeyProvider`.
     :meth:`verify` returns a :class:`VerifiedToken` or a :class:`Failure`; it
     never raises for bad input. Keys are imported before, once.
     """
@@ -101,9 +101,9 @@ class Verifier:
         self.clock = clock
         self._static = keyset
         self._remote = source if isinstance(source, RemoteKeyProvider) else None
-        #: The identity provider's rules (jwt_middleware.idprules), beside the claims policy.
+        #: The identity provider's rules (jwt_middleware.tokens.idprules), beside the claims policy.
         self.idp_policy = idp_policy = ProviderPolicy.from_settings(settings)
-        #: The same rules as data (jwt_middleware.idp.ProviderRules).
+        #: The same rules as data (jwt_middleware.tokens.idp.ProviderRules).
         self.idp_rules = idp_policy.rules
         self.policy: ClaimsPolicy = idp_policy.claims_policy(
             audiences=settings.expected_audiences,
@@ -281,7 +281,7 @@ class Verifier:
         claims: dict[str, Any] | None,
     ) -> Failure:
         """``failure`` with the identity provider's advice
-        (:meth:`~jwt_middleware.idprules.ProviderPolicy.advise`): its quirk behind it, an
+        (:meth:`~jwt_middleware.tokens.idprules.ProviderPolicy.advise`): its quirk behind it, an
         OpenID Connect ID token sent as an access token. Never changes the reason."""
         return self.idp_policy.advise(failure, header, claims, self.policy.audiences)
 

@@ -2,7 +2,7 @@
 
 Plain data and pure functions, imported by the settings (``JWT_IDP``'s values,
 the Entra ID tenant template) and by the provider rules and hints
-(:mod:`jwt_middleware.idp`, :mod:`jwt_middleware.idprules`). A leaf module.
+(:mod:`jwt_middleware.tokens.idp`, :mod:`jwt_middleware.tokens.idprules`). A leaf module.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The token locations as configured: ``JWT_TOKEN_LOCATIONS`` parsed and validated.
 
 ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``. The grammar
-only: reading a request is :mod:`jwt_middleware.locations`' concern. A leaf
+only: reading a request is :mod:`jwt_middleware.request.locations`' concern. A leaf
 module, so the settings can validate the locations and the metadata list the
 bearer methods without importing the request side.
 """

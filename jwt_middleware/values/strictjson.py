@@ -1,8 +1,8 @@
 """Strict JSON: one object, no duplicate names, no NaN or Infinity, bounded nesting.
 
 The reader every untrusted JSON document goes through: a token's header and
-payload (:mod:`jwt_middleware.structure`), a fetched key set or discovery
-document (:mod:`jwt_middleware.fetch`), a local JWKS file. A shared value
+payload (:mod:`jwt_middleware.tokens.structure`), a fetched key set or discovery
+document (:mod:`jwt_middleware.keys.fetch`), a local JWKS file. A shared value
 helper, below every stage that reads JSON; it imports nothing of the package.
 """
 
@@ -52,7 +52,7 @@ _DECODER = json.JSONDecoder(
 )
 #: The strict decoder's own scanner (C when available), for a caller that bounds the
 #: nesting itself: the same hooks, without JSONDecoder.decode's two whitespace regex
-#: matches around it (the token fast path, :func:`jwt_middleware.structure.decode_body`).
+#: matches around it (the token fast path, :func:`jwt_middleware.tokens.structure.decode_body`).
 SCAN_ONCE: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 

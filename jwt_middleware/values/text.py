@@ -39,7 +39,7 @@ def duration(seconds: float) -> str:
 
 def json_type(value: Any) -> str:
     """The JSON type name of a decoded value (``"number out of range"`` for numbers
-    Python could not hold; see :class:`jwt_middleware.structure.OversizedNumber`)."""
+    Python could not hold; see :class:`jwt_middleware.tokens.structure.OversizedNumber`)."""
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, (int, float)):

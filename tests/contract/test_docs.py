@@ -337,7 +337,10 @@ def test_every_named_example_has_its_test() -> None:
     assert set(names) == NAMED_EXAMPLES, "a named example without its test, or a test without it"
 
 
-UNNAMED = [b for b in python_examples() if b.name is None]
+#: Pages whose Python blocks are the files of a user's project, run together as that
+#: project's test suite by tests/servers/test_user_suite.py, not one by one here.
+PROJECT_PAGES = {DOCS / "testing.md"}
+UNNAMED = [b for b in python_examples() if b.name is None and b.path not in PROJECT_PAGES]
 
 
 @pytest.mark.parametrize("block", UNNAMED, ids=[b.where for b in UNNAMED])

@@ -140,6 +140,25 @@ def test_the_command_is_declared(wheel: Path) -> None:
     assert "jwt-middleware = jwt_middleware.cli:main" in entry_points
 
 
+def test_the_pytest_plugin_is_declared_and_shipped(wheel: Path, names: list[str]) -> None:
+    """Installing the package gives pytest the jwt_issuer fixture (docs/testing.md)."""
+    entry_points = read(wheel, f"{dist_info()}/entry_points.txt")
+    assert "[pytest11]\njwt_middleware = jwt_middleware.testing.plugin" in entry_points
+    shipped = {name for name in names if name.startswith("jwt_middleware/testing/")}
+    source = {
+        f"jwt_middleware/testing/{path.name}"
+        for path in (REPO_DIR / "jwt_middleware" / "testing").glob("*.py")
+    }
+    assert "jwt_middleware/testing/plugin.py" in source
+    assert source == shipped, sorted(source ^ shipped)
+    installed = [
+        e for e in metadata.entry_points(group="pytest11") if e.dist and e.dist.name == DIST
+    ]
+    assert [(e.name, e.value) for e in installed] == [
+        ("jwt_middleware", "jwt_middleware.testing.plugin")
+    ]
+
+
 def test_version_option_of_the_installed_command() -> None:
     expected = f"jwt-middleware {metadata.version(DIST)} ({DIST})\n"
     for argv in ([str(SCRIPT), "--version"], [sys.executable, "-m", "jwt_middleware", "--version"]):

@@ -2,112 +2,108 @@
 
 End to end, through the SDK's server and client: tests/servers/test_mcp.py, and
 tests/servers/test_hardening_uvicorn.py (part 3: no JWT_AUDIENCE, DPoP).
+
+Tokens and settings come from the package's test issuer (the ``jwt_issuer`` fixture,
+docs/testing.md), as an MCP server's own test suite would make them.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from helpers.apps import build_app
-from helpers.dpop import public_jwk, thumbprint
-from helpers.keys import AUDIENCE, ISSUER, Keys, public_pem
-from helpers.tokens import claims, sign
 
 from jwt_middleware import ConfigurationError, Reason, Settings
 from jwt_middleware.mcp import JWTTokenVerifier, auth_settings
+from jwt_middleware.testing import TestIssuer, assert_rejected
 
 RESOURCE = "https://mcp.example.com/mcp"
 
 
-def settings(keys: Keys, **extra: object) -> Settings:
-    return Settings(
-        public_keys=(public_pem(keys.rsa),),
-        issuer=ISSUER,
-        audience=(AUDIENCE, RESOURCE),
-        resource=RESOURCE,
-        **extra,  # type: ignore[arg-type]
-    )
+def settings(issuer: TestIssuer, **extra: Any) -> Settings:
+    return issuer.settings(audience=(issuer.audience, RESOURCE), resource=RESOURCE, **extra)
 
 
-async def test_a_verified_token_becomes_the_sdks_access_token(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(settings(keys))
-    token = sign(claims(aud=["other", RESOURCE], azp="client-7", scope="b a"), keys.rsa)
+async def test_a_verified_token_becomes_the_sdks_access_token(jwt_issuer: TestIssuer) -> None:
+    adapter = JWTTokenVerifier(settings(jwt_issuer))
+    token = jwt_issuer.token(aud=["other", RESOURCE], azp="client-7", scope="b a")
     access = await adapter.verify_token(token)
     assert access is not None
     assert access.token == token
     assert access.client_id == "client-7"
     assert access.scopes == ["a", "b"]
-    assert access.subject == "user-1"
+    assert access.subject == "test-user"
     assert access.resource == RESOURCE
-    assert access.claims is not None and access.claims["iss"] == ISSUER
+    assert access.claims is not None and access.claims["iss"] == jwt_issuer.issuer
     assert isinstance(access.expires_at, int)
     assert adapter.last_failure is None
 
 
-async def test_a_refused_token_is_none_and_its_failure_is_kept(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(settings(keys))
-    assert await adapter.verify_token(sign(claims(aud="another-api"), keys.rsa)) is None
+async def test_a_refused_token_is_none_and_its_failure_is_kept(jwt_issuer: TestIssuer) -> None:
+    adapter = JWTTokenVerifier(settings(jwt_issuer))
+    assert await adapter.verify_token(jwt_issuer.scenario("audience_mismatch")) is None
     assert adapter.last_failure is not None
     assert adapter.last_failure.reason is Reason.audience_mismatch
 
 
-async def test_without_a_client_claim_the_subject_is_the_client(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(settings(keys))
-    access = await adapter.verify_token(sign(claims(aud=AUDIENCE), keys.rsa))
+async def test_without_a_client_claim_the_subject_is_the_client(jwt_issuer: TestIssuer) -> None:
+    adapter = JWTTokenVerifier(settings(jwt_issuer))
+    access = await adapter.verify_token(jwt_issuer.token())
     assert access is not None
-    assert access.client_id == "user-1"
-    assert access.resource == AUDIENCE
+    assert access.client_id == "test-user"
+    assert access.resource == jwt_issuer.audience
 
 
-def test_auth_settings_name_the_issuer_and_the_resource(keys: Keys) -> None:
-    sdk = auth_settings(settings(keys), required_scopes=["notes:read"])
-    assert str(sdk.issuer_url) == ISSUER
+def test_auth_settings_name_the_issuer_and_the_resource(jwt_issuer: TestIssuer) -> None:
+    sdk = auth_settings(settings(jwt_issuer), required_scopes=["notes:read"])
+    assert str(sdk.issuer_url).rstrip("/") == jwt_issuer.issuer
     assert str(sdk.resource_server_url) == RESOURCE
     assert sdk.validate_token_resource is False
     assert sdk.required_scopes == ["notes:read"]
     with pytest.raises(ConfigurationError, match="JWT_ISSUER"):
-        auth_settings(Settings(public_keys=(public_pem(keys.rsa),), audience=AUDIENCE))
+        auth_settings(jwt_issuer.settings(issuer=None))
 
 
-def test_settings_or_a_verifier_not_both(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(settings(keys))
+def test_settings_or_a_verifier_not_both(jwt_issuer: TestIssuer) -> None:
+    adapter = JWTTokenVerifier(settings(jwt_issuer))
     with pytest.raises(TypeError):
-        JWTTokenVerifier(settings(keys), verifier=adapter.verifier)
+        JWTTokenVerifier(settings(jwt_issuer), verifier=adapter.verifier)
 
 
 # --- issue 20: the resource as the audience; DPoP-bound tokens -----------------------------
 
 
-def resource_only(keys: Keys, **extra: object) -> Settings:
+def resource_only(issuer: TestIssuer, **extra: Any) -> Settings:
     """JWT_RESOURCE set and no JWT_AUDIENCE."""
-    return Settings(
-        public_keys=(public_pem(keys.rsa),),
-        issuer=ISSUER,
-        resource=RESOURCE,
-        **extra,  # type: ignore[arg-type]
-    )
+    return issuer.settings(audience=(), resource=RESOURCE, **extra)
 
 
-async def test_without_an_audience_the_resource_is_the_expected_audience(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(resource_only(keys))
-    assert await adapter.verify_token(sign(claims(aud="another-api"), keys.rsa)) is None
+async def test_without_an_audience_the_resource_is_the_expected_audience(
+    jwt_issuer: TestIssuer,
+) -> None:
+    adapter = JWTTokenVerifier(resource_only(jwt_issuer))
+    assert await adapter.verify_token(jwt_issuer.token()) is None  # for test-api, not the resource
     assert adapter.last_failure is not None
     assert adapter.last_failure.reason is Reason.audience_mismatch
     assert adapter.last_failure.expected == {"audience": [RESOURCE]}
-    access = await adapter.verify_token(sign(claims(aud=RESOURCE), keys.rsa))
+    access = await adapter.verify_token(jwt_issuer.token(aud=RESOURCE))
     assert access is not None and access.resource == RESOURCE
 
 
-async def test_without_an_audience_the_middleware_expects_the_resource(keys: Keys) -> None:
+async def test_without_an_audience_the_middleware_expects_the_resource(
+    jwt_issuer: TestIssuer,
+) -> None:
     """The same settings in front of an app: the middleware refuses what the adapter does."""
-    harness = build_app(resource_only(keys), public_paths=())
+    harness = build_app(resource_only(jwt_issuer), public_paths=())
     async with harness.client() as client:
         other = await client.get(
-            "/me", headers={"Authorization": f"Bearer {sign(claims(aud='another-api'), keys.rsa)}"}
+            "/me", headers={"Authorization": f"Bearer {jwt_issuer.token(aud='another-api')}"}
         )
         mine = await client.get(
-            "/me", headers={"Authorization": f"Bearer {sign(claims(aud=RESOURCE), keys.rsa)}"}
+            "/me", headers={"Authorization": f"Bearer {jwt_issuer.token(aud=RESOURCE)}"}
         )
-    assert other.status_code == 401 and other.json()["reason"] == "audience_mismatch"
+    assert_rejected(other, "audience_mismatch")
     assert other.headers["www-authenticate"].startswith(
         'Bearer realm="api", error="invalid_token", error_description="audience_mismatch"'
     )
@@ -115,10 +111,10 @@ async def test_without_an_audience_the_middleware_expects_the_resource(keys: Key
     assert harness.calls == ["/me"]
 
 
-async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(keys: Keys) -> None:
+async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(jwt_issuer: TestIssuer) -> None:
     """The SDK hands the adapter Bearer tokens only: a bound one is a downgrade."""
-    adapter = JWTTokenVerifier(settings(keys))
-    token = sign(claims(aud=RESOURCE, cnf={"jkt": thumbprint(public_jwk(keys.ec256))}), keys.rsa)
+    adapter = JWTTokenVerifier(settings(jwt_issuer))
+    token = jwt_issuer.dpop_token(jwt_issuer.dpop_key(), aud=RESOURCE)
     assert await adapter.verify_token(token) is None
     assert adapter.last_failure is not None
     assert adapter.last_failure.reason is Reason.dpop_bound_token_as_bearer
@@ -129,17 +125,17 @@ async def test_a_dpop_bound_token_is_refused_as_a_bearer_token(keys: Keys) -> No
     assert adapter.last_failure.reason is Reason.dpop_bound_token_as_bearer
 
 
-async def test_dpop_required_refuses_every_token(keys: Keys) -> None:
-    adapter = JWTTokenVerifier(settings(keys, dpop="required"))
-    assert await adapter.verify_token(sign(claims(aud=RESOURCE), keys.rsa)) is None
+async def test_dpop_required_refuses_every_token(jwt_issuer: TestIssuer) -> None:
+    adapter = JWTTokenVerifier(settings(jwt_issuer, dpop="required"))
+    assert await adapter.verify_token(jwt_issuer.token(aud=RESOURCE)) is None
     assert adapter.last_failure is not None
     assert adapter.last_failure.reason is Reason.invalid_scheme
     assert "JWT_DPOP=required" in adapter.last_failure.detail
 
 
-async def test_with_dpop_off_the_binding_is_not_honoured(keys: Keys) -> None:
+async def test_with_dpop_off_the_binding_is_not_honoured(jwt_issuer: TestIssuer) -> None:
     """The control: with DPoP off, cnf.jkt means nothing and the token is accepted."""
-    adapter = JWTTokenVerifier(settings(keys, dpop="off"))
-    token = sign(claims(aud=RESOURCE, cnf={"jkt": thumbprint(public_jwk(keys.ec256))}), keys.rsa)
+    adapter = JWTTokenVerifier(settings(jwt_issuer, dpop="off"))
+    token = jwt_issuer.dpop_token(jwt_issuer.dpop_key(), aud=RESOURCE)
     access = await adapter.verify_token(token)
     assert access is not None and adapter.last_failure is None

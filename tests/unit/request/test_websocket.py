@@ -1,19 +1,20 @@
 """WebSocket handshakes through the middleware (jwt_middleware/websocket.py): a rejection
 is an HTTP response when the server offers ``websocket.http.response``, else a close
-with code 1008 and the reason; a good token connects; scope rules apply."""
+with code 1008 and the reason; a good token connects; scope rules apply.
+
+Tokens and settings come from the package's own test issuer (the ``jwt_issuer``
+fixture of its pytest plugin, docs/testing.md), and refusals are checked with its
+``assert_rejected``, as an application's test suite would."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from helpers.apps import build_app
-from helpers.keys import Keys
-from helpers.tokens import claims, sign
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
-from jwt_middleware import REASONS, Reason, Settings
+from jwt_middleware.testing import TestIssuer, assert_rejected
 
 
 def auth(token: str) -> dict[str, str]:
@@ -25,30 +26,26 @@ def auth(token: str) -> dict[str, str]:
     [
         ({}, "missing_token"),
         ({"Authorization": "Bearer Bearer eyJ.eyJ.sig"}, "double_bearer"),
-        ("expired", "token_expired"),
-        ("wrong_key", "signature_invalid"),
+        ("token_expired", "token_expired"),
+        ("signature_invalid", "signature_invalid"),
+        ("kid_mismatch", "kid_mismatch"),
     ],
 )
 def test_websocket_rejected_handshake_is_an_http_response(
-    keys: Keys, rsa_settings: Settings, headers: Any, reason: str
+    jwt_issuer: TestIssuer, headers: Any, reason: str
 ) -> None:
     """The test client offers websocket.http.response: the rejection is answered like HTTP."""
-    if headers == "expired":
-        headers = auth(sign(claims(exp=int(time.time()) - 3600, iat=None, nbf=None), keys.rsa))
-    elif headers == "wrong_key":
-        headers = auth(sign(claims(), keys.rsa2))
-    h = build_app(rsa_settings)
+    if isinstance(headers, str):
+        headers = auth(jwt_issuer.scenario(headers))
+    h = build_app(jwt_issuer.settings())
     client = TestClient(h.app)
     with (
         pytest.raises(WebSocketDenialResponse) as info,
         client.websocket_connect("/ws", headers=headers),
     ):
         pass
-    denial = info.value
-    assert denial.status_code == REASONS[Reason(reason)].status
-    assert denial.headers["content-type"] == "application/problem+json"
-    assert denial.headers["www-authenticate"].startswith('Bearer realm="api"')
-    assert denial.json()["reason"] == reason
+    assert_rejected(info.value, reason)
+    assert info.value.headers["www-authenticate"].startswith('Bearer realm="api"')
     assert h.calls == []
 
 
@@ -81,9 +78,9 @@ async def _handshake_without_extension(app: Any, headers: list[tuple[bytes, byte
 
 
 async def test_websocket_rejection_without_the_extension_closes_1008_with_the_reason(
-    rsa_settings: Settings,
+    jwt_issuer: TestIssuer,
 ) -> None:
-    h = build_app(rsa_settings)
+    h = build_app(jwt_issuer.settings())
     sent = await _handshake_without_extension(h.app, [(b"authorization", b"Basic dTpw")])
     # Accepted only to be closed at once: a close before accepting reaches a client as a
     # bare HTTP 403 without the reason.
@@ -93,25 +90,24 @@ async def test_websocket_rejection_without_the_extension_closes_1008_with_the_re
     assert h.calls == []
 
 
-def test_websocket_good_token_is_accepted(keys: Keys, rsa_settings: Settings) -> None:
-    h = build_app(rsa_settings)
+def test_websocket_good_token_is_accepted(jwt_issuer: TestIssuer) -> None:
+    h = build_app(jwt_issuer.settings())
     client = TestClient(h.app)
-    with client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))) as ws:
+    with client.websocket_connect("/ws", headers=auth(jwt_issuer.token(sub="user-1"))) as ws:
         assert ws.receive_json() == {"sub": "user-1"}
     assert h.calls == ["/ws"]
 
 
-def test_websocket_scope_rules_apply(keys: Keys, rsa_settings: Settings) -> None:
-    h = build_app(rsa_settings, path_scopes={"/ws": ["admin"]})
+def test_websocket_scope_rules_apply(jwt_issuer: TestIssuer) -> None:
+    h = build_app(jwt_issuer.settings(), path_scopes={"/ws": ["admin"]})
     client = TestClient(h.app)
     with (
         pytest.raises(WebSocketDenialResponse) as info,
-        client.websocket_connect("/ws", headers=auth(sign(claims(), keys.rsa))),
+        client.websocket_connect("/ws", headers=auth(jwt_issuer.token(scope="read"))),
     ):
         pass
-    assert info.value.status_code == 403
+    assert_rejected(info.value, "insufficient_scope")
     assert 'scope="admin"' in info.value.headers["www-authenticate"]
-    assert info.value.json()["reason"] == "insufficient_scope"
-    token = sign(claims(scope="admin"), keys.rsa)
+    token = jwt_issuer.token(sub="user-1", scope="admin")
     with client.websocket_connect("/ws", headers=auth(token)) as ws:
         assert ws.receive_json() == {"sub": "user-1"}
