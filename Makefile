@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-dev
 RUN_STAMP := $(VENV)/.installed-example
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint types unit venv run clean promtool redis-server chromium bench
+.PHONY: test lint types unit venv run clean promtool redis-server chromium oidc-provider bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,7 +67,12 @@ redis-server:
 chromium:
 	@sh scripts/ensure_chromium.sh >/dev/null
 
-unit: $(STAMP) promtool redis-server chromium
+# oidc-provider (npm, pinned by tests/oidc_provider/package-lock.json): the real
+# authorization server the introspection tests start on 127.0.0.1.
+oidc-provider:
+	@sh scripts/ensure_oidc_provider.sh >/dev/null
+
+unit: $(STAMP) promtool redis-server chromium oidc-provider
 	$(BIN)/python -m pytest -q
 
 test: lint types unit

@@ -1,14 +1,16 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, dpop.py (DPoP proofs), inprocess.py, revocation.py (a local
-redis-server), e2e.py, memory.py, profile_hot_path.py, spy_e2e.py (py-spy on a real
-uvicorn server; skipped when py-spy cannot attach). Their raw data
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, introspection.py (a cached
+opaque token against a cached JWT; a miss beyond a local endpoint's latency),
+revocation.py (a local redis-server), e2e.py, memory.py, profile_hot_path.py,
+spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
     BENCH_MICRO_ROUNDS      micro rounds (60; also the DPoP proof step's)
-    BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200)
+    BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200; also the introspection step's)
+    BENCH_INTROSPECTION_MISSES  introspection misses timed (400)
     BENCH_REVOCATION_ROUNDS revocation rounds (60)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
     BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
@@ -47,6 +49,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("micro", ["-m", "benchmarks.micro"], 600),
     ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
+    ("introspection", ["-m", "benchmarks.introspection"], 300),
     ("revocation", ["-m", "benchmarks.revocation"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
     ("memory", ["-m", "benchmarks.memory"], 900),
@@ -56,6 +59,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
 KNOBS = (
     "BENCH_MICRO_ROUNDS",
     "BENCH_INPROC_ROUNDS",
+    "BENCH_INTROSPECTION_MISSES",
     "BENCH_REVOCATION_ROUNDS",
     "BENCH_E2E_SECONDS",
     "BENCH_E2E_ROUNDS",
@@ -83,6 +87,15 @@ def run_step(name: str, args: list[str], timeout: int, json_path: Path) -> dict[
     data: dict[str, Any] = json.loads(json_path.read_text())
     log(f"== {name}: {time.monotonic() - started:.0f} s")
     return data
+
+
+def introspection_section(data: dict[str, Any] | None) -> str:
+    """The introspection step's tables, or why there are none."""
+    if data is None:
+        return "(not in this results.json: written before the introspection step existed)"
+    from .introspection import render
+
+    return render(data)
 
 
 def fmt_x(x: float) -> str:
@@ -372,7 +385,8 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, revocation, e2e, memory, profile_hot_path, spy_e2e)",
+        "#   (micro, dpop, inprocess, introspection, revocation, e2e, memory,",
+        "#   profile_hot_path, spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -412,6 +426,17 @@ def compose(
             targets_17(results.get("dpop"), e2e),
             align="llll",
         ),
+        "",
+        "## Introspection (issue 22: opaque tokens)",
+        "",
+        "Goals: a cached introspected request costs what a cached JWT request costs (in "
+        "process, overheads over the bare route paired per round); a miss costs little "
+        "beyond the endpoint's own latency (a local endpoint in a child process; each round "
+        "times a request with a new opaque token, then a plain httpx POST to the endpoint). "
+        "The one difference on the cached path is the SHA-256 of the token the cache is "
+        "keyed by (the token is never kept).",
+        "",
+        introspection_section(results.get("introspection")),
         "",
         "## Targets (issue 23: revocation)",
         "",

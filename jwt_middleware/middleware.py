@@ -6,7 +6,8 @@ once at construction from the settings (docs/architecture.md):
     presentation   presentation.py  the token, how it came (scheme, location, DPoP proof)
     verification   verification.py  the Verifier, with one shared key refresh
     binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
-    status         status.py        is the token still live: revocation.py, the shared list
+    status         status.py        is the token still live: revocation.py (the shared list),
+                                    introspection in ``always`` mode
     authorization  authorization.py path scopes
     admission      admission.py     the app gets the user and state, or the client the
                                     challenge and problem+json; observe.py logs and counts
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from time import perf_counter
 from typing import Any, Final
 
@@ -31,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .dpop.replay import ReplayStore
 from .dpop.setup import DPoPSetup
+from .introspection import Introspector
 from .observe.observer import Observer
 from .outcome import Failure, VerifiedToken
 from .request import websocket
@@ -42,6 +44,7 @@ from .request.paths import PathRules, route_path
 from .request.presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
 from .request.revocation import RevocationSetup
 from .request.stages import Outcome, by_token
+from .request.status import status_checks
 from .request.verification import Verification
 from .revocation.store import RevocationList
 from .settings import Settings
@@ -51,6 +54,13 @@ from .tokens.verifier import Verifier
 
 WS_POLICY_VIOLATION = websocket.WS_POLICY_VIOLATION
 _JUDGED: Final = frozenset({"http", "websocket"})
+
+
+def scope_advice(
+    verifier: Verifier | MultiIssuerVerifier,
+) -> Callable[[Failure, dict[str, Any]], Failure] | None:
+    """The identity provider's advice on an insufficient_scope refusal (one issuer)."""
+    return verifier.idp_policy.scope_advice if isinstance(verifier, Verifier) else None
 
 
 #: The authenticated principal, ``request.user`` on a verified request: the
@@ -144,9 +154,7 @@ class JWTAuthMiddleware:
         if self.settings.resource:
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
-        #: Revocation across a fleet (docs/revocation.md): the shared list (``.list``, the
-        #: Python API), its status check and the Security Event Token receiver; None
-        #: without JWT_REVOCATION_REDIS_URL (and no ``revocation_list``).
+        #: Revocation (docs/revocation.md): the list (``.list``), its check, the receiver.
         self.revocation = revocation = RevocationSetup.from_settings(
             self.settings, registry=registry, logger=self.log, revocations=revocation_list
         )
@@ -158,7 +166,16 @@ class JWTAuthMiddleware:
             self.settings,
             ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
         )
-        self.verification = Verification(verifier, self.settings.key_wait_timeout)
+        #: Opaque tokens (RFC 7662, CONTRACT section 8): None without JWT_INTROSPECTION_URL.
+        self.introspector = introspector = (
+            Introspector.for_verifier(verifier, logger=self.log)
+            if self.settings.introspection_url
+            else None
+        )
+        if introspector is not None:
+            self.observer.watch_introspection(introspector)
+        self.verification = Verification(verifier, self.settings.key_wait_timeout, introspector)
+        self._closable = any(x is not None for x in (dpop, introspector, revocation))
         #: Binding, status and authorization, by the kind of token: its scheme, and
         #: whether it is bound to a key (request/stages.py).
         self._checks = by_token(
@@ -172,8 +189,13 @@ class JWTAuthMiddleware:
             ).check
             if dpop is not None
             else None,
-            status=(revocation.check,) if revocation is not None else (),
-            authorization=(PathScopes(rules).check,) if rules.has_scopes else (),
+            status=status_checks(
+                revocation.check if revocation is not None else None,
+                introspector.check if introspector is not None and introspector.always else None,
+            ),
+            authorization=(PathScopes(rules, scope_advice(verifier)).check,)
+            if rules.has_scopes
+            else (),
         )
         self.admission = Admission(
             app,
@@ -212,13 +234,14 @@ class JWTAuthMiddleware:
                     )
 
     async def shutdown(self) -> None:
-        """Stop background refreshers and close HTTP clients (and the DPoP replay store's,
-        the revocation list's)."""
+        """Stop background refreshers and close every client (keys, introspection, Redis)."""
         if self._remote:
             await self.verifier.aclose()
             self._started = False
         if self.dpop is not None:
             await self.dpop.replay_store.aclose()
+        if self.introspector is not None:
+            await self.introspector.aclose()
         if self.revocation is not None:
             await self.revocation.aclose()
 
@@ -282,9 +305,7 @@ class JWTAuthMiddleware:
 
     async def _not_a_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (the key source's start and stop) and anything else, passed through."""
-        if scope["type"] == "lifespan" and (
-            self._remote or self.dpop is not None or self.revocation is not None
-        ):
+        if scope["type"] == "lifespan" and (self._remote or self._closable):
             await self._lifespan(scope, receive, send)
         else:
             await self.app(scope, receive, send)

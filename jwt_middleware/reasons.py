@@ -66,6 +66,11 @@ class Reason(StrEnum):
     dpop_nonce_required = "dpop_nonce_required"
     dpop_binding_mismatch = "dpop_binding_mismatch"
     dpop_bound_token_as_bearer = "dpop_bound_token_as_bearer"
+    # introspection (RFC 7662, CONTRACT section 8)
+    token_inactive = "token_inactive"
+    introspection_unavailable = "introspection_unavailable"
+    introspection_client_rejected = "introspection_client_rejected"
+    introspection_invalid_response = "introspection_invalid_response"
     # revocation (CONTRACT section 9)
     token_revoked = "token_revoked"
     revocation_unavailable = "revocation_unavailable"
@@ -83,6 +88,8 @@ class Stage(StrEnum):
     scope = "scope"
     #: The DPoP proof and the token's binding to its key (RFC 9449).
     dpop = "dpop"
+    #: The authorization server's introspection endpoint (RFC 7662).
+    introspection = "introspection"
     #: Whether a verified token is still live: the revocation list (CONTRACT section 9).
     status = "status"
 
@@ -498,6 +505,48 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "DPoP-bound token sent as Bearer",
             "This token is bound to a key (cnf.jkt): send it as 'Authorization: DPoP <token>' "
             "with a 'DPoP' proof header, not with the Bearer scheme.",
+        ),
+        _r(
+            R.token_inactive,
+            S.introspection,
+            401,
+            _INVALID_TOKEN,
+            "Token not active",
+            "The authorization server's introspection endpoint says this token is not active: "
+            "it expired, was revoked, or was never issued by that server (a token of another "
+            "environment). Get a new token.",
+        ),
+        _r(
+            R.introspection_unavailable,
+            S.introspection,
+            503,
+            None,
+            "Introspection unavailable",
+            "The token could not be checked: the introspection endpoint could not be reached, "
+            "timed out or answered with a server error. Retry later; operators: check that "
+            "JWT_INTROSPECTION_URL is reachable from this service (jwt-middleware doctor).",
+        ),
+        _r(
+            R.introspection_client_rejected,
+            S.introspection,
+            503,
+            None,
+            "Introspection credentials refused",
+            "The introspection endpoint refused this server's own client credentials: a "
+            "configuration fault of this service, not the caller's. Check "
+            "JWT_INTROSPECTION_CLIENT_ID, the client secret (or key) and JWT_INTROSPECTION_AUTH "
+            "against the client registered at the authorization server (jwt-middleware doctor).",
+        ),
+        _r(
+            R.introspection_invalid_response,
+            S.introspection,
+            503,
+            None,
+            "Introspection answer unusable",
+            "The introspection endpoint's answer was not a JSON object with a boolean 'active' "
+            "(or a signed answer that did not verify): usually JWT_INTROSPECTION_URL names "
+            "another page (a login page, a redirect, the token endpoint). Configure the "
+            "endpoint the authorization server's metadata names (introspection_endpoint).",
         ),
         # revocation (CONTRACT section 9)
         _r(

@@ -26,6 +26,7 @@ from .errors import ConfigurationError
 from .values.algorithms import SUPPORTED_ALGS
 from .values.fieldtypes import check_types, field_types
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
+from .values.introspectionconfig import check_introspection_settings
 from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
 from .values.resourceid import check_resource, check_url
 from .values.revocationconfig import check_revocation_settings
@@ -40,6 +41,10 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
+IntrospectionMode = Literal["opaque", "always"]
+INTROSPECTION_MODES: Final = ("opaque", "always")
+IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 RevocationFail = Literal["closed", "open"]
 REVOCATION_FAILS: Final = ("closed", "open")
 #: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
@@ -212,37 +217,48 @@ class Settings:
     #: A proof's ``iat`` may be this many seconds old (plus ``leeway``), and at most
     #: ``leeway`` seconds in the future; replayed ``jti`` values are remembered as long.
     dpop_iat_window: float = 60.0
-    # -- revocation across a fleet (CONTRACT section 9, docs/revocation.md) --------------
-    #: Redis URL of the revocation list every instance shares; None: no revocation check.
+    # -- CONTRACT section 8: opaque tokens and introspection (RFC 7662) -------------
+    #: The endpoint; None: opaque tokens are malformed_token. ``opaque`` mode: tokens
+    #: that are not a compact JWS; ``always``: a JWS that passed every check too.
+    introspection_url: str | None = None
+    introspection_mode: IntrospectionMode = "opaque"
+    #: This server's client at the endpoint, and how it authenticates.
+    introspection_client_id: str | None = None
+    introspection_client_secret: str | None = _secret(None)
+    introspection_auth: IntrospectionAuth = "client_secret_basic"
+    #: ``private_key_jwt``: the PEM private key, its ``kid`` (None: RFC 7638 thumbprint),
+    #: the assertions' ``aud`` (None: the one configured ``issuer``, else the endpoint).
+    introspection_key_file: str | None = None
+    introspection_key_id: str | None = None
+    introspection_assertion_audience: str | None = None
+    #: How long an active answer is reused (never past its ``exp``), an inactive one;
+    #: the cache's bounds in entries and about bytes.
+    introspection_cache_seconds: float = 60.0
+    introspection_inactive_cache_seconds: float = 5.0
+    introspection_cache_entries: int = 10000
+    introspection_cache_bytes: int = 16 * 1024 * 1024
+    #: One call's connect and read timeouts and total deadline; the largest answer read.
+    introspection_connect_timeout: float = 2.0
+    introspection_read_timeout: float = 3.0
+    introspection_deadline: float = 5.0
+    introspection_max_bytes: int = 64 * 1024
+    #: Ask for a signed answer (RFC 9701) and refuse a plain JSON one.
+    introspection_signed_response: bool = False
+    #: Send tokens over plain http to a host that is not loopback (a trusted network).
+    introspection_allow_http: bool = False
+    # -- revocation across a fleet (CONTRACT section 9; each field: docs/configuration.md) --
     revocation_redis_url: str | None = _secret(None)
-    #: When the list cannot answer in time: ``closed`` (503 revocation_unavailable) or
-    #: ``open`` (the token is accepted unchecked).
     revocation_fail: RevocationFail = "closed"
-    #: The longest lifetime (``exp`` - ``iat``) of the tokens this API accepts: how long a
-    #: session's or a subject's revocation is kept.
     revocation_max_token_lifetime: float = 86400.0
-    #: The bound of one round trip to the list, connecting included (seconds).
     revocation_timeout: float = 0.25
-    #: The prefix of the list's Redis keys (several applications may share one Redis).
     revocation_prefix: str = "jwt-revoked:"
-    #: The path at which Security Event Tokens are received by push (RFC 8935); None: no
-    #: receiver. Needs the list and the three settings below.
     ssf_path: str | None = None
-    #: The expected ``iss`` of the events ...
     ssf_issuer: str | None = None
-    #: ... their expected ``aud`` (comma-separated: any of them) ...
     ssf_audience: str | None = None
-    #: ... and the transmitter's keys (fetched as any key set is).
     ssf_jwks_url: str | None = None
-    #: The ``Authorization`` value the transmitter sends with each event (its stream's
-    #: ``authorization_header``); None: not checked.
     ssf_authorization: str | None = _secret(None)
-    #: Algorithms an event may be signed with (asymmetric only).
     ssf_algorithms: tuple[str, ...] = SSF_ALGORITHMS
-    #: The issuers of the access tokens an event's subject revokes; empty: the event's own
-    #: issuer (a transmitter whose tokens come from another issuer, docs/revocation.md).
     ssf_token_issuers: tuple[str, ...] = ()
-    #: The largest event body read (bytes).
     ssf_max_bytes: int = 16384
 
     def __post_init__(self) -> None:
@@ -551,10 +567,13 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_introspection(s: Settings) -> None:
+    """Introspection (CONTRACT section 8): :mod:`jwt_middleware.values.introspectionconfig`."""
+    check_introspection_settings(s, INTROSPECTION_MODES, INTROSPECTION_AUTHS)
+
+
 def check_revocation(s: Settings) -> None:
-    """Revocation across a fleet (CONTRACT section 9): the list's Redis, its failure mode,
-    bounds and prefix; the Security Event Token receiver and what it needs
-    (:mod:`jwt_middleware.values.revocationconfig`)."""
+    """Revocation (CONTRACT section 9): :mod:`jwt_middleware.values.revocationconfig`."""
     check_revocation_settings(s, REVOCATION_FAILS, SSF_ALGORITHMS)
 
 
@@ -570,5 +589,6 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_resource_metadata,
     check_dpop,
     check_some_key_source,
+    check_introspection,
     check_revocation,
 )

@@ -141,6 +141,10 @@ def print_report(report: Report, style: Style) -> None:
     print(style.bold("\nclock"))
     checks("clock")
 
+    if any(c.section == "introspection" for c in report.checks):
+        print(style.bold("\nintrospection"))
+        checks("introspection")
+
     print(style.bold("\nkeys"))
     if report.keys:
         key_rows: list[tuple[str, ...]] = [("kid", "key", "algorithms", "fingerprint", "source")]

@@ -19,7 +19,10 @@ and a list of :class:`~jwt_middleware.cli.doctor_report.Check` findings, each
 - clock (the same module): the issuer's clock offset from that one fetch (its
   ``Date`` header), against the leeway;
 - keys (:mod:`~jwt_middleware.cli.doctor_keys`): each loaded key's kid, type,
-  algorithms, size, fingerprint, source, and the entries that were skipped.
+  algorithms, size, fingerprint, source, and the entries that were skipped;
+- introspection (:mod:`~jwt_middleware.cli.doctor_introspection`), with
+  ``JWT_INTROSPECTION_URL`` set: the endpoint reachable and this server's client
+  credentials accepted, from one call with a dummy token.
 
 Nothing here prints; :mod:`jwt_middleware.cli.doctor` renders the report. The
 exit code is 1 when any check is a problem, 0 otherwise (warnings alone pass).
@@ -32,6 +35,7 @@ from importlib import metadata
 from typing import Any
 
 from .doctor_config import check_configuration, configure
+from .doctor_introspection import check_introspection
 from .doctor_keys import check_algorithms, check_static
 from .doctor_libraries import check_libraries
 from .doctor_remote import check_remote
@@ -61,4 +65,5 @@ def examine(
     )
     if keyset is not None:
         check_algorithms(report, settings, keyset)
+    check_introspection(report, settings, keyset)
     return report

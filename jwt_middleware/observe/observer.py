@@ -52,6 +52,8 @@ from ..reasons import Reason
 from ..values.text import clip
 from .cachemetrics import CacheCollector as CacheCollector  # re-exported
 from .cachemetrics import CacheStats as CacheStats
+from .introspectionmetrics import IntrospectionFeed
+from .introspectionmetrics import watch as watch_calls
 
 OUTCOMES: Final = ("accepted", "rejected")
 #: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.
@@ -315,6 +317,7 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
         metrics.failures.labels(reason.value)
     for store in REPLAY_STORES[:2]:
         metrics.replay_store_errors.labels(store)
+
     r.register(metrics.caches)
     _BY_REGISTRY[registry] = metrics
     return metrics
@@ -398,6 +401,7 @@ class Observer:
     ) -> None:
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
         self.metrics = metrics_for(registry) if registry is not None else None
+        self._registry = registry
         self.log_subject = log_subject
         self.log_accepted = log_accepted
         self.request_id_header = request_id_header.lower().encode("latin-1")
@@ -446,6 +450,14 @@ class Observer:
 
         remote.on_fetch(fetched)
         self.clock_measured(label, remote.clock_offset)
+
+    def watch_introspection(self, introspector: IntrospectionFeed) -> None:
+        """Export an introspector's calls and its cache (``source="introspection"``):
+        :func:`~jwt_middleware.observe.introspectionmetrics.watch`."""
+        if introspector.cache is not None:
+            self.track_cache("introspection", introspector.cache)
+        if self._registry is not None:
+            watch_calls(introspector, self._registry)
 
     # -- per request ---------------------------------------------------------------
 

@@ -3,10 +3,15 @@
 :class:`PathScopes` applies the middleware's ``path_scopes``: the scopes the
 longest matching path prefix requires (:class:`~jwt_middleware.request.paths.PathRules`),
 decided by :func:`jwt_middleware.tokens.scopes.decide`, the one scope decision the
-FastAPI dependencies and the CLI use too (insufficient_scope, 403).
+FastAPI dependencies and the CLI use too (insufficient_scope, 403). A refusal gets
+the identity provider's advice (a Keycloak lightweight access token carries no
+scope at all: :meth:`~jwt_middleware.tokens.idprules.ProviderPolicy.scope_advice`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from ..outcome import Failure, VerifiedToken
 from ..tokens.scopes import decide
@@ -17,12 +22,21 @@ from .presentation import Presented
 class PathScopes:
     """The scopes a path requires (only configured when ``path_scopes`` is given)."""
 
-    __slots__ = ("_rules",)
+    __slots__ = ("_advise", "_rules")
 
-    def __init__(self, rules: PathRules) -> None:
+    def __init__(
+        self,
+        rules: PathRules,
+        advise: Callable[[Failure, dict[str, Any]], Failure] | None = None,
+    ) -> None:
         self._rules = rules
+        #: The identity provider's advice on a refusal (a Keycloak lightweight token).
+        self._advise = advise
 
     def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
     ) -> VerifiedToken | Failure:
-        return decide(verified, self._rules.required_scopes(path))
+        outcome = decide(verified, self._rules.required_scopes(path))
+        if type(outcome) is Failure and self._advise is not None:
+            return self._advise(outcome, verified.claims)
+        return outcome

@@ -49,6 +49,14 @@ NOT_FROM_A_TOKEN: Final[Mapping[Reason, str]] = {
     "server's nonce",
     R.dpop_binding_mismatch: "it is the proof: a proof signed by another key than the one "
     "the token is bound to",
+    R.token_inactive: "it is the authorization server's answer: an opaque token its "
+    "introspection endpoint calls inactive (settings with introspection_url)",
+    R.introspection_unavailable: "it is the introspection endpoint's state: an "
+    "introspection_url nothing answers, or one that answers 5xx",
+    R.introspection_client_rejected: "it is the middleware's client credentials: an "
+    "introspection endpoint that refuses them (401)",
+    R.introspection_invalid_response: "it is the introspection endpoint's answer: one that "
+    "is not a JSON object with a boolean 'active'",
     # revocation (CONTRACT section 9)
     R.token_revoked: "it is the revocation list's state: settings(revocation_redis_url=...) "
     "and the token's jti, sid or sub revoked (RevocationList.revoke_token, revoke_session, "

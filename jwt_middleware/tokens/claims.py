@@ -278,7 +278,7 @@ class ClaimsPolicy:
         problems: list[Problem],
         alg: str,
         kid: str | None,
-        key: VerificationKey,
+        key: VerificationKey | None,
         clock: ClockSample | None = None,
     ) -> Failure:
         """The claims-stage Failure: every problem, the primary one first, with hints.
@@ -286,7 +286,8 @@ class ClaimsPolicy:
         ``clock`` is the issuer's measured clock offset (a remote key source's
         :attr:`~jwt_middleware.keys.remote.RemoteKeySource.clock_offset`), or None when
         nothing was measured (static keys): a failed time claim's hint then says
-        whether the offset explains it, with figures.
+        whether the offset explains it, with figures. ``key`` is None for claims no key
+        vouched for (an introspection endpoint's answer).
         """
         ordered = tuple(sorted(problems, key=lambda p: CLAIM_ORDER.index(p.reason)))
         primary = ordered[0]
@@ -323,5 +324,5 @@ class ClaimsPolicy:
             expected=expected,
             alg=alg,
             kid=kid,
-            key_fingerprint=key.fingerprint,
+            key_fingerprint=key.fingerprint if key is not None else None,
         )

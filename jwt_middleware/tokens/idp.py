@@ -257,8 +257,30 @@ def _keycloak(failure: Failure, claims: Mapping[str, Any]) -> str | None:
 _OKTA: Final = (
     "Okta: the issuer {iss} is Okta's org authorization server. Its access tokens are "
     "for Okta's own APIs: no other API can verify them. Request the token from a custom "
-    "authorization server ({iss}/oauth2/default or /oauth2/<id>) and set JWT_ISSUER to it."
+    "authorization server ({iss}/oauth2/default or /oauth2/<id>) and set JWT_ISSUER to it. "
+    "Introspection does not make it usable here: a JWS that fails verification is never "
+    "sent to an introspection endpoint."
 )
+
+#: The claims a Keycloak access token carries its roles and scope in; a lightweight
+#: token ("Always use lightweight access token") has none of them.
+KEYCLOAK_SCOPE_CLAIMS: Final = ("scope", "realm_access", "resource_access")
+KEYCLOAK_LIGHTWEIGHT: Final = (
+    "Keycloak: this is a lightweight access token (no 'scope', 'realm_access' or "
+    "'resource_access'): Keycloak leaves the roles and scope out of it, for the resource "
+    "server to read by introspection. Set JWT_INTROSPECTION_URL to the realm's "
+    ".../protocol/openid-connect/token/introspect and JWT_INTROSPECTION_MODE=always (the "
+    "answer's claims join the token's), or turn off 'Always use lightweight access token' "
+    "for the client."
+)
+
+
+def keycloak_lightweight(provider: str | None, claims: Mapping[str, Any]) -> bool:
+    """Whether a token refused for its scopes is a Keycloak lightweight access token."""
+    if provider is None:
+        iss = claims.get("iss")
+        provider = recognise_str(iss) if type(iss) is str else None
+    return provider == "keycloak" and not any(name in claims for name in KEYCLOAK_SCOPE_CLAIMS)
 
 
 _TYP: Final = {
@@ -288,7 +310,8 @@ def quirk(
     if provider == "auth0" and reason in (Reason.malformed_token, Reason.encrypted_token):
         return (
             "Auth0 hands out an opaque or encrypted (JWE) access token, meant for its "
-            "/userinfo endpoint, when the authorization request names no audience: request "
+            "/userinfo endpoint (Auth0 offers no introspection endpoint for it), when the "
+            "authorization request names no audience: request "
             "the token with audience=<this API's Identifier in the Auth0 dashboard>."
         )
     if provider == "google" and reason is Reason.malformed_token:

@@ -27,7 +27,16 @@ from ..reasons import Reason
 from ..settings import Settings
 from ..values.text import clip, json_type
 from .claims import ClaimsPolicy, Rule
-from .idp import ProviderRules, expand_issuers, jwe_header, quirk, rules_for, token_provider
+from .idp import (
+    KEYCLOAK_LIGHTWEIGHT,
+    ProviderRules,
+    expand_issuers,
+    jwe_header,
+    keycloak_lightweight,
+    quirk,
+    rules_for,
+    token_provider,
+)
 from .tokentype import ID_TOKEN_HELP, id_token_marks
 
 #: The claims stage's check: every problem with the claims at a time, or None.
@@ -139,6 +148,14 @@ class ProviderPolicy:
         """A header the provider writes where the token does not parse as a JWS, for
         the hint: the protected header of an encrypted token (Auth0 names itself there)."""
         return jwe_header(token) if failure.reason is Reason.encrypted_token else None
+
+    def scope_advice(self, failure: Failure, claims: dict[str, Any]) -> Failure:
+        """An insufficient_scope refusal with the provider's reason for it, if any: a
+        Keycloak lightweight access token carries no roles or scope at all."""
+        provider = self.rules.provider
+        if (provider is None and not self.auto) or not keycloak_lightweight(provider, claims):
+            return failure
+        return failure._replace(hint=f"{KEYCLOAK_LIGHTWEIGHT} {failure.effective_hint}")
 
     def advise(
         self,

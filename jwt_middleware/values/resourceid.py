@@ -88,6 +88,27 @@ def check_url(url: str, *, what: str) -> str:
     return url
 
 
+def check_endpoint(url: str, *, what: str, allow_http: bool = False) -> str:
+    """``url`` if a token may be sent there, else ConfigurationError: an absolute
+    ``https`` URL (``http`` only for a loopback host, or with ``allow_http``), without
+    user information or a fragment. A query is allowed."""
+    check_url(url, what=what)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme.lower() == "http" and not (allow_http or _is_loopback(host)):
+        raise ConfigurationError(
+            f"{what}: {url!r} uses plain http; tokens are only sent over https (http is "
+            "accepted for loopback addresses, or with introspection_allow_http=True on a "
+            "network you trust)"
+        )
+    if parts.username is not None or parts.password is not None or "#" in url:
+        raise ConfigurationError(
+            f"{what}: {url!r} must not hold user information or a fragment (give the "
+            "client's credentials in their own settings)"
+        )
+    return url
+
+
 def resource_parts(uri: str) -> tuple[str, str, str] | None:
     """``(origin, path, query)`` of an http(s) resource URI, the origin normalised, or
     None for anything else (an audience that is not such a URI is compared as written).

@@ -37,6 +37,15 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_DPOP_REPLAY_REDIS_URL": "dpop_replay_redis_url",
     "JWT_DPOP_REPLAY_FAIL": "dpop_replay_fail",
     "JWT_TRUSTED_ORIGINS": "trusted_origins",
+    # CONTRACT section 8: opaque tokens and introspection
+    "JWT_INTROSPECTION_URL": "introspection_url",
+    "JWT_INTROSPECTION_MODE": "introspection_mode",
+    "JWT_INTROSPECTION_CLIENT_ID": "introspection_client_id",
+    "JWT_INTROSPECTION_CLIENT_SECRET": "introspection_client_secret",
+    "JWT_INTROSPECTION_AUTH": "introspection_auth",
+    "JWT_INTROSPECTION_KEY_FILE": "introspection_key_file",
+    "JWT_INTROSPECTION_KEY_ID": "introspection_key_id",
+    "JWT_INTROSPECTION_CACHE_SECONDS": "introspection_cache_seconds",
     # revocation across a fleet (CONTRACT section 9)
     "JWT_REVOCATION_REDIS_URL": "revocation_redis_url",
     "JWT_REVOCATION_FAIL": "revocation_fail",
@@ -49,8 +58,9 @@ ENV_VARS: Final[dict[str, str]] = {
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
-#: Settings read as a number of seconds.
-_SECONDS: Final = frozenset({"leeway", "revocation_max_token_lifetime"})
+_FLOAT_FIELDS: Final = frozenset(
+    {"leeway", "introspection_cache_seconds", "revocation_max_token_lifetime"}
+)
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -63,7 +73,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
         raw = environ.get(var)
         if raw is None or raw.strip() == "":
             continue
-        if name in _SECONDS:
+        if name in _FLOAT_FIELDS:
             try:
                 values[name] = float(raw)
             except ValueError:
@@ -73,9 +83,15 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             if flag not in _TRUE | _FALSE:
                 raise ConfigurationError(f"{var}: {raw!r} is not true or false")
             values[name] = flag in _TRUE
-        elif name in ("dpop", "dpop_replay_fail", "revocation_fail"):
+        elif name in (
+            "dpop",
+            "dpop_replay_fail",
+            "introspection_mode",
+            "introspection_auth",
+            "revocation_fail",
+        ):
             values[name] = raw.strip().lower()
-        elif name in ("secret", "dpop_nonce_secret"):
+        elif name in ("secret", "dpop_nonce_secret", "introspection_client_secret"):
             values[name] = raw  # kept as given: whitespace is part of a secret
         else:
             values[name] = raw.strip()

@@ -110,7 +110,7 @@ def contract_section(number: int) -> str:
 def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
     rows: dict[str, tuple[int, str | None]] = {}
     row = re.compile(r"^\| ([a-z0-9_]+) \| (\d{3}) \|.*$", re.MULTILINE)
-    for section in (1, 6, 7, 9):  # 6: token locations, 7: the DPoP reasons, 9: revocation
+    for section in (1, 6, 7, 8, 9):  # 6: token locations, 7: DPoP, 8: introspection, 9: revocation
         found = 0
         for match in row.finditer(contract_section(section)):
             reason, status, error, _meaning = cells(match.group(0))
@@ -123,7 +123,7 @@ def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
 def contract_env_vars() -> list[str]:
     found = [
         var
-        for section in (3, 6, 7, 9)  # 6: deployments, 7: the DPoP variables, 9: revocation
+        for section in (3, 6, 7, 8, 9)  # 6: deployments, 7: DPoP, 8: introspection, 9: revocation
         for var in re.findall(r"^\| (JWT_[A-Z_]+) \|", contract_section(section), re.MULTILINE)
     ]
     assert found, "no variable table found in CONTRACT.md sections 3 and 7"

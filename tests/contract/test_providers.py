@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers.cases import Ctx, Req, assert_rejected, bearer, rs_token, send
+from helpers.introspection_server import FaultEndpoint
 from helpers.keys import b64url, public_pem
 from helpers.tokens import sign
 
@@ -361,6 +362,32 @@ async def test_keycloak_id_token_refused_for_audience_hint_says_id_token(ctx: Ct
     await refused(bearer(s, token), "audience_mismatch", "OpenID Connect ID token", "access_token")
 
 
+async def test_keycloak_lightweight_token_without_the_routes_scope_hints_introspection(
+    ctx: Ctx,
+) -> None:
+    """Keycloak's lightweight access tokens carry no scope and no roles: the route's scope
+    is missing for that reason, and introspection in always mode brings them back."""
+    light = keycloak_access(
+        aud="orders-api", realm_access=None, resource_access=None, scope=None, email_verified=None
+    )
+    token = rs_token(KEYCLOAK_HEADER, light, ctx.keys.rsa)
+    s = settings(ctx, issuer=KEYCLOAK, audience="orders-api")
+    await accepted(bearer(s, token))
+
+    async def scope_hint(settings_: Settings, token_: str) -> str:
+        response, calls = await send(bearer(settings_, token_, path="/admin"))
+        hint: str = assert_rejected(response, calls, "insufficient_scope", "admin")["hint"]
+        return hint
+
+    hint = await scope_hint(s, token)
+    for part in ("lightweight access token", "JWT_INTROSPECTION_MODE=always", "lacks a scope"):
+        assert part in hint, hint
+    full = rs_token(KEYCLOAK_HEADER, keycloak_access(aud="orders-api"), ctx.keys.rsa)
+    assert "lightweight" not in await scope_hint(s, full)  # a full token lacks it for real
+    off = settings(ctx, issuer=KEYCLOAK, audience="orders-api", idp="none")
+    assert "lightweight" not in await scope_hint(off, token)
+
+
 # --- Okta ------------------------------------------------------------------------------
 # https://developer.okta.com/docs/concepts/auth-servers/
 # https://developer.okta.com/docs/guides/validate-access-tokens/
@@ -389,7 +416,11 @@ async def test_okta_org_authorization_server_token(ctx: Ctx) -> None:
     token = rs_token(header, okta_access(OKTA_ORG, OKTA_ORG), ctx.keys.rsa)
     s = settings(ctx, issuer=OKTA_CUSTOM, audience="api://default")
     await refused(
-        bearer(s, token), "issuer_mismatch", "org authorization server", "/oauth2/default"
+        bearer(s, token),
+        "issuer_mismatch",
+        "org authorization server",
+        "/oauth2/default",
+        "never sent to an introspection endpoint",
     )
     good = rs_token(header, okta_access(OKTA_CUSTOM, "api://default"), ctx.keys.rsa)
     await accepted(bearer(s, good))
@@ -417,6 +448,20 @@ async def test_auth0_jwe_or_opaque_token_means_no_audience(ctx: Ctx) -> None:
     await refused(bearer(s, opaque), "malformed_token", "Auth0", "audience=")
     # Static keys, no issuer configured: the JWE header's iss names Auth0 (hint only).
     await refused(bearer(settings(ctx), auth0_jwe()), "encrypted_token", "Auth0")
+    # With introspection, a JWE is still not an opaque token: never sent, same hint.
+    with FaultEndpoint() as endpoint:
+        introspecting = settings(
+            ctx,
+            issuer=AUTH0,
+            audience="https://api.example.com",
+            introspection_url=endpoint.url,
+            introspection_client_id="rs",
+            introspection_client_secret="secret",
+        )
+        await refused(
+            bearer(introspecting, auth0_jwe()), "encrypted_token", "no introspection endpoint"
+        )
+        assert endpoint.calls() == 0
 
 
 async def test_auth0_jwt_access_token_accepted(ctx: Ctx) -> None:

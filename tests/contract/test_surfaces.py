@@ -50,6 +50,7 @@ from hypothesis import strategies as st
 from jwt_middleware import Failure, KeySet, Reason, Settings, VerifiedToken, cli
 from jwt_middleware.dpop import proof as dpop_module
 from jwt_middleware.errors import ConfigurationError
+from jwt_middleware.introspection import EndpointError, Judge, Reply, read_answer
 from jwt_middleware.keys import clock, fetch, import_jwks, load_jwks, remote
 from jwt_middleware.observe.observer import Observer
 from jwt_middleware.observe.revocation import RevocationObserver
@@ -1321,6 +1322,19 @@ GROWTH: dict[str, tuple[Callable[[int], Any], Callable[[Any], object]]] = {
         lambda s: OBSERVER.rejected(MISSING, 0.0, s, "t"),
     ),
     "clip": (fill("\x1b"), clip),
+    # the introspection endpoint's answer
+    "introspection-answer-scope": (
+        lambda n: json.dumps({"active": True, "aud": AUDIENCE, "scope": fill("a ")(n)}).encode(),
+        lambda body: judge_answer(body),
+    ),
+    "introspection-answer-audiences": (
+        lambda n: json.dumps({"active": True, "aud": fill("x")(n).split("x")[:-1]}).encode(),
+        lambda body: judge_answer(body),
+    ),
+    "introspection-answer-brackets": (
+        lambda n: b'{"active": true, "x": ' + b"[" * n + b"]" * n + b"}",
+        lambda body: judge_answer(body),
+    ),
     # the Security Event Token receiver and reader, the revocation list's keys
     "receiver-many-headers": (
         many_headers(b"content-type", b"application/secevent+jwt"),
@@ -1353,6 +1367,23 @@ GROWTH: dict[str, tuple[Callable[[int], Any], Callable[[Any], object]]] = {
         REVOCATIONS.keys_of,
     ),
 }
+
+INTROSPECTION_JUDGE = Judge(lambda: VERIFIER.policy, ("exp",), "https://as.example/introspect")
+
+
+def judge_answer(body: bytes) -> object:
+    """The introspection answer's readers, in the order the middleware runs them."""
+    try:
+        answer = read_answer(
+            Reply("application/json", body),
+            keys=lambda: VERIFIER.keyset,
+            algorithms=frozenset({"RS256"}),
+            issuers=frozenset(),
+            client_id="rs",
+        )
+    except EndpointError as exc:
+        return exc
+    return INTROSPECTION_JUDGE.judge(answer, NOW)
 
 
 def _value_error_ok(read: Callable[[bytes], object], data: bytes) -> object:
@@ -1510,11 +1541,26 @@ def test_settings_never_show_their_secrets() -> None:
         algorithms=("HS256",),
         dpop_nonce_secret="nonce-secret-0123456789",
         dpop_replay_redis_url="redis://:redis-password-42@cache.internal:6379/0",
+        introspection_url="https://as.example/introspect",
+        introspection_client_id="rs",
+        introspection_client_secret="introspection-secret-42",
     )
     shown = repr(settings) + str(settings)
-    for secret in (SECRET, "second-secret", "nonce-secret", "redis-password-42"):
+    for secret in (
+        SECRET,
+        "second-secret",
+        "nonce-secret",
+        "redis-password-42",
+        "introspection-secret-42",
+    ):
         assert secret not in shown
-    assert {"secret", "secrets", "dpop_nonce_secret", "dpop_replay_redis_url"} <= secret_fields()
+    assert {
+        "secret",
+        "secrets",
+        "dpop_nonce_secret",
+        "dpop_replay_redis_url",
+        "introspection_client_secret",
+    } <= secret_fields()
 
 
 # --- docs/security.md names tests that exist ------------------------------------------

@@ -78,6 +78,11 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "dpop_nonce_required": (401, "use_dpop_nonce"),
     "dpop_binding_mismatch": (401, "invalid_token"),
     "dpop_bound_token_as_bearer": (401, "invalid_token"),
+    # CONTRACT section 8 (introspection)
+    "token_inactive": (401, "invalid_token"),
+    "introspection_unavailable": (503, None),
+    "introspection_client_rejected": (503, None),
+    "introspection_invalid_response": (503, None),
     # CONTRACT section 9 (revocation)
     "token_revoked": (401, "invalid_token"),
     "revocation_unavailable": (503, None),
@@ -90,6 +95,14 @@ DPOP_REASONS = {reason for reason in CONTRACT if reason.startswith("dpop_")}
 # a DPoP proof, or a cookie token location (cross_site_request:
 # tests/unit/request/test_locations.py, tests/servers/test_hardening_uvicorn.py,
 # tests/servers/test_browser.py).
+# The introspection reasons need an introspection endpoint: tests/servers/
+# test_introspection_uvicorn.py (oidc-provider, and a fault-injecting endpoint).
+INTROSPECTION_REASONS = {
+    "token_inactive",
+    "introspection_unavailable",
+    "introspection_client_rejected",
+    "introspection_invalid_response",
+}
 # The revocation reasons need a revocation list in Redis: tests/servers/test_revocation_fleet.py
 # (real uvicorn, a real redis-server) and tests/unit/request/test_revocation.py.
 REVOCATION_REASONS = {"token_revoked", "revocation_unavailable"}
@@ -100,6 +113,7 @@ NOT_FROM_STATIC_KEYS = (
         "cross_site_request",
     }
     | DPOP_REASONS
+    | INTROSPECTION_REASONS
     | REVOCATION_REASONS
 )
 CLAIM_ORDER = [

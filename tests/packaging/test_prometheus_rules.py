@@ -20,6 +20,7 @@ import pytest
 from helpers.prometheus import RULES, rule_exprs
 from prometheus_client import CollectorRegistry
 
+from jwt_middleware.observe.introspectionmetrics import introspection_metrics
 from jwt_middleware.observe.observer import metrics_for
 from jwt_middleware.observe.revocation import revocation_metrics_for
 
@@ -52,7 +53,16 @@ METRICS = frozenset(
         "jwt_ssf_events_total",
     }
 )
-ALLOWED = METRICS | {"up"}
+# Registered only when introspection is configured (observe/introspectionmetrics.py).
+INTROSPECTION_METRICS = frozenset(
+    {
+        "jwt_introspection_calls_total",
+        "jwt_introspection_duration_seconds_bucket",
+        "jwt_introspection_duration_seconds_count",
+        "jwt_introspection_duration_seconds_sum",
+    }
+)
+ALLOWED = METRICS | INTROSPECTION_METRICS | {"up"}
 
 _KEYWORDS = frozenset(
     {
@@ -218,6 +228,18 @@ def test_allowed_names_are_what_the_package_exports() -> None:
         else:
             exported.add(family.name)
     assert exported == METRICS
+
+
+def test_allowed_introspection_names_are_what_the_package_exports() -> None:
+    registry = CollectorRegistry()
+    introspection_metrics(registry)
+    exported = set()
+    for family in registry.collect():
+        if family.type == "counter":
+            exported.add(f"{family.name}_total")
+        else:
+            exported |= {f"{family.name}_{suffix}" for suffix in ("bucket", "count", "sum")}
+    assert exported == INTROSPECTION_METRICS
 
 
 @pytest.mark.parametrize(

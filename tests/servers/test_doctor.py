@@ -37,9 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from helpers.introspection_server import FaultEndpoint
 from helpers.jwks_server import JWKSServer, public_jwk
-from helpers.keys import AUDIENCE, HS_SECRET, Keys
+from helpers.keys import AUDIENCE, HS_SECRET, Keys, public_pem
 from helpers.logs import hmac_fingerprint
+from helpers.oidc_provider import RS_SECRET, AuthorizationServer
 from helpers.procs import REPO_DIR, child_env, free_port
 from joserfc.jwk import RSAKey
 
@@ -489,3 +492,61 @@ def test_every_pitfall_has_a_source_and_its_bounds_apply() -> None:
         True,
         False,
     ]
+
+
+# --- introspection (CONTRACT section 8) ------------------------------------------------
+
+
+def test_doctor_checks_the_introspection_endpoint_and_credentials(tmp_path: Path) -> None:
+    """Against oidc-provider: a dummy token answered ``active: false`` proves the endpoint
+    is there and accepts the credentials; a wrong secret is refused, and never shown."""
+    op = AuthorizationServer.start(tmp_path)
+    try:
+        good = doctor("--json", **op.env("rs-basic"))
+        assert good.code == 0, good
+        endpoint, credentials = good.checks("introspection")
+        assert endpoint["status"] == "ok" and "answered" in endpoint["message"]
+        assert credentials["status"] == "ok" and "'active': false" in credentials["message"]
+        assert RS_SECRET not in good.out
+        for client in ("rs-post", "rs-jwt"):
+            run = doctor("--json", **op.env(client))
+            assert [c["status"] for c in run.checks("introspection")] == ["ok", "ok"], run
+        wrong = doctor(**op.env("rs-basic", JWT_INTROSPECTION_CLIENT_SECRET="wrong-secret-42"))
+        assert wrong.code == 1, wrong
+        assert "introspection" in wrong.out and "refused" in wrong.out
+        assert "client secret" in wrong.out and "wrong-secret-42" not in wrong.out
+    finally:
+        op.stop()
+
+
+def test_doctor_reports_an_introspection_endpoint_that_fails(tmp_path: Path) -> None:
+    key = tmp_path / "pub.pem"
+    key.write_text(public_pem(rsa.generate_private_key(65537, 2048)))
+    with FaultEndpoint() as endpoint:
+        env = {
+            "JWT_PUBLIC_KEY_FILE": str(key),
+            "JWT_INTROSPECTION_URL": endpoint.url,
+            "JWT_INTROSPECTION_CLIENT_ID": "rs",
+            "JWT_INTROSPECTION_CLIENT_SECRET": "secret",
+        }
+        endpoint.state.status, endpoint.state.raw_body = 502, b"down"
+        down = doctor("--json", **env)
+        assert down.code == 1, down
+        statuses = {c["name"]: c for c in down.checks("introspection")}
+        assert statuses["endpoint"]["status"] == "problem"
+        assert "introspection_unavailable" in statuses["endpoint"]["message"]
+        assert statuses["credentials"]["status"] == "warning"
+        endpoint.state.status, endpoint.state.raw_body = 200, None
+        endpoint.state.redirect_to = "https://elsewhere.example/introspect"
+        moved = doctor("--json", **env)
+        message = {c["name"]: c for c in moved.checks("introspection")}["endpoint"]["message"]
+        assert "redirect" in message and moved.code == 1
+        endpoint.state.redirect_to = None
+        endpoint.state.raw_body = b'{"active": true}'
+        fooled = doctor("--json", **env)
+        assert {c["name"]: c for c in fooled.checks("introspection")}["credentials"][
+            "status"
+        ] == "problem"
+        assert endpoint.calls() == 3
+        assert all(call.form["token"].startswith("jwt-middleware-doctor-") for call in
+                   endpoint.state.calls)  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,7 @@ BROKEN_BY_GROUP = {
     "check_resource_metadata": {"resource": "http://api.example.com/"},
     "check_dpop": {"dpop_iat_window": 0.0},
     "check_some_key_source": {"secret": None},
+    "check_introspection": {"introspection_mode": "sometimes"},
     "check_revocation": {"revocation_fail": "sometimes"},
 }
 
@@ -379,3 +381,73 @@ def test_values_of_the_annotated_types_pass_as_before() -> None:
     )
     assert s.issuers == ("https://a/", "https://b/") and s.leeway == 10
     assert s.secrets == (b"first-secret-0123456789abcdef0123", "second-secret-0123456789abcdef01")
+
+
+# --- CONTRACT section 8: introspection --------------------------------------------
+
+
+def test_from_env_reads_the_introspection_variables(keys: Keys) -> None:
+    settings = Settings.from_env(
+        {
+            "JWT_PUBLIC_KEY_FILE": "unused.pem",
+            "JWT_INTROSPECTION_URL": "https://as.example/introspect",
+            "JWT_INTROSPECTION_MODE": "Always",
+            "JWT_INTROSPECTION_CLIENT_ID": "rs",
+            "JWT_INTROSPECTION_CLIENT_SECRET": " s3cret ",
+            "JWT_INTROSPECTION_AUTH": "client_secret_post",
+            "JWT_INTROSPECTION_KEY_ID": "k1",
+            "JWT_INTROSPECTION_CACHE_SECONDS": "30",
+        }
+    )
+    assert settings.introspection_mode == "always"
+    assert settings.introspection_client_secret == " s3cret "  # whitespace kept
+    assert settings.introspection_auth == "client_secret_post"
+    assert settings.introspection_cache_seconds == 30.0
+    assert "s3cret" not in repr(settings)
+    with pytest.raises(ConfigurationError, match="JWT_INTROSPECTION_CACHE_SECONDS"):
+        Settings.from_env({"JWT_INTROSPECTION_CACHE_SECONDS": "a minute"})
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"introspection_url": "http://as.example/introspect"}, "plain http"),
+        ({"introspection_url": "https://user:pw@as.example/i"}, "user information"),
+        ({"introspection_url": "as.example/introspect"}, "absolute http(s) URL"),
+        ({"introspection_client_id": None}, "JWT_INTROSPECTION_CLIENT_ID"),
+        ({"introspection_client_secret": None}, "JWT_INTROSPECTION_CLIENT_SECRET"),
+        ({"introspection_auth": "private_key_jwt"}, "JWT_INTROSPECTION_KEY_FILE"),
+        ({"introspection_auth": "tls_client_auth"}, "introspection_auth"),
+        ({"introspection_mode": "sometimes"}, "introspection_mode"),
+        ({"introspection_cache_seconds": -1}, "must be >= 0"),
+        ({"introspection_deadline": 0}, "introspection timeouts"),
+        ({"introspection_max_bytes": 10}, "introspection_max_bytes"),
+    ],
+)
+def test_introspection_settings_are_checked_at_startup(extra: dict[str, Any], said: str) -> None:
+    base: dict[str, Any] = {
+        "secret": "x" * 32,
+        "algorithms": "HS256",
+        "introspection_url": "https://as.example/introspect",
+        "introspection_client_id": "rs",
+        "introspection_client_secret": "s",
+    }
+    base.update(extra)
+    with pytest.raises(ConfigurationError, match=re.escape(said)):
+        Settings(**base)
+    loopback = {**base, **{"introspection_url": "http://127.0.0.1:9/introspect"}}
+    if "introspection_url" in extra:
+        Settings(**loopback)  # http is accepted on a loopback host
+
+
+def test_introspection_over_http_needs_a_trusted_network() -> None:
+    base: dict[str, Any] = {
+        "secret": "x" * 32,
+        "algorithms": "HS256",
+        "introspection_url": "http://hydra-admin.internal:4445/admin/oauth2/introspect",
+        "introspection_client_id": "rs",
+        "introspection_client_secret": "s",
+    }
+    with pytest.raises(ConfigurationError, match="introspection_allow_http"):
+        Settings(**base)
+    assert Settings(**base, introspection_allow_http=True).introspection_allow_http
