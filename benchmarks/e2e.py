@@ -17,7 +17,10 @@ RS256 token bound to the client's key (cnf.jkt; cached after its first request)
 sent with the DPoP scheme and a new ES256 proof per request (DPoPLoad: proofs
 are good once and only within the server's iat window, so each run gets a pool
 made just before it, larger than the run, each proof sent once). The
-middleware runs with its defaults: metrics on (the global registry).
+middleware runs with its defaults: metrics on (the global registry). The limits
+of the uncached rows, in the same server and rounds (benchmarks/raw_crypto.py):
+one RSA PKCS#1 v1.5 check of the token per request (the reference of the cache-off
+row); one ES256 check of the proof plus the cached token lookup (the DPoP row's).
 
 Method: a warm-up per variant, then ``rounds`` rounds; in each, every
 variant runs for ``seconds`` right next to a run of the bare route (the order
@@ -30,7 +33,8 @@ uvicorn process from /proc/<pid>/stat, before/after, divided by wrk's request
 count), and the median over rounds of the ratio to the paired bare run (with
 the ratio's spread over rounds). Against the minimal LRU middleware, per round:
 (variant / its bare run) / (minimal LRU / its bare run), the median over rounds;
-and the server CPU per request over bare, per pair, the median.
+an uncached row against its raw-crypto reference the same way; and the server
+CPU per request over bare, per pair, the median.
 
 Flood check: on the JWTAuthMiddleware server (4 RS256 keys, default
 diagnostic budget), a throttled stream of valid requests (wrk -c4 with 2 ms
@@ -79,7 +83,16 @@ VARIANTS = (
     ("starlette-pyjwt", "Starlette AuthenticationMiddleware + PyJWT", "starlette-pyjwt", "token"),
     ("fastapi-pyjwt", "FastAPI HTTPBearer dependency + PyJWT", "fastapi-pyjwt", "token"),
     ("jwt-dpop", "JWTAuthMiddleware, DPoP: a fresh ES256 proof per request", "jwt-dpop", "dpop"),
+    ("ref-rsa", "raw-crypto reference: one RSA PKCS#1 v1.5 check per request", "ref-rsa", "token"),
+    (
+        "ref-dpop",
+        "raw-crypto reference: one ES256 proof check + the cached token lookup",
+        "ref-dpop",
+        "dpop",
+    ),
 )
+#: The uncached rows and their raw-crypto references (benchmarks/raw_crypto.py).
+REFERENCES = {"jwt-nocache": "ref-rsa", "jwt-dpop": "ref-dpop"}
 #: Proofs made per second of a DPoP run before its rate is known (the warm-up).
 DPOP_FIRST_RATE = 12_000
 #: A DPoP run's pool: this many times the fastest rate seen so far, times its seconds.
@@ -189,6 +202,15 @@ class DPoPLoad:
         status, body = get(server, "/", self.token)
         assert status == 401 and b"dpop_bound_token_as_bearer" in body, (status, body[:300])
 
+    def check_reference(self, server: Server) -> None:
+        """The raw-crypto reference checks the proof's signature: a good one passes, a
+        changed one is refused."""
+        proof = self.maker.proof("GET", server.url + "/", self.token)
+        status, body = get(server, "/", self.token, proof=proof)
+        assert status == 200 and body in ANSWERS, (status, body[:300])
+        status, _ = get(server, "/", self.token, proof=bad_signature(proof))
+        assert status == 401, status
+
     def run(self, args: argparse.Namespace, server: Server, seconds: float) -> dict[str, Any]:
         rate = self.fastest or DPOP_FIRST_RATE
         n = int(DPOP_POOL_MARGIN * rate * max(1.0, round(seconds))) + args.connections
@@ -224,12 +246,18 @@ def measure_stack(
             servers[name] = start_uvicorn(
                 f"{name}-{stack[0]}-{stack[1]}",
                 "benchmarks.e2e_app:create_app",
-                {"BENCH_VARIANT": variant, "BENCH_JWKS_FILE": str(files["jwks"])},
+                {
+                    "BENCH_VARIANT": variant,
+                    "BENCH_JWKS_FILE": str(files["jwks"]),
+                    "BENCH_DPOP_JWK": json.dumps(dpop.maker.public_jwk),
+                },
                 tmp,
                 stack=stack,
             )
         # Correctness before load: the valid token passes, a bad one is refused.
         for name, server in servers.items():
+            if name == "ref-dpop":
+                continue  # DPoP only: DPoPLoad.check_reference
             status, body = get(server, "/", token)
             assert status == 200 and body in ANSWERS, (name, status, body[:200])
             if name != "bare":
@@ -238,6 +266,7 @@ def measure_stack(
         status, _ = get(servers["jwt-pool"], "/", pool0)
         assert status == 200
         dpop.check(servers["jwt-dpop"])
+        dpop.check_reference(servers["ref-dpop"])
 
         def run(key: str, seconds: float) -> dict[str, Any]:
             _, _, name, kind = next(v for v in VARIANTS if v[0] == key)
@@ -366,6 +395,22 @@ def summarize(
             ]
             row["rps_x_minimal"] = median(x_minimal)
             row["rps_x_minimal_iqr_pct"] = iqr_pct(x_minimal)
+        ref = REFERENCES.get(key)
+        if ref is not None:
+            # Per round: (variant / its bare run) / (reference / its bare run).
+            x_ref = [
+                (r["rps"] / b["rps"]) / (rr["rps"] / rb["rps"])
+                for (r, b), (rr, rb) in zip(pairs[key], pairs[ref], strict=True)
+            ]
+            cpu_ref = [
+                (r["cpu_us_per_req"] - b["cpu_us_per_req"])
+                - (rr["cpu_us_per_req"] - rb["cpu_us_per_req"])
+                for (r, b), (rr, rb) in zip(pairs[key], pairs[ref], strict=True)
+            ]
+            row["reference"] = ref
+            row["rps_x_ref"] = median(x_ref)
+            row["rps_x_ref_iqr_pct"] = iqr_pct(x_ref)
+            row["cpu_us_over_ref"] = median(cpu_ref)
         row["non2xx"] = sum(r["non2xx"] for r in runs)
         row["errors"] = sum(
             r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] for r in runs
@@ -403,6 +448,9 @@ def render(data: dict[str, Any]) -> str:
                 _ms(r["p99_us"]),
                 f"{r['p99_us_ratio']:.2f}x",
                 "-" if key == "bare" else f"{r['rps_x_minimal']:.2f}x",
+                f"{r['rps_x_ref']:.2f}x ({r['rps_x_ref_iqr_pct']:.0f}%)"
+                if "rps_x_ref" in r
+                else "-",
                 f"{r['cpu_us_per_req']:.0f}",
                 "-" if key == "bare" else f"{r['cpu_us_over_bare']:+.1f}",
                 f"{r['cpu_us_per_req_ratio']:.2f}x",
@@ -415,7 +463,9 @@ def render(data: dict[str, Any]) -> str:
         f"{data['rounds']} rounds x {data['seconds']:g} s per variant, each next to a "
         f"{data['seconds']:g} s bare-route run, after a {data['warmup']:g} s warm-up; medians "
         "over rounds, ratios to the paired bare run; x minimal-lru: per round, the variant's "
-        "ratio to its bare run over the minimal LRU middleware's; CPU over bare: per pair.",
+        "ratio to its bare run over the minimal LRU middleware's; x reference: an uncached "
+        "row's against its raw-crypto reference the same way (in brackets, its IQR over "
+        "rounds; cache off: ref-rsa, DPoP: ref-dpop); CPU over bare: per pair.",
         "",
         table(
             [
@@ -427,6 +477,7 @@ def render(data: dict[str, Any]) -> str:
                 "p99 ms",
                 "p99 x bare",
                 "x minimal-lru",
+                "x reference (IQR)",
                 "server CPU µs/req",
                 "CPU µs over bare",
                 "CPU x bare",

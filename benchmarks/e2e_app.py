@@ -18,6 +18,10 @@ where an app pays for it:
 - ``jwt-dpop``: ``jwt`` with DPoP named (``dpop="allowed"``, the default: DPoP
   and Bearer both accepted; the per-process replay store, no nonce): the load
   is a DPoP-bound token and a fresh proof per request;
+- ``ref-rsa`` / ``ref-dpop``: the raw-crypto references (benchmarks/raw_crypto.py):
+  one RSA PKCS#1 v1.5 check of the bearer token per request; one ES256 check of
+  the DPoP proof plus the cached token lookup (the client's public JWK from
+  ``BENCH_DPOP_JWK``). The limits of the uncached rows, in the same server;
 - ``starlette-pyjwt``: Starlette's AuthenticationMiddleware with a PyJWT
   backend (kid lookup, ``jwt.decode`` with iss/aud) and ``@requires``;
 - ``fastapi-pyjwt``: a FastAPI route with an ``HTTPBearer`` dependency calling
@@ -53,6 +57,7 @@ from jwt_middleware import JWTAuthMiddleware, Settings
 
 from .common import AUDIENCE, ISSUER
 from .minimal_lru import MinimalLRUMiddleware
+from .raw_crypto import RawDPoPMiddleware, RawRSAMiddleware
 
 VARIANTS = (
     "bare",
@@ -60,6 +65,8 @@ VARIANTS = (
     "jwt",
     "jwt-nocache",
     "jwt-dpop",
+    "ref-rsa",
+    "ref-dpop",
     "starlette-pyjwt",
     "fastapi-pyjwt",
 )
@@ -164,6 +171,14 @@ def build_app(
             routes=routes,
             middleware=[Middleware(JWTAuthMiddleware, settings=settings, registry=registry)],
         )
+    if variant == "ref-rsa":
+        return Starlette(
+            routes=routes, middleware=[Middleware(RawRSAMiddleware, jwks_file=jwks_file)]
+        )
+    if variant == "ref-dpop":
+        client_jwk = json.loads(os.environ["BENCH_DPOP_JWK"])
+        raw = Middleware(RawDPoPMiddleware, jwks_file=jwks_file, client_jwk=client_jwk)
+        return Starlette(routes=routes, middleware=[raw])
     keys = _pyjwt_keys(jwks_file)
     if variant == "starlette-pyjwt":
 

@@ -1,10 +1,11 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, dpop.py (DPoP proofs), inprocess.py, introspection.py (a cached
-opaque token against a cached JWT; a miss beyond a local endpoint's latency),
-revocation.py (a local redis-server), e2e.py, memory.py, profile_hot_path.py,
-spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach). Their raw data
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, revocation.py (a local
+redis-server), e2e.py, replay.py (the DPoP replay store's bytes per entry), memory.py,
+profile_hot_path.py, spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy
+cannot attach), and introspection.py (a cached opaque token against a cached JWT; a
+miss beyond a local endpoint's latency). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
@@ -19,6 +20,7 @@ not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
     BENCH_E2E_STACKS        uvicorn --loop/--http pairs ("auto,asyncio-h11")
     BENCH_MEMORY_REQUESTS   memory: requests (200000)
     BENCH_MEMORY_TOKENS     memory: distinct tokens (20000)
+    BENCH_REPLAY_ENTRIES    replay store: entries measured (200000)
 
 The issue's full memory size (1 000 000 requests, 100 000 tokens) takes about
 5 more minutes; run it on its own and RESULTS.md picks it up from
@@ -40,7 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .common import BENCH_DIR, ROOT, loadavg, log, machine_facts, table
 from .revocation import targets as targets_23
@@ -52,6 +54,7 @@ STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("introspection", ["-m", "benchmarks.introspection"], 300),
     ("revocation", ["-m", "benchmarks.revocation"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
+    ("replay", ["-m", "benchmarks.replay"], 300),
     ("memory", ["-m", "benchmarks.memory"], 900),
     ("profile", ["-m", "benchmarks.profile_hot_path"], 300),
     ("spy", ["-m", "benchmarks.spy_e2e"], 300),
@@ -68,6 +71,7 @@ KNOBS = (
     "BENCH_E2E_STACKS",
     "BENCH_MEMORY_REQUESTS",
     "BENCH_MEMORY_TOKENS",
+    "BENCH_REPLAY_ENTRIES",
 )
 FULL_MEMORY = BENCH_DIR / "memory-full.json"
 
@@ -353,6 +357,133 @@ def targets_17(dpop: dict[str, Any] | None, e2e: dict[str, Any]) -> list[list[st
     return rows
 
 
+#: Issue 26: an uncached row's requests per second over its raw-crypto reference's.
+REFERENCE_GOALS: Final = {"jwt-nocache": 0.85, "jwt-dpop": 0.80}
+#: Issue 26: a proof not seen before, in process, over the raw ES256 check.
+PROOF_GOAL: Final = 1.25
+
+
+def replay_capacity(replay: dict[str, Any] | None, e2e: dict[str, Any]) -> list[str]:
+    """Issue 26: the per-process replay store holds a whole window at the highest DPoP
+    rate one process served (any round of the end-to-end DPoP row, any stack)."""
+    name = (
+        "the per-process DPoP replay store's default bound holds a whole replay window at the "
+        "highest DPoP rate one process served (all clients, and one client's share)"
+    )
+    rates = [
+        (r, f"{s['loop']}/{s['http']}")
+        for s in e2e["stacks"]
+        for r in s["variants"].get("jwt-dpop", {}).get("rps_all", [])
+    ]
+    if not replay or not rates:
+        return [name, "not in this run's results", "-", "-"]
+    d, m = replay["defaults"], replay["measured"]
+    rate, tag = max(rates)
+    needed = rate * d["window_s"]
+    ok = needed <= d["max_per_client"] <= d["max_entries"]
+    return [
+        name,
+        f"{rate:.0f} req/s (fastest DPoP round, {tag}) x {d['window_s']:g} s = {needed:,.0f} "
+        f"entries; bound {d['max_entries']:,} (one client: {d['max_per_client']:,}); "
+        f"{m['bytes_per_entry']:.0f} bytes per entry: {needed * m['bytes_per_entry'] / 2**20:.0f} "
+        f"MiB at that rate, {d['max_entries'] * m['bytes_per_entry'] / 2**20:.0f} MiB full",
+        "met" if ok else "not met",
+        "-" if ok else f"{needed - d['max_per_client']:,.0f} entries short (one client)",
+    ]
+
+
+def targets_26(
+    dpop: dict[str, Any] | None, e2e: dict[str, Any], replay: dict[str, Any] | None = None
+) -> list[list[str]]:
+    """Issue 26's targets: the uncached rows against their raw-crypto references."""
+    rows: list[list[str]] = []
+    for stack in e2e["stacks"]:
+        v = stack["variants"]
+        tag = f"{stack['loop']}/{stack['http']}"
+        for key, goal in REFERENCE_GOALS.items():
+            what = "fresh RS256 token, cache off" if key == "jwt-nocache" else "DPoP, fresh proof"
+            name = f"end-to-end {what}: >= {goal:.2f}x its raw-crypto reference's req/s [{tag}]"
+            row = v.get(key, {})
+            if "rps_x_ref" not in row:
+                rows.append([name, "not in this run's results", "-", "-"])
+                continue
+            ref = v[row["reference"]]
+            x = row["rps_x_ref"]
+            ok = x >= goal
+            rows.append(
+                [
+                    name,
+                    f"{fmt_x(x)} {row['reference']} (IQR {row['rps_x_ref_iqr_pct']:.0f}%); "
+                    f"{row['rps']:.0f} vs {ref['rps']:.0f} req/s; {fmt_x(row['rps_ratio'])} "
+                    f"bare vs the reference's {fmt_x(ref['rps_ratio'])}; server CPU "
+                    f"{row['cpu_us_over_ref']:+.0f} µs/req over the reference",
+                    "met" if ok else "not met",
+                    "-" if ok else f"-{goal - x:.2f}x",
+                ]
+            )
+    name = (
+        "in process, a DPoP proof not seen before (verify_proof) "
+        f"<= {PROOF_GOAL}x the raw ES256 check"
+    )
+    v = (dpop or {}).get("algs", {}).get("ES256", {}).get("variants", {})
+    if "fresh" not in v:
+        rows.append([name, "not in this run's results", "-", "-"])
+    else:
+        ratio, raw = v["fresh"]["ratio"], v["raw"]["us"]
+        ok = ratio <= PROOF_GOAL
+        rows.append(
+            [
+                name,
+                f"{fmt_x(ratio)} ({v['fresh']['us']:.1f} µs vs raw {raw:.1f} µs)"
+                + (f"; with the replay store {fmt_x(v['store']['ratio'])}" if "store" in v else ""),
+                "met" if ok else "not met",
+                "-"
+                if ok
+                else f"+{ratio - PROOF_GOAL:.2f}x ({(ratio - PROOF_GOAL) * raw:.1f} µs too many)",
+            ]
+        )
+    rows.append(replay_capacity(replay, e2e))
+    return rows
+
+
+def stage_costs(results: dict[str, Any]) -> list[list[str]]:
+    """Issue 26: what each status stage costs against the same request without it (in
+    process, overheads over the bare route paired per round, from the stage's own step)."""
+    rows: list[list[str]] = []
+    intro = (results.get("introspection") or {}).get("cached")
+    if not intro:
+        rows.append(["introspection from cache", "not in this run's results", "-"])
+    else:
+        r = intro["rows"]
+        jwt, opaque, configured = r["jwt"], r["opaque"], r.get("jwt-introspection")
+        rows.append(
+            [
+                "introspection from cache: a cached opaque token against the same request "
+                "with a cached JWT (no introspection)",
+                f"{opaque['overhead_us'] - jwt['overhead_us']:+.2f} µs per request "
+                f"({opaque['overhead_us']:.2f} vs {jwt['overhead_us']:.2f} µs over bare; "
+                f"per-round ratio {intro['opaque_over_jwt']:.2f}x)",
+                "introspection step",
+            ]
+        )
+        if configured is not None:
+            rows.append(
+                [
+                    "introspection configured, a JWT request (the stage does not apply)",
+                    f"{configured['overhead_us'] - jwt['overhead_us']:+.2f} µs per request "
+                    f"({configured['overhead_us']:.2f} vs {jwt['overhead_us']:.2f} µs over bare)",
+                    "introspection step",
+                ]
+            )
+    for name, step in (
+        ("revocation with a local Redis", "revocation"),
+        ("OpenTelemetry", "otel"),
+    ):
+        if step not in results:
+            rows.append([name, "not in this run's results (the stage is not merged yet)", "-"])
+    return rows
+
+
 def _full_memory() -> dict[str, Any] | None:
     if not FULL_MEMORY.exists():
         return None
@@ -385,7 +516,7 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, introspection, revocation, e2e, memory,",
+        "#   (micro, dpop, inprocess, introspection, revocation, e2e, replay, memory,",
         "#   profile_hot_path, spy_e2e)",
         "```",
         "",
@@ -426,6 +557,30 @@ def compose(
             targets_17(results.get("dpop"), e2e),
             align="llll",
         ),
+        "",
+        "## Targets (issue 26: the uncached request against its raw-crypto reference)",
+        "",
+        "The references are benchmarks/raw_crypto.py, pure-ASGI middlewares served like the "
+        "other variants (same uvicorn, same route, same rounds, each run next to a bare run): "
+        "ref-rsa does one RSA PKCS#1 v1.5 verification of the bearer token's signing input "
+        "with its decoded signature (cryptography's `public.verify`, the key known in "
+        "advance, nothing else parsed); ref-dpop one ES256 verification of the DPoP proof "
+        "(the client's key known in advance) plus a dict lookup of the already verified "
+        "token. x reference: per round, (row / its bare run) / (reference / its bare run), "
+        "the median over rounds. The in-process target is the DPoP step's "
+        "'a new proof from a known key' against the raw ES256 check of the same round.",
+        "",
+        table(
+            ["target", "measured", "status", "gap"],
+            targets_26(results.get("dpop"), e2e, results.get("replay")),
+            align="llll",
+        ),
+        "",
+        "Stage costs (issue 26): each status stage against the same request without it, from "
+        "the stage's own step (in process; a stage that is not configured is not in the "
+        "request's list of checks, request/stages.py).",
+        "",
+        table(["stage", "measured", "from"], stage_costs(results), align="lll"),
         "",
         "## Introspection (issue 22: opaque tokens)",
         "",
@@ -522,7 +677,9 @@ def compose(
         "request) with the `DPoP` scheme and a new ES256 proof per request (its own jti, "
         "iat, ath), from a pool made before each run with room for twice the fastest rate "
         "seen, each proof sent once: a proof cannot be reused within the server's iat "
-        "window, its jti is in the replay store (the default per-process one). "
+        "window, its jti is in the replay store (the default per-process one); the two "
+        "raw-crypto references (ref-rsa, ref-dpop: benchmarks/raw_crypto.py) are the limits "
+        "of the cache-off and DPoP rows, the 'x reference' column. "
         "JWTAuthMiddleware "
         "runs with its defaults: metrics on (the global Prometheus registry), structlog "
         "unconfigured (its default logger prints rejections to stdout, discarded). The PyJWT "
@@ -537,6 +694,24 @@ def compose(
         "'9k req/s, 100 µs per request' reference).",
         "",
         e2e["markdown"],
+        "",
+        "## DPoP replay store (per process)",
+        "",
+        *(
+            [
+                "The store the default settings make (`MemoryReplayStore`), filled with "
+                f"{rp['measured']['entries']:,} first uses from {rp['measured']['clients']} "
+                "clients, keys as the binding stage forms them (`<jkt>:<jti>`); bytes per "
+                "entry from tracemalloc (garbage collected before each reading). A process "
+                "serving R DPoP requests a second holds R x window entries; the targets "
+                "table above sets that against the fastest end-to-end DPoP round. See "
+                "benchmarks/replay.py and docs/dpop-replay.md.",
+                "",
+                rp["markdown"],
+            ]
+            if (rp := results.get("replay"))
+            else ["Not in this run's results (written before the replay step)."]
+        ),
         "",
         "## Memory",
         "",
@@ -595,7 +770,8 @@ def compose(
             "'middleware own' is JWTAuthMiddleware.__call__ without the line awaiting the "
             "inner app; the inner "
             "app includes writing the response (RequestResponseCycle.send). Full reports, "
-            "collapsed-stack aggregates: profile-e2e-jwt-nocache.txt and profile-e2e-jwt.txt "
+            "collapsed-stack aggregates: profile-e2e-jwt-nocache.txt, profile-e2e-jwt.txt and "
+            "profile-e2e-jwt-dpop.txt (a cached DPoP-bound token, a fresh ES256 proof each) "
             "(`python -m benchmarks.spy_e2e`).",
             "",
             spy["markdown"],
@@ -640,6 +816,9 @@ def main() -> int:
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     rows = targets_17(results["dpop"], results["e2e"])
     print("\nTargets (issue 17):\n")
+    print(table(["target", "measured", "status", "gap"], rows, align="llll"))
+    rows = targets_26(results["dpop"], results["e2e"], results["replay"])
+    print("\nTargets (issue 26):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     rows = targets_23(results["revocation"])
     print("\nTargets (issue 23):\n")

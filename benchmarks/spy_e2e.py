@@ -5,9 +5,11 @@ cache-off middleware costs more server CPU per request than that. This step
 shows where: one uvicorn process per variant (``--loop asyncio --http h11``,
 one worker, no access log, the app of benchmarks/e2e_app.py on 127.0.0.1),
 variants ``jwt-nocache`` (JWTAuthMiddleware, cache off: every request
-verifies an RS256 signature) and ``jwt`` (cache on, one repeated token: every
-request after the first is a cache hit). Every request carries the same
-~800-byte RS256 token (key set of 4 keys with kids).
+verifies an RS256 signature), ``jwt`` (cache on, one repeated token: every
+request after the first is a cache hit) and ``jwt-dpop`` (a DPoP-bound token,
+cached after its first request, and a new ES256 proof per request, each sent
+once from a pool made before each run, as benchmarks/e2e.py does). Every
+request carries the same ~800-byte RS256 token (key set of 4 keys with kids).
 
 Method, per variant: a 2 s wrk warm-up (no profiler), then wrk for 12 s (-t1
 -c32, as e2e.py) and, from its 2nd second, ``py-spy record -p PID -d 8 -r 250
@@ -64,13 +66,18 @@ from .common import (
     typical_claims,
     wrk_version,
 )
+from .e2e import DPOP_FIRST_RATE
+from .proofs import ProofMaker
 from .server import Server, get, load, start_uvicorn, start_wrk, wrk_result
 
 STACK = ("asyncio", "h11")  # the issue's reference stack (pure Python), not the default
 VARIANTS = (
     ("jwt-nocache", "JWTAuthMiddleware, cache off (every request verifies RS256)"),
     ("jwt", "JWTAuthMiddleware, cache on, one repeated token (cache hits)"),
+    ("jwt-dpop", "JWTAuthMiddleware, DPoP: a cached bound token and a fresh ES256 proof each"),
 )
+#: Proofs made per second of a DPoP run: the fastest rate of the warm-up, with this margin.
+DPOP_MARGIN = 1.5
 MIDDLEWARE = "JWTAuthMiddleware.__call__"
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
 Frame = tuple[str, str, int | None]  # (function, file, line); a stack lists them outermost first
@@ -163,11 +170,15 @@ KEY_FRAMES: tuple[tuple[str, str, Callable[[list[Frame]], bool]], ...] = (
         "  TokenCache.lookup (the cache probe before verify)",
         _func_is("TokenCache.lookup", JWT),
     ),
-    ("decode_body", "  decode_body (structure.py)", _func_is("decode_body", JWT + "structure")),
+    (
+        "decode_body",
+        "  decode_body (structure.py)",
+        _func_is("decode_body", JWT + "tokens/structure"),
+    ),
     (
         "check",
-        "  key primitive check (primitives.py: the RSA signature)",
-        _func_endswith("check", JWT + "primitives"),
+        "  key primitive check (keys/primitives.py: the RSA or ES256 signature)",
+        _func_endswith("check", JWT + "keys/primitives"),
     ),
     (
         "extract_bearer",
@@ -183,6 +194,17 @@ KEY_FRAMES: tuple[tuple[str, str, Callable[[list[Frame]], bool]], ...] = (
         ),
     ),
     ("observer_rejected", "  Observer.rejected", _func_is("Observer.rejected", JWT)),
+    (
+        "present_dpop",
+        "  ProofCheck.present (the DPoP proof: request target, verify_proof)",
+        _func_is("ProofCheck.present", JWT),
+    ),
+    ("verify_proof", "    verify_proof (dpop/proof.py)", _func_is("verify_proof", JWT)),
+    (
+        "replay",
+        "  ProofBinding.check (cnf.jkt, the replay store)",
+        _func_is("ProofBinding.check", JWT),
+    ),
     ("inner_app", "inner app awaited by the middleware (Starlette routing + response)", _never),
     (
         "h11_receive",
@@ -322,9 +344,11 @@ def summary_lines(variant: str, run: dict[str, Any], a: dict[str, Any]) -> list[
     p = a["pct"]
     return [
         f"{variant}: {run['rps']:.0f} req/s under py-spy ({run['rps_warmup']:.0f} in the "
-        f"warm-up without), {a['samples']} samples -> {run['file']}",
+        f"warm-up without), {a['samples']} samples, {run['non2xx']} non-2xx -> {run['file']}",
         f"  middleware own {p['middleware_own']:.1f}% (Verifier.verify {p['verify']:.1f}%, "
         f"check {p['check']:.1f}%, decode_body {p['decode_body']:.1f}%, cached {p['cached']:.1f}%, "
+        f"DPoP proof {p['present_dpop']:.1f}% (verify_proof {p['verify_proof']:.1f}%), "
+        f"replay store {p['replay']:.1f}%, "
         f"Observer.accepted {p['observer_accepted']:.1f}%); inner app {p['inner_app']:.1f}%",
         f"  h11 data_received {p['h11_receive']:.1f}%, RequestResponseCycle.send "
         f"{p['h11_send']:.1f}% (socket write {p['transport_write']:.1f}%); asyncio loop alone "
@@ -345,6 +369,8 @@ def markdown(data: dict[str, Any]) -> str:
                 f"{p['verify']:.1f}",
                 f"{p['check']:.1f}",
                 f"{p['decode_body']:.1f}",
+                f"{p['verify_proof']:.1f}",
+                f"{p['replay']:.1f}",
                 f"{p['observer_accepted']:.1f}",
                 f"{p['inner_app']:.1f}",
                 f"{p['h11_receive']:.1f}",
@@ -359,8 +385,10 @@ def markdown(data: dict[str, Any]) -> str:
             "samples",
             "middleware own %",
             "Verifier.verify %",
-            "check (RSA) %",
+            "key check %",
             "decode_body %",
+            "verify_proof %",
+            "ProofBinding.check %",
             "Observer.accepted %",
             "inner app %",
             "h11 data_received %",
@@ -390,18 +418,20 @@ def profile_variant(
     args: argparse.Namespace,
     py_spy: str,
     server: Server,
-    token_file: Path,
+    requests: Callable[[float], dict[str, Path]],
     out: Path,
 ) -> dict[str, Any]:
-    """Warm up, then wrk with py-spy recording the server for part of the run."""
-    warm = load(args.wrk, server, args.warmup, args.connections, token_file=token_file)
+    """Warm up, then wrk with py-spy recording the server for part of the run;
+    ``requests(rate)`` names wrk's files for a run (DPoP: a new pool of proofs)."""
+    warm = load(args.wrk, server, args.warmup, args.connections, **requests(0.0))
     command = [
         py_spy, "record", "-p", str(server.proc.pid), "-d", str(args.duration),
         "-r", str(args.rate), "-f", "raw", "-o", str(out),
     ]  # fmt: skip
     wrk_seconds = args.duration + 2 * args.spy_delay
     cpu0 = server.cpu_seconds()
-    wrk = start_wrk(args.wrk, server.url, wrk_seconds, args.connections, token_file=token_file)
+    files = requests(warm["rps"])
+    wrk = start_wrk(args.wrk, server.url, wrk_seconds, args.connections, **files)
     try:
         time.sleep(args.spy_delay)
         try:
@@ -430,6 +460,25 @@ def profile_variant(
         "cpu_us_per_req_warmup": warm["cpu_us_per_req"],
         "wrk_seconds": round(wrk_seconds),
     }
+
+
+def _dpop_requests(
+    args: argparse.Namespace, client: ProofMaker, token: str, server: Server, path: Path
+) -> Callable[[float], dict[str, Path]]:
+    """A new pool of proofs for each run, each proof sent once (benchmarks/e2e.py's
+    DPoPLoad): the warm-up's from a first guess, the profiled run's from the warm-up's rate
+    (never below the first guess). Refused requests show in the report's non-2xx."""
+
+    def requests(rate: float) -> dict[str, Path]:
+        seconds = args.warmup if not rate else args.duration + 2 * args.spy_delay
+        # At least the first guess: a warm-up slowed by a busy machine must not leave the
+        # profiled run short of proofs (replays would be refused and profiled instead).
+        n = int(max(DPOP_MARGIN * rate, DPOP_FIRST_RATE) * seconds) + args.connections
+        proofs = client.pool(n, "GET", server.url + "/", token)
+        path.write_text(token + "\n" + "\n".join(proofs) + "\n")
+        return {"dpop_file": path}
+
+    return requests
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,6 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         token = sign(typical_claims(), keys)
         token_file = tmp / "token.txt"
         token_file.write_text(token + "\n")
+        # DPoP: one client key, the token bound to it, a new pool of proofs per run.
+        client = ProofMaker.generate()
+        bound = sign(typical_claims() | {"cnf": {"jkt": client.jkt}}, keys)
+        proofs_file = tmp / "dpop-proofs.txt"
         for variant, label in VARIANTS:
             server = start_uvicorn(
                 f"spy-{variant}",
@@ -482,7 +535,11 @@ def main(argv: list[str] | None = None) -> int:
                 stack=STACK,
             )
             try:
-                status, body = get(server, "/", token)
+                if variant == "jwt-dpop":
+                    proof = client.proof("GET", server.url + "/", bound)
+                    status, body = get(server, "/", bound, proof=proof)
+                else:
+                    status, body = get(server, "/", token)
                 assert status == 200 and body in ANSWERS, (variant, status, body[:200])
                 # Can py-spy attach at all (ptrace may be refused in a container)?
                 try:
@@ -502,7 +559,15 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 log(f"spy: {variant}: warm-up {args.warmup} s, then py-spy {args.duration} s")
                 raw = tmp / f"{variant}.raw"
-                run = profile_variant(args, py_spy, server, token_file, raw)
+                run = profile_variant(
+                    args,
+                    py_spy,
+                    server,
+                    _dpop_requests(args, client, bound, server, proofs_file)
+                    if variant == "jwt-dpop"
+                    else lambda rate: {"token_file": token_file},
+                    raw,
+                )
             finally:
                 server.stop()
             if run["spy_returncode"] != 0 or not raw.exists() or not raw.stat().st_size:

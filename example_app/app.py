@@ -67,6 +67,10 @@ KEY_VARIABLES = (
     "JWT_SECRET",
 )
 DEFAULT_AUDIENCE = "example-api"
+#: The longest claim value ``GET /dev/token`` takes from its query.
+MAX_CLAIM_CHARS = 2048
+SCOPE_DOC = "the scope claim, space-separated (orders:read orders:write)"
+ROLES_DOC = "the roles claim, comma-separated (an array: Orders.Read,Orders.Write)"
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -215,14 +219,27 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
         async def token(
             scenario: str = Query("valid"),
             jkt: str | None = Query(None, description="bind the token to this key (DPoP)"),
+            scope: str | None = Query(None, max_length=MAX_CLAIM_CHARS, description=SCOPE_DOC),
+            aud: str | None = Query(None, max_length=MAX_CLAIM_CHARS, description="the audience"),
+            sub: str | None = Query(None, max_length=MAX_CLAIM_CHARS, description="the subject"),
+            roles: str | None = Query(None, max_length=MAX_CLAIM_CHARS, description=ROLES_DOC),
         ) -> dict[str, Any]:
             """DEVELOPMENT ONLY: a token for a named scenario; with ``jkt`` (a key's RFC 7638
-            thumbprint) bound to that key (``cnf.jkt``), to be sent with DPoP proofs."""
+            thumbprint) bound to that key (``cnf.jkt``), to be sent with DPoP proofs. ``scope``,
+            ``aud``, ``sub`` and ``roles`` (comma-separated: an array) replace those claims
+            of the scenario's token, to try your own app's scopes and roles."""
             if scenario not in SCENARIO_NAMES:
                 raise HTTPException(404, f"unknown scenario; choose one of {list(SCENARIO_NAMES)}")
             found = next(s for s in SCENARIOS if s.name == scenario)
+            claims: dict[str, Any] = {
+                name: value
+                for name, value in (("scope", scope), ("aud", aud), ("sub", sub))
+                if value is not None
+            }
+            if roles is not None:
+                claims["roles"] = [r.strip() for r in roles.split(",") if r.strip()]
             try:
-                minted = issuer_dev.mint(scenario, jkt)
+                minted = issuer_dev.mint(scenario, jkt, **claims)
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from None
             return {

@@ -131,8 +131,10 @@ def auth_settings(
     issuer = issuer_url or next(iter(settings.issuers), None)
     if not issuer:
         raise ConfigurationError(
-            "an MCP server's AuthSettings names its authorization server: set JWT_ISSUER "
-            "(Settings issuer=...) or pass issuer_url="
+            settings.render(
+                "an MCP server's AuthSettings names its authorization server: set $issuer "
+                "or pass issuer_url="
+            )
         )
     return AuthSettings(
         issuer_url=issuer,  # type: ignore[arg-type]  # pydantic validates the string

@@ -8,13 +8,18 @@ once at construction from the settings (docs/architecture.md):
     binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
     status         status.py        is the token still live: revocation.py (the shared list),
                                     introspection in ``always`` mode
-    authorization  authorization.py path scopes
+    authorization  authorization.py path scopes, then path claims
     admission      admission.py     the app gets the user and state, or the client the
                                     challenge and problem+json; observe.py logs and counts
 
 A cached token in the plain ``Authorization: Bearer`` header skips presentation's
 checks (it passed them when it was cached) and verification: one cache lookup,
 then the binding and authorization checks a cached outcome still needs.
+
+Revocation (docs/revocation.md): with ``JWT_REVOCATION_REDIS_URL``, every accepted
+token is checked against the list every instance shares (``self.revocation``: its
+``.list`` is the Python API; ``revocation_list=`` gives a list of your own); with
+``JWT_SSF_PATH`` too, Security Event Tokens are received there (``self._receiver``).
 """
 
 from __future__ import annotations
@@ -37,11 +42,17 @@ from .observe.observer import Observer
 from .outcome import Failure, VerifiedToken
 from .request import websocket
 from .request.admission import Admission
-from .request.authorization import PathScopes
+from .request.authorization import PathClaims, PathScopes
 from .request.binding import BearerBinding, ProofBinding
 from .request.metadata import MetadataDocument, MetadataEndpoint, resource_warnings
 from .request.paths import PathRules, route_path
-from .request.presentation import AUTHORIZATION_BEARER, Presentation, ProofCheck
+from .request.presentation import (
+    ANONYMOUS,
+    AUTHORIZATION_BEARER,
+    Anonymous,
+    Presentation,
+    ProofCheck,
+)
 from .request.revocation import RevocationSetup
 from .request.stages import Outcome, by_token
 from .request.status import status_checks
@@ -75,7 +86,11 @@ class JWTAuthMiddleware:
     settings to read the environment (CONTRACT section 3), or ``verifier=``
     (a :class:`Verifier` or :class:`MultiIssuerVerifier`). ``public_paths`` skip
     authentication (the path and everything under it); ``path_scopes`` maps
-    a path prefix to the scopes it requires (403 insufficient_scope).
+    a path prefix to the scopes it requires (403 insufficient_scope);
+    ``path_claims`` maps a path prefix to ``{claim: [accepted values]}`` (403
+    claim_not_allowed, judged after the scopes). Under ``optional_paths`` (and the
+    settings' own), a request without a token reaches the app as anonymous, and
+    one with a token is judged as anywhere else.
 
     On success ``request.user`` is a :class:`JWTUser`, ``request.auth`` an
     ``AuthCredentials`` with ``"authenticated"`` followed by the token's
@@ -89,11 +104,6 @@ class JWTAuthMiddleware:
     :mod:`jwt_middleware.request.paths`). WebSocket handshakes follow the same rules;
     see :mod:`jwt_middleware.request.websocket` for rejections, the subprotocol token
     and the close when a socket's token expires.
-
-    With ``JWT_REVOCATION_REDIS_URL`` set, every accepted token is checked against the
-    revocation list every instance shares (``self.revocation``, docs/revocation.md);
-    ``revocation_list=`` gives a :class:`~jwt_middleware.revocation.RevocationList` of
-    your own. With ``JWT_SSF_PATH`` set too, Security Event Tokens are received there.
 
     With ``settings.resource`` (``JWT_RESOURCE``) set, the RFC 9728 protected
     resource metadata (:mod:`jwt_middleware.request.metadata`, ``self.metadata``) is
@@ -109,6 +119,8 @@ class JWTAuthMiddleware:
         verifier: Verifier | MultiIssuerVerifier | None = None,
         public_paths: Iterable[str] = (),
         path_scopes: Mapping[str, Iterable[str]] | None = None,
+        path_claims: Mapping[str, Mapping[str, Any]] | None = None,
+        optional_paths: Iterable[str] = (),
         allow_cors_preflight: bool = True,
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
@@ -137,7 +149,10 @@ class JWTAuthMiddleware:
         self._remote = bool(verifier.remote)
         self._start_lock: asyncio.Lock | None = None
         self._started = False
-        self._rules = rules = PathRules(public_paths, path_scopes or {})
+        optional = (optional_paths,) if isinstance(optional_paths, str) else tuple(optional_paths)
+        self._rules = rules = PathRules(
+            public_paths, path_scopes or {}, path_claims, (*self.settings.optional_paths, *optional)
+        )
         self._preflight = allow_cors_preflight
         #: DPoP (RFC 9449, docs/dpop.md): None with ``JWT_DPOP=off``.
         self.dpop = dpop = (
@@ -145,7 +160,7 @@ class JWTAuthMiddleware:
         )
         #: The RFC 9728 document's endpoint when ``resource`` is set (else None).
         self._metadata = (
-            MetadataEndpoint(verifier, path_scopes, remote=self._remote)
+            MetadataEndpoint(verifier, rules, remote=self._remote, wrapped=app)
             if self.settings.resource
             else None
         )
@@ -154,17 +169,15 @@ class JWTAuthMiddleware:
         if self.settings.resource:
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
-        #: Revocation (docs/revocation.md): the list (``.list``), its check, the receiver.
-        self.revocation = revocation = RevocationSetup.from_settings(
-            self.settings, registry=registry, logger=self.log, revocations=revocation_list
+        self.revocation = revocation = RevocationSetup.for_middleware(
+            self.settings, self.observer, registry=registry, logger=self.log, given=revocation_list
         )
         self._receiver = revocation.receiver if revocation is not None else None
-        if self._receiver is not None:  # the transmitter's keys, exported like any
-            self.observer.watch(self._receiver.verifier)
         # The request's stages (see the module docstring).
         self.presentation = Presentation(
             self.settings,
             ProofCheck(dpop.policy, dpop.nonces, dpop.max_bytes) if dpop is not None else None,
+            rules.is_optional if rules.has_optional else None,
         )
         #: Opaque tokens (RFC 7662, CONTRACT section 8): None without JWT_INTROSPECTION_URL.
         self.introspector = introspector = (
@@ -189,13 +202,11 @@ class JWTAuthMiddleware:
             ).check
             if dpop is not None
             else None,
-            status=status_checks(
-                revocation.check if revocation is not None else None,
-                introspector.check if introspector is not None and introspector.always else None,
+            status=status_checks(revocation, introspector),
+            authorization=(
+                *((PathScopes(rules, scope_advice(verifier)).check,) if rules.has_scopes else ()),
+                *((PathClaims(rules).check,) if rules.has_claims else ()),
             ),
-            authorization=(PathScopes(rules, scope_advice(verifier)).check,)
-            if rules.has_scopes
-            else (),
         )
         self.admission = Admission(
             app,
@@ -240,10 +251,9 @@ class JWTAuthMiddleware:
             self._started = False
         if self.dpop is not None:
             await self.dpop.replay_store.aclose()
-        if self.introspector is not None:
-            await self.introspector.aclose()
-        if self.revocation is not None:
-            await self.revocation.aclose()
+        for client in (self.introspector, self.revocation):
+            if client is not None:
+                await client.aclose()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_receive() -> Message:
@@ -274,16 +284,16 @@ class JWTAuthMiddleware:
             await self.startup()
         started = perf_counter()
         # presentation and verification: one cache lookup for a cached plain bearer token
-        token = self.presentation.plain_bearer(scope)
-        outcome: Outcome | None = self.verification.cached(token) if token else None
-        presented = AUTHORIZATION_BEARER
+        token, presented = self.presentation.plain_bearer(scope), AUTHORIZATION_BEARER
+        outcome: Outcome | Anonymous | None = self.verification.cached(token) if token else None
         if outcome is None:
-            token, presented, outcome = self.presentation.present(scope)
+            token, presented, outcome = self.presentation.present(scope, path)
             if outcome is None:
                 outcome, waited = await self.verification.verify(token)
                 started += waited  # the key fetch wait is not verification time
-        # binding, status, authorization: the checks configured for this kind of token
-        if type(outcome) is VerifiedToken:
+            elif outcome is ANONYMOUS:  # an optional path, no token: the app, anonymous
+                return await self._anonymous(scope, receive, send)
+        if type(outcome) is VerifiedToken:  # binding, status, authorization, as configured
             for check, awaited in self._checks[presented.scheme][outcome.jkt is not None]:
                 result = check(token, presented, outcome, path)
                 outcome = await result if awaited else result

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, NoReturn
 from starlette.authentication import AuthCredentials, BaseUser
 
 from .reasons import REASONS, Reason, ReasonInfo
+from .values.settingnames import BY_ENVIRONMENT, SettingNames
 from .values.text import clip
 
 
@@ -67,7 +68,10 @@ class Failure(_FailureFields):
     knows better (e.g. a near-miss issuer); ``verbose_hint`` is an extra
     sentence for the verbose level only (it may name expected values or kids);
     ``expected`` holds values shown only at the verbose level (expected issuer,
-    known kids, fingerprints). ``alg``, ``kid`` and ``key_fingerprint`` feed
+    known kids, fingerprints). A hint names the settings it mentions with
+    placeholders (``$leeway``), rendered as the reader gave them by
+    :meth:`hint_for` (:mod:`jwt_middleware.values.settingnames`); a detail
+    describes the token and names no setting. ``alg``, ``kid`` and ``key_fingerprint`` feed
     logs and metrics; ``iss``, ``aud`` and ``sub`` are the token's unverified
     claims, for log events only (never rendered in responses). ``problems``
     defaults to the one problem ``(reason, detail)``.
@@ -132,7 +136,16 @@ class Failure(_FailureFields):
 
     @property
     def effective_hint(self) -> str:
-        return self.hint if self.hint is not None else REASONS[self.reason].hint
+        """The hint, its settings named as environment variables (:meth:`hint_for`)."""
+        return self.hint_for(BY_ENVIRONMENT)
+
+    def hint_for(self, names: SettingNames, *, verbose: bool = False) -> str:
+        """The hint (the reason's own when the failure has none), with the verbose
+        level's extra sentence when ``verbose``, its settings named by ``names``."""
+        hint = self.hint if self.hint is not None else REASONS[self.reason].hint
+        if verbose and self.verbose_hint:
+            hint = f"{hint} {self.verbose_hint}"
+        return names.render(hint)
 
 
 class ScopeList(list[str]):

@@ -71,6 +71,8 @@ class Reason(StrEnum):
     introspection_unavailable = "introspection_unavailable"
     introspection_client_rejected = "introspection_client_rejected"
     introspection_invalid_response = "introspection_invalid_response"
+    # authorization beyond scopes (CONTRACT section 12)
+    claim_not_allowed = "claim_not_allowed"
     # revocation (CONTRACT section 9)
     token_revoked = "token_revoked"
     revocation_unavailable = "revocation_unavailable"
@@ -222,7 +224,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "A browser sends cookies with requests that other sites make, so a token taken "
             "from a cookie does not authenticate an unsafe method or a WebSocket handshake "
             "from another origin (CSRF). Make the request from the API's own origin, or list "
-            "your front end's origin in JWT_TRUSTED_ORIGINS; behind a TLS-terminating proxy, "
+            "your front end's origin in $trusted_origins; behind a TLS-terminating proxy, "
             "let the server see the original scheme and Host (uvicorn --proxy-headers).",
         ),
         _r(
@@ -296,7 +298,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             _INVALID_TOKEN,
             "Algorithm not allowed",
             "The token's alg is not in the allow-list. Either the issuer signs with another "
-            "algorithm than agreed, or JWT_ALGORITHMS should include it.",
+            "algorithm than agreed, or $algorithms should include it.",
         ),
         _r(
             R.algorithm_key_mismatch,
@@ -315,7 +317,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "HMAC token against a public key",
             "An HS* token was checked against an asymmetric key: the public key would be used as "
             "an HMAC secret, the classic key-confusion attack. If the issuer really uses HMAC, "
-            "configure the shared secret (JWT_SECRET); otherwise the token is forged.",
+            "configure the shared secret ($secret); otherwise the token is forged.",
         ),
         _r(
             R.missing_kid,
@@ -398,7 +400,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             _INVALID_TOKEN,
             "Token not yet valid",
             "The token's nbf is in the future. Usually the issuer's clock is ahead of this "
-            "server's: check NTP on both, or raise JWT_LEEWAY.",
+            "server's: check NTP on both, or raise $leeway.",
         ),
         _r(
             R.token_issued_in_future,
@@ -407,7 +409,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             _INVALID_TOKEN,
             "Token issued in the future",
             "The token's iat is in the future: the issuer's clock is ahead of this server's. "
-            "Check NTP on both, or raise JWT_LEEWAY.",
+            "Check NTP on both, or raise $leeway.",
         ),
         _r(
             R.issuer_mismatch,
@@ -425,7 +427,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             _INVALID_TOKEN,
             "Audience does not match",
             "None of the token's aud values is an expected audience. Request the token for "
-            "this API's audience, or add it to JWT_AUDIENCE.",
+            "this API's audience, or add it to $audience.",
         ),
         _r(
             R.missing_claim,
@@ -434,7 +436,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             _INVALID_TOKEN,
             "Required claim missing",
             "A claim this service requires is absent. Configure the issuer to include it, or "
-            "change JWT_REQUIRED_CLAIMS.",
+            "change $required_claims.",
         ),
         _r(
             R.invalid_claim,
@@ -524,7 +526,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Introspection unavailable",
             "The token could not be checked: the introspection endpoint could not be reached, "
             "timed out or answered with a server error. Retry later; operators: check that "
-            "JWT_INTROSPECTION_URL is reachable from this service (jwt-middleware doctor).",
+            "$introspection_url is reachable from this service (jwt-middleware doctor).",
         ),
         _r(
             R.introspection_client_rejected,
@@ -534,7 +536,7 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "Introspection credentials refused",
             "The introspection endpoint refused this server's own client credentials: a "
             "configuration fault of this service, not the caller's. Check "
-            "JWT_INTROSPECTION_CLIENT_ID, the client secret (or key) and JWT_INTROSPECTION_AUTH "
+            "$introspection_client_id, the client secret (or key) and $introspection_auth "
             "against the client registered at the authorization server (jwt-middleware doctor).",
         ),
         _r(
@@ -544,11 +546,22 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             None,
             "Introspection answer unusable",
             "The introspection endpoint's answer was not a JSON object with a boolean 'active' "
-            "(or a signed answer that did not verify): usually JWT_INTROSPECTION_URL names "
+            "(or a signed answer that did not verify): usually $introspection_url names "
             "another page (a login page, a redirect, the token endpoint). Configure the "
             "endpoint the authorization server's metadata names (introspection_endpoint).",
         ),
-        # revocation (CONTRACT section 9)
+        # authorization beyond scopes (CONTRACT section 12)
+        _r(
+            R.claim_not_allowed,
+            S.scope,
+            403,
+            None,
+            "Claim value not accepted",
+            "The token is valid, but a claim this route requires is missing or holds a value "
+            "the route does not accept (a tenant, a client, ...). Request the token where "
+            "the route expects it (the detail names the claim), or accept the value in the "
+            "route's claim rule.",
+        ),
         _r(
             R.token_revoked,
             S.status,

@@ -18,21 +18,24 @@ stages that read it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, Literal
 
 from .errors import ConfigurationError
+from .values.algorithms import DPOP_ALGORITHMS as DPOP_ALGORITHMS  # re-exported
 from .values.algorithms import SUPPORTED_ALGS
-from .values.fieldtypes import check_types, field_types
+from .values.claimpaths import claim_paths
+from .values.fieldtypes import as_items, as_list, check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.introspectionconfig import check_introspection_settings
-from .values.locationspec import DEFAULT_LOCATIONS, parse_locations
+from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
 from .values.resourceid import check_resource, check_url
 from .values.revocationconfig import check_revocation_settings
+from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
-from .values.syntax import is_token, scope_tokens
+from .values.syntax import is_token, path_prefix, scope_tokens
 from .values.uri import parse_origin
 
 DiagnosticsLevel = Literal["minimal", "standard", "verbose"]
@@ -47,21 +50,7 @@ IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "privat
 INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 RevocationFail = Literal["closed", "open"]
 REVOCATION_FAILS: Final = ("closed", "open")
-#: The asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none, never MAC).
-DPOP_ALGORITHMS: Final = (
-    "ES256",
-    "ES384",
-    "ES512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "EdDSA",
-)
-#: The algorithms a Security Event Token may be signed with (asymmetric, as a proof's).
-SSF_ALGORITHMS: Final = DPOP_ALGORITHMS
+SSF_ALGORITHMS: Final = DPOP_ALGORITHMS  # a Security Event Token's, asymmetric as a proof's
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -74,6 +63,8 @@ _LIST_FIELDS: Final = frozenset(
         "resource_scopes",
         "dpop_algorithms",
         "trusted_origins",
+        "scope_claims",
+        "optional_paths",
     }
 )
 
@@ -87,25 +78,6 @@ def _secret(default: Any) -> Any:
 def secret_fields() -> frozenset[str]:
     """The names of the settings that hold secrets, from the class's own declaration."""
     return frozenset(f.name for f in fields(Settings) if f.metadata.get("secret"))
-
-
-def _as_tuple(value: Any) -> Any:
-    """A list setting as a tuple: a string split at commas, None empty, any other
-    iterable as its items. Anything else is left for the type check to name."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    return tuple(value) if isinstance(value, Iterable) else value
-
-
-def _items(value: Any) -> Any:
-    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
-    but a string or bytes (whose characters are not keys); anything else is left
-    for the type check to name."""
-    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
-        return tuple(value)
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +122,7 @@ class Settings:
     #: Dropped keys remembered for retired_key: how many, and for how long.
     key_history_size: int = 32
     key_history_max_age: float = 7 * 86400.0
-    #: Keys come from a key provider given to ``Verifier(settings, source=...)``
-    #: (an embedded development issuer, say), not from these settings.
+    #: Keys come from a key provider given to ``Verifier(settings, source=...)``, not these.
     external_keys: bool = False
     #: Verified-token cache: at most this many entries (0 turns it off) ...
     token_cache_entries: int = 10000
@@ -170,24 +141,19 @@ class Settings:
     #: Where a token is accepted from, in order (see :mod:`jwt_middleware.request.locations`):
     #: ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``.
     token_locations: str | tuple[str, ...] = DEFAULT_LOCATIONS
-    #: WebSocket: a subprotocol name after which a browser client offers its token
-    #: (``new WebSocket(url, ["bearer", token])``); None: the Authorization header only.
+    #: WebSocket: the subprotocol after which a browser offers its token; None: header only.
     websocket_subprotocol: str | None = None
     #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
     websocket_close_on_expiry: bool = True
-    #: Cookie tokens: origins (``https://app.example.com``) besides the request's own
-    #: whose pages may send unsafe requests and open WebSockets with the cookie.
+    #: Cookie tokens: other origins whose pages may send unsafe requests with the cookie.
     trusted_origins: str | tuple[str, ...] = ()
-    #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
-    #: ``application/`` optional; empty: ``typ`` is not checked.
+    #: Accepted ``typ`` values (``at+jwt``), any case, ``application/`` optional; empty: any.
     token_types: str | tuple[str, ...] = ()
-    #: Identity-provider rules (:mod:`jwt_middleware.tokens.idp`): ``auto`` (recognised from
-    #: the issuer, discovery or JWKS URL), ``none``, or a provider's name.
+    #: Provider rules (tokens/idp.py): ``auto`` (from the issuer or URLs), ``none``, a name.
     idp: str = "auto"
     #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
     idp_tenants: str | tuple[str, ...] = ()
-    #: This API's resource identifier (RFC 8707 / RFC 9728): when set, the protected
-    #: resource metadata is served and challenges carry ``resource_metadata``.
+    #: This API's resource id (RFC 8707, RFC 9728): its metadata served, challenges name it.
     resource: str | None = None
     #: Scopes listed in the metadata's ``scopes_supported``, after those of ``path_scopes``.
     resource_scopes: str | tuple[str, ...] = ()
@@ -199,8 +165,7 @@ class Settings:
     dpop: DPoPMode = "allowed"
     #: Require a server-issued nonce in every DPoP proof (``use_dpop_nonce``).
     dpop_nonce: bool = False
-    #: Key of the stateless nonces; give every instance of a fleet the same one.
-    #: None: a random key per process.
+    #: Key of the stateless nonces (the same on every instance); None: random per process.
     dpop_nonce_secret: str | None = _secret(None)
     #: A nonce is accepted for this many seconds after it was issued (two time slots).
     dpop_nonce_lifetime: float = 300.0
@@ -209,7 +174,7 @@ class Settings:
     #: When the replay store is unavailable: ``closed`` (refuse, 503) or ``open`` (accept).
     dpop_replay_fail: DPoPReplayFail = "closed"
     #: The per-process replay store's bound (unexpired ``jti`` values) ...
-    dpop_replay_max_entries: int = 100_000
+    dpop_replay_max_entries: int = 1_000_000
     #: ... and how many of them one client (proof key) may hold; None: half the bound.
     dpop_replay_max_per_client: int | None = None
     #: Algorithms a DPoP proof may be signed with (asymmetric only).
@@ -246,6 +211,24 @@ class Settings:
     introspection_signed_response: bool = False
     #: Send tokens over plain http to a host that is not loopback (a trusted network).
     introspection_allow_http: bool = False
+    # -- CONTRACT section 12: authorization beyond scopes -------------------------------
+    #: The claims whose values are the token's scopes (``JWT_SCOPE_CLAIMS``): a string
+    #: split on spaces, an array as it is; a nested claim written with dots
+    #: (``realm_access.roles``). A configured list replaces the default.
+    scope_claims: str | tuple[str, ...] = ("scope", "scp")
+    #: Paths where a request without a token reaches the app as anonymous; a token sent
+    #: there is judged as anywhere else (the middleware keyword of the same name adds to it).
+    optional_paths: str | tuple[str, ...] = ()
+    #: How hints and configuration errors name a setting: as the keyword, the
+    #: environment variable or the command's flag it was given as
+    #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
+    setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        """An unknown keyword: a ConfigurationError naming it (and the nearest setting)."""
+        unknown_keywords(cls, kwargs, what="setting")
+        return object.__new__(cls)
+
     # -- revocation across a fleet (CONTRACT section 9; each field: docs/configuration.md) --
     revocation_redis_url: str | None = _secret(None)
     revocation_fail: RevocationFail = "closed"
@@ -262,21 +245,7 @@ class Settings:
     ssf_max_bytes: int = 16384
 
     def __post_init__(self) -> None:
-        set_ = object.__setattr__
-        for name in _LIST_FIELDS:
-            set_(self, name, _as_tuple(getattr(self, name)))
-        issuer = self.issuer
-        if isinstance(issuer, str):
-            set_(self, "issuer", _as_tuple(issuer) if "," in issuer else (issuer,))
-        elif issuer is not None:
-            set_(self, "issuer", _items(issuer))
-        if isinstance(self.idp, str):
-            set_(self, "idp", self.idp.strip().lower())
-        set_(self, "public_keys", _items(self.public_keys))
-        set_(self, "secrets", _items(self.secrets))
-        check_types(self, _FIELD_TYPES)
-        for validate in VALIDATORS:
-            validate(self)
+        _prepare(self)
 
     # -- derived views ------------------------------------------------------
 
@@ -335,11 +304,6 @@ class Settings:
         return self.dpop_algorithms if isinstance(self.dpop_algorithms, tuple) else ()
 
     @property
-    def ssf_audiences(self) -> tuple[str, ...]:
-        """The configured ``ssf_audience`` as a tuple (comma-separated values)."""
-        return _as_tuple(self.ssf_audience) if isinstance(self.ssf_audience, str) else ()
-
-    @property
     def provider(self) -> str | None:
         """The identity provider whose rules apply (``idp``, or with ``auto`` the one
         recognised from the issuer, discovery or JWKS URL); None: no provider rules."""
@@ -349,19 +313,51 @@ class Settings:
     def required(self) -> tuple[str, ...]:
         return self.required_claims if isinstance(self.required_claims, tuple) else ()
 
+    @property
+    def scope_claim_names(self) -> tuple[str, ...]:
+        """The configured ``scope_claims`` as a tuple."""
+        return self.scope_claims if isinstance(self.scope_claims, tuple) else ()
+
+    def render(self, text: str) -> str:
+        """``text`` with its ``$<setting>`` placeholders named as the user gave them."""
+        return self.setting_names.render(text)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``); keywords win."""
+        """Build settings from ``environ`` (default ``os.environ``); keywords win. Hints
+        and errors name the variables, and the keywords given here as keywords."""
         values = env_values(os.environ if environ is None else environ)
+        unknown_keywords(cls, overrides, what="setting")
+        values["setting_names"] = BY_ENVIRONMENT.with_origin("keyword", overrides)
         values.update(overrides)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
         return cls(**values)
 
 
 _FIELD_TYPES: Final = field_types(Settings)
+SettingNames.known = frozenset(f.name for f in fields(Settings))
+
+
+def _prepare(s: Settings) -> None:
+    """Lists as tuples, the type check, each group's validator; errors named as given."""
+    set_ = object.__setattr__
+    for name in _LIST_FIELDS:
+        set_(s, name, as_list(getattr(s, name)))
+    issuer = s.issuer
+    if isinstance(issuer, str):
+        set_(s, "issuer", as_list(issuer) if "," in issuer else (issuer,))
+    elif issuer is not None:
+        set_(s, "issuer", as_items(issuer))
+    if isinstance(s.idp, str):
+        set_(s, "idp", s.idp.strip().lower())
+    set_(s, "public_keys", as_items(s.public_keys))
+    set_(s, "secrets", as_items(s.secrets))
+    names = s.setting_names if isinstance(s.setting_names, SettingNames) else BY_KEYWORD
+    try:
+        check_types(s, _FIELD_TYPES, label="$".__add__)
+        for validate in VALIDATORS:
+            validate(s)
+    except ConfigurationError as exc:
+        raise ConfigurationError(names.render(str(exc))) from None
 
 
 def settings_warnings(settings: Settings) -> list[str]:
@@ -370,23 +366,10 @@ def settings_warnings(settings: Settings) -> list[str]:
     if not settings.expected_audiences:
         warnings.append(
             "no audience configured: tokens minted for any audience are accepted; set "
-            "JWT_AUDIENCE to this API's audience"
+            "$audience to this API's audience"
         )
-    for location in parse_locations(settings.locations):
-        if location.kind == "query":
-            warnings.append(
-                f"token location {location.describe()}: a token in the URL ends up in access "
-                "logs, proxy logs and browser history; prefer the Authorization header"
-            )
-        elif location.kind == "cookie":
-            warnings.append(
-                f"token location {location.describe()}: a browser sends that cookie with "
-                "requests other sites make; unsafe methods and WebSocket handshakes from another "
-                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
-                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
-                "of side effects (docs/security.md, cookies)"
-            )
-    return warnings
+    warnings.extend(location_warnings(parse_locations(settings.locations)))
+    return [settings.render(warning) for warning in warnings]
 
 
 # -- the group validators, in the order they run --------------------------------------
@@ -396,25 +379,25 @@ def check_token(s: Settings) -> None:
     """The token's header and size: the algorithm allow-list, ``max_token_bytes``."""
     algs = s.allowed_algorithms
     if not algs:
-        raise ConfigurationError("algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in SUPPORTED_ALGS]
     if bad:
         none = [a for a in bad if a.lower() == "none"]
         if none:
-            raise ConfigurationError("algorithms: 'none' can never be allowed")
+            raise ConfigurationError("$algorithms: 'none' can never be allowed")
         raise ConfigurationError(
-            f"algorithms: unsupported {', '.join(bad)}; choose from "
+            f"$algorithms: unsupported {', '.join(bad)}; choose from "
             f"{', '.join(sorted(SUPPORTED_ALGS))}"
         )
     if s.max_token_bytes < 256:
-        raise ConfigurationError("max_token_bytes: must be at least 256")
+        raise ConfigurationError("$max_token_bytes: must be at least 256")
 
 
 def check_responses(s: Settings) -> None:
     """What a refusal says: the diagnostics level and the challenge's realm."""
     if s.diagnostics not in DIAGNOSTICS_LEVELS:
         raise ConfigurationError(
-            f"diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
+            f"$diagnostics: {s.diagnostics!r} is not one of {', '.join(DIAGNOSTICS_LEVELS)}"
         )
     realm = s.realm
     if (
@@ -424,46 +407,55 @@ def check_responses(s: Settings) -> None:
         or any(c in realm for c in '"\\')
     ):
         raise ConfigurationError(
-            "realm: must be non-empty printable ASCII without quotes or backslashes"
+            "$realm: must be non-empty printable ASCII without quotes or backslashes"
         )
 
 
 def check_claims(s: Settings) -> None:
     """The claim rules: the leeway, the issuers, the accepted ``typ`` values."""
     if not (0 <= s.leeway <= 3600):
-        raise ConfigurationError(f"leeway: {s.leeway} s is outside 0..3600 seconds")
+        raise ConfigurationError(f"$leeway: {s.leeway} s is outside 0..3600 seconds")
     if any(not iss for iss in s.issuers):
-        raise ConfigurationError("issuer: empty issuer value")
+        raise ConfigurationError("$issuer: empty issuer value")
     bad_types = [t for t in s.accepted_token_types if not t.strip() or "," in t]
     if bad_types:
-        raise ConfigurationError(f"token_types: {bad_types[0]!r} is not a typ value")
+        raise ConfigurationError(f"$token_types: {bad_types[0]!r} is not a typ value")
 
 
 def check_key_source(s: Settings) -> None:
     """One kind of key source, and a remote source's cache and timeouts."""
     if s.jwks_url and s.discovery_url:
-        raise ConfigurationError("set JWT_JWKS_URL or JWT_DISCOVERY_URL, not both")
+        raise ConfigurationError("set $jwks_url or $discovery_url, not both")
     if (s.jwks_url or s.discovery_url) and (
         s.jwks_file or s.public_key_file or s.public_keys or s.all_secrets
     ):
         raise ConfigurationError(
-            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) cannot be combined with "
-            "static keys (JWT_JWKS_FILE, JWT_PUBLIC_KEY_FILE, JWT_SECRET); choose one"
+            "a remote key source ($jwks_url / $discovery_url) cannot be combined with "
+            "static keys ($jwks_file, $public_key_file, $public_keys, $secret); choose one"
         )
     if not (0 < s.jwks_min_ttl <= s.jwks_default_ttl <= s.jwks_max_ttl):
-        raise ConfigurationError("JWKS cache: need 0 < jwks_min_ttl <= default <= max")
+        raise ConfigurationError(
+            "JWKS cache: need 0 < $jwks_min_ttl <= $jwks_default_ttl <= $jwks_max_ttl"
+        )
     if min(s.jwks_connect_timeout, s.jwks_read_timeout, s.key_wait_timeout) <= 0:
-        raise ConfigurationError("JWKS timeouts must be positive")
+        raise ConfigurationError(
+            "$jwks_connect_timeout, $jwks_read_timeout and $key_wait_timeout must be positive"
+        )
     if s.jwks_refresh_cooldown < 0 or s.jwks_max_stale < 0:
-        raise ConfigurationError("jwks_refresh_cooldown and jwks_max_stale must be >= 0")
+        raise ConfigurationError("$jwks_refresh_cooldown and $jwks_max_stale must be >= 0")
 
 
 def check_budgets(s: Settings) -> None:
     """The token cache's bounds and the diagnostic budgets."""
     if s.token_cache_entries < 0 or s.token_cache_bytes < 0:
-        raise ConfigurationError("token cache bounds must not be negative")
+        raise ConfigurationError(
+            "token cache bounds ($token_cache_entries, $token_cache_bytes) must not be negative"
+        )
     if s.diagnostic_keys_per_request < 0 or s.diagnostic_verifications_per_second < 0:
-        raise ConfigurationError("diagnostic budgets must not be negative")
+        raise ConfigurationError(
+            "diagnostic budgets ($diagnostic_keys_per_request, "
+            "$diagnostic_verifications_per_second) must not be negative"
+        )
 
 
 def check_locations(s: Settings) -> None:
@@ -473,14 +465,13 @@ def check_locations(s: Settings) -> None:
     for origin in s.origins:
         if parse_origin(origin) is None or origin.rstrip("/") != origin:
             raise ConfigurationError(
-                f"trusted_origins: {origin!r} is not an origin "
-                "(scheme://host[:port], no path) (JWT_TRUSTED_ORIGINS)"
+                f"$trusted_origins: {origin!r} is not an origin (scheme://host[:port], no path)"
             )
     name = s.websocket_subprotocol
     # An RFC 7230 token (RFC 6455 section 4.1), without dots: it cannot look like a JWT.
     if name is not None and (not is_token(name) or "." in name):
         raise ConfigurationError(
-            f"websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
+            f"$websocket_subprotocol: {name!r} must be a subprotocol name (letters, digits, "
             "'-', '_'; no dots, so it cannot look like a token)"
         )
 
@@ -488,12 +479,12 @@ def check_locations(s: Settings) -> None:
 def check_identity_provider(s: Settings) -> None:
     """``idp`` is a known provider; an Entra ID tenant template lists its tenants."""
     if s.idp not in IDP_CHOICES:
-        raise ConfigurationError(f"idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)} (JWT_IDP)")
+        raise ConfigurationError(f"$idp: {s.idp!r} is not one of {', '.join(IDP_CHOICES)}")
     templated = [i for i in s.issuers if TENANT_PLACEHOLDER in i.lower()]
     if templated and s.provider == "entra" and not s.tenants:
         raise ConfigurationError(
-            f"issuer {templated[0]!r} is a multi-tenant template: list the accepted "
-            "tenant ids in JWT_IDP_TENANTS (idp_tenants)"
+            f"$issuer {templated[0]!r} is a multi-tenant template: list the accepted "
+            "tenant ids in $idp_tenants"
         )
 
 
@@ -501,58 +492,60 @@ def check_resource_metadata(s: Settings) -> None:
     """The protected resource metadata (RFC 9728): the resource, its documentation
     URL, the scopes it lists."""
     if s.resource is not None:
-        check_resource(s.resource)
+        check_resource(s.resource, what="$resource")
     if s.resource_documentation is not None:
-        check_url(s.resource_documentation, what="resource_documentation")
-    scope_tokens(s.supported_scopes, what="resource_scopes")
+        check_url(s.resource_documentation, what="$resource_documentation")
+    scope_tokens(s.supported_scopes, what="$resource_scopes")
 
 
 def check_dpop(s: Settings) -> None:
     """DPoP (RFC 9449): the mode, the proof algorithms and times, the nonces, the
     replay store."""
     if s.dpop not in DPOP_MODES:
-        raise ConfigurationError(
-            f"dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)} (JWT_DPOP)"
-        )
+        raise ConfigurationError(f"$dpop: {s.dpop!r} is not one of {', '.join(DPOP_MODES)}")
     if s.dpop_replay_fail not in DPOP_REPLAY_FAILS:
         raise ConfigurationError(
-            f"dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
-            f"{', '.join(DPOP_REPLAY_FAILS)} (JWT_DPOP_REPLAY_FAIL)"
+            f"$dpop_replay_fail: {s.dpop_replay_fail!r} is not one of "
+            f"{', '.join(DPOP_REPLAY_FAILS)}"
         )
     algs = s.dpop_allowed_algorithms
     if not algs:
-        raise ConfigurationError("dpop_algorithms: at least one algorithm must be allowed")
+        raise ConfigurationError("$dpop_algorithms: at least one algorithm must be allowed")
     bad = [a for a in algs if a not in DPOP_ALGORITHMS]
     if bad:
         raise ConfigurationError(
-            f"dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
+            f"$dpop_algorithms: {', '.join(bad)} cannot sign a DPoP proof; choose from "
             f"{', '.join(DPOP_ALGORITHMS)} (asymmetric only)"
         )
     if not (0 < s.dpop_iat_window <= 3600):
         raise ConfigurationError(
-            f"dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
+            f"$dpop_iat_window: {s.dpop_iat_window} s is outside 0..3600 seconds"
         )
     if not (0 < s.dpop_nonce_lifetime <= 86400):
         raise ConfigurationError(
-            f"dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
+            f"$dpop_nonce_lifetime: {s.dpop_nonce_lifetime} s is outside 0..86400 seconds"
         )
     if s.dpop_nonce_secret is not None and len(s.dpop_nonce_secret) < 16:
-        raise ConfigurationError(
-            "dpop_nonce_secret: use at least 16 characters (JWT_DPOP_NONCE_SECRET)"
-        )
+        raise ConfigurationError("$dpop_nonce_secret: use at least 16 characters")
     if s.dpop_replay_max_entries < 1:
-        raise ConfigurationError("dpop_replay_max_entries: must be at least 1")
+        raise ConfigurationError("$dpop_replay_max_entries: must be at least 1")
     share = s.dpop_replay_max_per_client
     if share is not None and not 1 <= share <= s.dpop_replay_max_entries:
         raise ConfigurationError(
-            "dpop_replay_max_per_client: must be between 1 and dpop_replay_max_entries"
+            "$dpop_replay_max_per_client: must be between 1 and $dpop_replay_max_entries"
         )
     url = s.dpop_replay_redis_url
     if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigurationError(
-            "dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL "
-            "(JWT_DPOP_REPLAY_REDIS_URL)"
+            "$dpop_replay_redis_url: expected a redis://, rediss:// or unix:// URL"
         )
+
+
+def check_authorization(s: Settings) -> None:
+    """CONTRACT section 12: the claims read as scopes, the optional paths."""
+    claim_paths(s.scope_claim_names, what="$scope_claims")
+    for path in s.optional_paths:
+        path_prefix(path, what="$optional_paths")
 
 
 def check_some_key_source(s: Settings) -> None:
@@ -562,8 +555,8 @@ def check_some_key_source(s: Settings) -> None:
         (s.jwks_url, s.discovery_url, s.jwks_file, s.public_key_file, s.public_keys, s.all_secrets)
     ):
         raise ConfigurationError(
-            "no key source: set one of JWT_JWKS_URL, JWT_DISCOVERY_URL, JWT_JWKS_FILE, "
-            "JWT_PUBLIC_KEY_FILE or JWT_SECRET (or the matching keyword arguments)"
+            "no key source: set one of $jwks_url, $discovery_url, $jwks_file, "
+            "$public_key_file or $secret"
         )
 
 
@@ -588,6 +581,7 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_identity_provider,
     check_resource_metadata,
     check_dpop,
+    check_authorization,
     check_some_key_source,
     check_introspection,
     check_revocation,

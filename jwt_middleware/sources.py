@@ -21,6 +21,7 @@ from .keys.remote import RemoteKeySource
 from .keys.statickeys import LoadedKeys, load_static_keys
 from .settings import Settings, settings_warnings
 from .tokens.verifier import Verifier
+from .values.revocationconfig import ssf_audiences
 
 __all__ = [
     "LoadedKeys",
@@ -78,7 +79,7 @@ def event_settings(settings: Settings) -> Settings:
         jwks_max_stale=settings.jwks_max_stale,
         key_wait_timeout=settings.key_wait_timeout,
         issuer=(settings.ssf_issuer,),
-        audience=settings.ssf_audiences,
+        audience=ssf_audiences(settings),
         algorithms=settings.ssf_algorithms,
         required_claims=("iat", "jti"),
         token_types=("secevent+jwt",),

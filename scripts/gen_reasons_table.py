@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from jwt_middleware.reasons import REASONS
+from jwt_middleware.values.settingnames import BY_ENVIRONMENT
 
 START = "<!-- reasons:start -->"
 END = "<!-- reasons:end -->"
@@ -29,7 +30,8 @@ def _cell(text: str) -> str:
 
 
 def render_table() -> str:
-    """The markdown table: reason | HTTP | RFC 6750 error | title | hint."""
+    """The markdown table: reason | HTTP | RFC 6750 error | title | hint (a setting it
+    names written as its environment variable)."""
     lines = [
         "| reason | HTTP | RFC 6750 error | title | hint |",
         "|---|---|---|---|---|",
@@ -38,7 +40,7 @@ def render_table() -> str:
         error = info.error if info.error is not None else "(none)"
         lines.append(
             f"| `{info.reason.value}` | {info.status} | {error} | {_cell(info.title)} "
-            f"| {_cell(info.hint)} |"
+            f"| {_cell(BY_ENVIRONMENT.render(info.hint))} |"
         )
     return "\n".join(lines)
 

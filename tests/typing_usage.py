@@ -10,16 +10,30 @@ from fastapi import Depends, FastAPI
 from starlette.applications import Starlette
 
 from jwt_middleware import JWTAuthMiddleware, Settings, VerifiedToken
-from jwt_middleware.fastapi import install_problem_handler, require_scopes, verified_claims
+from jwt_middleware.fastapi import (
+    install_problem_handler,
+    optional_token,
+    require_claims,
+    require_scopes,
+    verified_claims,
+)
 
 
 def build() -> FastAPI:
     app = FastAPI()
     app.add_middleware(
         JWTAuthMiddleware,
-        settings=Settings(public_key_file="public.pem", issuer="https://i/", audience="api"),
+        settings=Settings(
+            public_key_file="public.pem",
+            issuer="https://i/",
+            audience="api",
+            scope_claims="scope,roles",
+            optional_paths=("/catalog",),
+        ),
         public_paths=["/healthz"],
         path_scopes={"/admin": ["admin"]},
+        path_claims={"/reports": {"tid": ["t1", "t2"]}},
+        optional_paths=["/feed"],
     )
     install_problem_handler(app)
 
@@ -30,6 +44,14 @@ def build() -> FastAPI:
     @app.get("/admin")
     async def admin(token: VerifiedToken = Depends(require_scopes("admin"))) -> str:  # noqa: B008
         return token.subject or ""
+
+    @app.get("/tenant")
+    async def tenant(token: VerifiedToken = Depends(require_claims(tid=["t1"]))) -> str:  # noqa: B008
+        return token.subject or ""
+
+    @app.get("/feed")
+    async def feed(token: VerifiedToken | None = Depends(optional_token)) -> bool:  # noqa: B008
+        return token is not None
 
     return app
 

@@ -21,12 +21,13 @@ import sys
 import time
 
 from ..dpop.proof import Proof, ProofPolicy, binding_failure, verify_proof
+from ..errors import ConfigurationError
 from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
 from ..request.extract import parse_authorization
 from ..revocation import RevocationStoreError, Verdict
 from ..settings import Settings
-from ..tokens import scopes
+from ..tokens import claimrules, scopes
 from ..tokens.structure import parse_compact
 from ..values.text import clip, utc
 from ..values.uri import Target, parse_url
@@ -51,7 +52,17 @@ def add_parser(subparsers: Subparsers) -> None:
         "--idp", default="auto", help="identity-provider rules: auto (default), none, or a name"
     )
     diagnose.add_argument("--idp-tenants", help="Entra ID tenants for a {tenantid} issuer")
+    diagnose.add_argument(
+        "--scope-claims", help="claims read as scopes, comma-separated (scope,scp)"
+    )
     diagnose.add_argument("--require-scope", action="append", default=[], metavar="SCOPE")
+    diagnose.add_argument(
+        "--require-claim",
+        action="append",
+        default=[],
+        metavar="CLAIM=VALUE",
+        help="a claim value the token must carry (repeatable; one claim repeated: any value)",
+    )
     diagnose.add_argument(
         "--dpop", metavar="PROOF", help="a DPoP proof sent with the token (RFC 9449)"
     )
@@ -60,6 +71,21 @@ def add_parser(subparsers: Subparsers) -> None:
     revocation_options(diagnose, check_flag=True)
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=run, usage_of=diagnose)
+
+
+def _claim_rules(given: list[str]) -> tuple[claimrules.ClaimRule, ...]:
+    """``--require-claim CLAIM=VALUE`` options as claim rules (a claim given again
+    accepts each of its values); a malformed one is a usage error."""
+    accepted: dict[str, list[str]] = {}
+    for option in given:
+        name, sep, value = option.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--require-claim {clip(option, 80)!r}: expected CLAIM=VALUE")
+        accepted.setdefault(name, []).append(value)
+    try:
+        return claimrules.claim_rules(accepted, what="--require-claim") if accepted else ()
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _unavailable(outcome: Failure, why: Unavailable) -> Failure:
@@ -146,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         target = parse_url(args.url, dot_segments="refuse")
         if isinstance(target, str):
             raise UsageError(f"--url {clip(args.url, 80)!r} is not a request URL: {target}")
+    rules = _claim_rules(args.require_claim)
     raw = read_token(args.token)
     verifier, unavailable = build_cli_verifier(args)
     token = strip_scheme(raw)
@@ -173,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
         outcome, revocation = _revocation(args, outcome)
     if isinstance(outcome, VerifiedToken):
         outcome = scopes.decide(outcome, args.require_scope)
+    if isinstance(outcome, VerifiedToken) and rules:
+        outcome = claimrules.decide(outcome, rules, where="--require-claim")
     style = Style(sys.stdout)
     parsed = parse_compact(token) if not isinstance(token, Failure) else None
     identity = (
@@ -181,7 +210,8 @@ def run(args: argparse.Namespace) -> int:
         else None
     )
     if isinstance(outcome, Failure):
-        return print_failure(outcome, args.json, style, identity=identity)
+        names = verifier.settings.setting_names
+        return print_failure(outcome, args.json, style, identity=identity, names=names)
     if args.json:
         json_out(
             {
@@ -202,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
     kid = clip(outcome.kid, 64) if outcome.kid is not None else "(none)"
     print(f"{style.good('VALID')}  {clip(outcome.alg, 16)}, kid {kid}")
     if identity is not None:
-        print_identity(identity, style)
+        print_identity(identity, style, indent="  ", width=9)  # as the rows below
     rows = [
         ("key", outcome.key_fingerprint),
         ("subject", clip(outcome.subject, 128) if outcome.subject else "(none)"),

@@ -18,9 +18,22 @@ from ..errors import ConfigurationError
 from ..keys import secret_fingerprint
 from ..settings import ENV_VARS, Settings, secret_fields
 from ..sources import settings_warnings
+from ..values.settingnames import SettingNames
 from .common import public_url
 from .doctor_report import Report
 
+#: The setting each of doctor's flags gives (how its messages name that setting).
+DOCTOR_FLAGS: Final = {
+    "jwks_url": "--jwks-url",
+    "discovery_url": "--discovery-url",
+    "jwks_file": "--jwks-file",
+    "public_key_file": "--key-file",
+    "secret": "--secret",
+    "issuer": "--issuer",
+    "audience": "--audience",
+    "algorithms": "--algorithms",
+    "leeway": "--leeway",
+}
 #: Settings fields that name a key source: a flag naming one replaces all of
 #: the environment's (the flags describe one source, as ``diagnose`` does).
 KEY_SOURCE_FIELDS: Final = ("jwks_url", "discovery_url", "jwks_file", "public_key_file", "secret")
@@ -53,6 +66,8 @@ def configure(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Configure
                 env.pop(var)
     origins: dict[str, str] = {}
     for f in fields(Settings):
+        if f.name == "setting_names":  # how messages name settings, not a setting
+            continue
         var = env_fields.get(f.name)
         if f.name in overrides:
             origins[f.name] = "flag"
@@ -60,8 +75,10 @@ def configure(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Configure
             origins[f.name] = f"environment ({var})"
         else:
             origins[f.name] = "default"
+    # Its messages name a setting as it was given: the flag, else the variable.
+    names = SettingNames("environment", dict.fromkeys(overrides, "flag"), DOCTOR_FLAGS)
     try:
-        settings = Settings.from_env(env, **overrides)
+        settings = Settings.from_env(env, **overrides, setting_names=names)
     except ConfigurationError as exc:
         return Configured(None, origins, str(exc), tuple(ignored))
     return Configured(settings, origins, None, tuple(ignored))
@@ -103,6 +120,8 @@ def check_configuration(report: Report, configured: Configured) -> None:
     env_vars = {name: var for var, name in ENV_VARS.items()}
     rows = []
     for f in fields(Settings):
+        if f.name == "setting_names":
+            continue
         rows.append(
             {
                 "setting": f.name,

@@ -82,3 +82,17 @@ def check_algorithms(report: Report, settings: Settings, keyset: KeySet) -> None
     if unusable:
         text += f"; without one: {', '.join(unusable)}"
     report.add("keys", "algorithms", "ok", text)
+    for key in keyset.keys:
+        if key.algorithms.isdisjoint(allowed):
+            kid = key.kid or "(no kid)"
+            report.add(
+                "keys",
+                f"unusable:{key.kid or '-'}",
+                "warning",
+                settings.render(
+                    f"key {kid} ({key.description}) verifies {', '.join(sorted(key.algorithms))}"
+                    f", none of the allowed algorithms ({', '.join(allowed)}): a token signed "
+                    "with it is refused (algorithm_not_allowed); add its algorithm to "
+                    "$algorithms if the issuer signs with it, else it is unused"
+                ),
+            )

@@ -119,6 +119,21 @@ def _jwks_uri(found: Fetched, settings: Settings) -> str | None:
     return None
 
 
+def _why_no_jwks(discovery: Fetched) -> str:
+    """Why the key set was not fetched, from what became of the discovery document."""
+    cause = discovery.cause
+    if cause == "not_jwks":
+        return "the discovery document has no jwks_uri"
+    if cause == "issuer_mismatch":
+        return (
+            "the discovery document was refused for its issuer (the middleware refuses to "
+            "start with it), so its jwks_uri is not used"
+        )
+    if cause in ("not_discovery", "insecure_url"):
+        return f"the discovery document was refused ({cause}), so its jwks_uri is not used"
+    return "the discovery document could not be fetched, so its jwks_uri is unknown"
+
+
 def check_remote(report: Report, settings: Settings) -> KeySet | None:
     """Reachability and clock checks for a remote source; the fetched key set."""
     fetched = asyncio.run(fetch_remote(settings))
@@ -141,7 +156,7 @@ def check_remote(report: Report, settings: Settings) -> KeySet | None:
                 f"{f.seconds * 1000:.0f} ms",
             )
     if settings.discovery_url and len(fetched) == 1 and fetched[0].cause is not None:
-        report.add("reachability", "jwks", "problem", "not tried: discovery gave no jwks_uri")
+        report.add("reachability", "jwks", "problem", f"not tried: {_why_no_jwks(fetched[0])}")
     check_clock(report, settings, fetched)
     last = fetched[-1]
     if last.what != "jwks" or last.document is None:

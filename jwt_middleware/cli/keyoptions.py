@@ -10,13 +10,14 @@ import argparse
 import asyncio
 import dataclasses
 import os
-from typing import Any
+from typing import Any, Final
 
 from ..keys import KeySet
 from ..keys.remote import RemoteKeySource
 from ..settings import Settings
 from ..sources import load_static_keys
 from ..tokens.verifier import EMPTY_KEYSET, Verifier
+from ..values.settingnames import Origin, SettingNames
 from .common import UsageError, public_url, scrub_urls
 
 
@@ -42,11 +43,34 @@ def secret_from_environment(args: argparse.Namespace) -> None:
         and os.environ.get("JWT_SECRET")
     ):
         args.secret = os.environ["JWT_SECRET"]
+        args.secret_from_env = True
+
+
+#: The setting each of ``diagnose``'s flags gives: how its hints name that setting.
+DIAGNOSE_FLAGS: Final = {
+    "jwks_url": "--jwks-url",
+    "jwks_file": "--jwks-file",
+    "public_key_file": "--key-file",
+    "secret": "--secret",
+    "issuer": "--issuer",
+    "audience": "--audience",
+    "algorithms": "--algorithms",
+    "leeway": "--leeway",
+    "token_types": "--token-types",
+    "idp": "--idp",
+    "idp_tenants": "--idp-tenants",
+    "scope_claims": "--scope-claims",
+}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """The settings of ``diagnose``'s options (diagnostics always verbose)."""
+    """The settings of ``diagnose``'s options (diagnostics always verbose); its hints
+    name a setting by its flag (``JWT_SECRET`` when the secret came from there)."""
+    given: dict[str, Origin] = {}
+    if getattr(args, "secret_from_env", False):
+        given["secret"] = "environment"  # noqa: S105 (where it came from, not a secret)
     values: dict[str, Any] = {
+        "setting_names": SettingNames("flag", given, DIAGNOSE_FLAGS),
         "issuer": args.issuer,
         "audience": args.audience or (),
         "algorithms": args.algorithms or "RS256",
@@ -56,6 +80,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "idp": args.idp,
         "idp_tenants": args.idp_tenants or (),
     }
+    if getattr(args, "scope_claims", None):
+        values["scope_claims"] = args.scope_claims
     if args.jwks_url:
         values.update(jwks_url=args.jwks_url, jwks_allow_http=True)
     if args.jwks_file:

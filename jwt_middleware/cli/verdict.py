@@ -13,6 +13,7 @@ from ..reasons import REASONS
 from ..request.responses import problem_body
 from ..tokens import idp
 from ..tokens.tokentype import describe
+from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 from .common import EXIT_REJECTED, Style, json_out
 
 
@@ -31,12 +32,16 @@ def identify(
     }
 
 
-def print_identity(identity: dict[str, Any], style: Style) -> None:
-    print(f"{style.bold('type')}      {identity['token_type']}")
+def print_identity(
+    identity: dict[str, Any], style: Style, *, indent: str = "", width: int = 10
+) -> None:
+    """The token's type, provider and the provider's quirks it shows: lines of their own
+    for ``decode``, rows (``indent``, labels ``width`` wide) under ``diagnose``'s verdict."""
+    print(f"{indent}{style.bold('type'.ljust(width - 1))} {identity['token_type']}")
     if identity["provider"]:
-        print(f"{style.bold('provider')}  {identity['provider']}")
+        print(f"{indent}{style.bold('provider'.ljust(width - 1))} {identity['provider']}")
     for note in identity["provider_notes"]:
-        print(f"  - {note}")
+        print(f"{indent}  - {note}")
 
 
 def print_failure(
@@ -44,10 +49,12 @@ def print_failure(
     as_json: bool,
     style: Style,
     identity: dict[str, Any] | None = None,
+    names: SettingNames = BY_ENVIRONMENT,
 ) -> int:
     """A rejection as the middleware's verbose problem body (one JSON object with
-    ``--json``); the exit code, 1."""
-    body = problem_body(failure, "verbose")
+    ``--json``), the settings its hint names written as ``names`` says (the flags of
+    ``diagnose``); the exit code, 1."""
+    body = problem_body(failure, "verbose", names)
     info = REASONS[failure.reason]
     if as_json:
         json_out({"valid": False, **body, **(identity or {})})
@@ -67,5 +74,5 @@ def print_failure(
         for name, value in expected.items():
             print(f"    {name}: {json.dumps(value, default=str)}")
     if identity is not None:
-        print_identity(identity, style)
+        print_identity(identity, style, indent="  ")
     return EXIT_REJECTED

@@ -50,8 +50,12 @@ from ..values.redisclient import RedisConnection, describe
 if TYPE_CHECKING:
     from ..settings import Settings
 
-#: The default bound of the per-process store (about 150 bytes an entry).
-DEFAULT_MAX_ENTRIES: Final = 100_000
+#: The default bound of the per-process store: a whole replay window (120 s by default)
+#: at 8,300 DPoP requests a second, 4,100 from one client (its half share), above the
+#: highest rate one process served in make bench (replay step and end-to-end DPoP row;
+#: docs/dpop-replay.md). About 200 bytes an entry; entries expire after the window, so a
+#: process holds rate x window of them, and the bound is reached only above that rate.
+DEFAULT_MAX_ENTRIES: Final = 1_000_000
 #: The default prefix of the shared store's keys.
 DEFAULT_REDIS_PREFIX: Final = "jwt-dpop-jti:"
 #: The default bound of one Redis round trip, connecting included (seconds).
@@ -81,6 +85,13 @@ class ReplayStore(Protocol):
 
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+def _short_digest(key: str) -> bytes:
+    """The first 128 bits of the SHA-256 of ``key``: what the memory store keeps. The same
+    key always gives the same digest, so a replay is always caught; two different keys
+    share one only by a 2**64-work collision, and then the newer is refused (fails closed)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()[:16]
 
 
 class MemoryReplayStore:
@@ -113,8 +124,10 @@ class MemoryReplayStore:
         self.max_entries = max_entries
         self.max_per_client = max_per_client
         self.clock = clock
-        self._expiry: dict[bytes, tuple[float, str | None]] = {}
-        self._heap: list[tuple[float, bytes]] = []
+        # One entry: its digest, and its heap item (expiry, digest, client) as the dict's
+        # value: no other object per entry (make bench, replay step: bytes per entry).
+        self._expiry: dict[bytes, tuple[float, bytes, str | None]] = {}
+        self._heap: list[tuple[float, bytes, str | None]] = []
         self._held: dict[str, int] = {}
         self._lock = threading.Lock()
         #: How many times a new key was refused because the store, or the client's
@@ -132,11 +145,11 @@ class MemoryReplayStore:
     def _purge(self, now: float) -> None:
         heap, expiry, held = self._heap, self._expiry, self._held
         while heap and heap[0][0] <= now:
-            at, digest = heapq.heappop(heap)
-            entry = expiry.get(digest)
-            if entry is not None and entry[0] == at:
+            item = heapq.heappop(heap)
+            digest = item[1]
+            if expiry.get(digest) is item:
                 del expiry[digest]
-                client = entry[1]
+                client = item[2]
                 if client is not None:
                     left = held[client] - 1
                     if left:
@@ -146,7 +159,7 @@ class MemoryReplayStore:
 
     def check(self, key: str, expires_in: float, client: str | None = None) -> bool | None:
         """:meth:`first_use` without the coroutine (it never waits)."""
-        digest = _digest(key)
+        digest = _short_digest(key)
         with self._lock:
             now = self.clock()
             self._purge(now)
@@ -169,9 +182,9 @@ class MemoryReplayStore:
                     )
                     return None
                 self._held[client] = held + 1
-            at = now + max(expires_in, 0.0)
-            self._expiry[digest] = (at, client)
-            heapq.heappush(self._heap, (at, digest))
+            item = (now + max(expires_in, 0.0), digest, client)
+            self._expiry[digest] = item
+            heapq.heappush(self._heap, item)
             return True
 
     async def first_use(
@@ -267,5 +280,5 @@ def replay_store_for(settings: Settings) -> ReplayStore:
         return RedisReplayStore(url)
     except ValueError as exc:  # the URL's scheme or form; the message never repeats it
         raise ConfigurationError(
-            f"JWT_DPOP_REPLAY_REDIS_URL: not a Redis URL redis-py accepts ({exc})"
+            settings.render(f"$dpop_replay_redis_url: not a Redis URL redis-py accepts ({exc})")
         ) from None

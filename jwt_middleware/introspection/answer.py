@@ -147,7 +147,7 @@ def read_answer(
                 _INVALID,
                 "not_json",
                 f"The introspection endpoint's answer is not a JSON object: {exc}.",
-                hint="A configuration fault of this service: JWT_INTROSPECTION_URL answers with "
+                hint="A configuration fault of this service: $introspection_url answers with "
                 "something other than RFC 7662 JSON (an HTML login or error page, a proxy's "
                 "page). Set it to the authorization server's introspection_endpoint.",
             ) from None

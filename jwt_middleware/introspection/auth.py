@@ -101,18 +101,18 @@ def load_private_key(path: str) -> tuple[RSAKey | ECKey | OKPKey, str]:
             data = handle.read(64 * 1024)
     except OSError as exc:
         raise ConfigurationError(
-            f"JWT_INTROSPECTION_KEY_FILE: cannot read {path!r} ({exc.strerror})"
+            f"$introspection_key_file: cannot read {path!r} ({exc.strerror})"
         ) from None
     try:
         private = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(
-            f"JWT_INTROSPECTION_KEY_FILE: {path!r} is not an unencrypted PEM private key ({exc})"
+            f"$introspection_key_file: {path!r} is not an unencrypted PEM private key ({exc})"
         ) from None
     if isinstance(private, rsa.RSAPrivateKey):
         if private.key_size < 2048:
             raise ConfigurationError(
-                f"JWT_INTROSPECTION_KEY_FILE: the RSA key has {private.key_size} bits; use 2048 "
+                f"$introspection_key_file: the RSA key has {private.key_size} bits; use 2048 "
                 "or more"
             )
         return RSAKey.import_key(private), "RS256"
@@ -121,7 +121,7 @@ def load_private_key(path: str) -> tuple[RSAKey | ECKey | OKPKey, str]:
     if isinstance(private, ed25519.Ed25519PrivateKey):
         return OKPKey.import_key(private), "EdDSA"
     raise ConfigurationError(
-        f"JWT_INTROSPECTION_KEY_FILE: {path!r} holds a {type(private).__name__}; use an RSA, "
+        f"$introspection_key_file: {path!r} holds a {type(private).__name__}; use an RSA, "
         "EC (P-256, P-384, P-521) or Ed25519 private key"
     )
 
@@ -191,7 +191,10 @@ def client_auth(settings: Settings) -> ClientAuth:
     method = settings.introspection_auth
     if method == "private_key_jwt":
         assert settings.introspection_key_file is not None
-        key, alg = load_private_key(settings.introspection_key_file)
+        try:
+            key, alg = load_private_key(settings.introspection_key_file)
+        except ConfigurationError as exc:  # named the way the setting was given
+            raise ConfigurationError(settings.render(str(exc))) from None
         return PrivateKeyJWT(
             client_id,
             key,

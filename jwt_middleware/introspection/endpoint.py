@@ -241,9 +241,9 @@ class Endpoint:
                 f"HTTP {status}{said}.",
                 hint="A configuration fault of this service, not the caller's: the endpoint "
                 f"does not accept this server's client credentials with {self.auth.method}. "
-                "Check JWT_INTROSPECTION_CLIENT_ID, the client secret "
-                "(or JWT_INTROSPECTION_KEY_FILE and its registered public key) and "
-                "JWT_INTROSPECTION_AUTH against the client registered at the authorization "
+                "Check $introspection_client_id, the client secret "
+                "(or $introspection_key_file and its registered public key) and "
+                "$introspection_auth against the client registered at the authorization "
                 "server; `jwt-middleware doctor` checks them.",
             )
         if status >= 500:
@@ -260,9 +260,9 @@ class Endpoint:
                 f"The introspection endpoint answered HTTP {status}, a redirect to "
                 f"{target}; redirects are not followed.",
                 hint="A configuration fault of this service: a token is only ever sent to "
-                "JWT_INTROSPECTION_URL itself, and that URL redirects elsewhere (http to "
+                "$introspection_url itself, and that URL redirects elsewhere (http to "
                 "https, a trailing slash, a moved endpoint, a login page). Set "
-                "JWT_INTROSPECTION_URL to the authorization server's introspection_endpoint "
+                "$introspection_url to the authorization server's introspection_endpoint "
                 "exactly as its metadata names it.",
             )
         said = f" ({clip(error, 40)})" if error else ""
@@ -270,10 +270,10 @@ class Endpoint:
             Reason.introspection_invalid_response,
             "http_status",
             f"The introspection endpoint answered HTTP {status}{said}.",
-            hint="A configuration fault of this service: JWT_INTROSPECTION_URL does not name an "
+            hint="A configuration fault of this service: $introspection_url does not name an "
             "introspection endpoint that accepts this request (a 404 is another URL; an "
             "unsupported_token_type: the server introspects only its own opaque tokens, so "
-            "JWT_INTROSPECTION_MODE=always cannot be used with it).",
+            "$introspection_mode=always cannot be used with it).",
         )
 
     async def aclose(self) -> None:

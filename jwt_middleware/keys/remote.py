@@ -36,6 +36,7 @@ import structlog
 
 from ..errors import ConfigurationError
 from ..settings import Settings
+from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 from .clock import ClockOffset, ClockSample
 from .fetch import (
     DEFAULT_MAX_BYTES,
@@ -95,6 +96,7 @@ def _options(settings: Settings) -> dict[str, Any]:
         "cooldown": settings.jwks_refresh_cooldown,
         "max_stale": settings.jwks_max_stale,
         "history": KeyHistory(settings.key_history_size, settings.key_history_max_age),
+        "names": settings.setting_names,
     }
 
 
@@ -154,13 +156,15 @@ class RemoteKeySource:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         logger: Any = None,
+        names: SettingNames = BY_ENVIRONMENT,
     ) -> None:
         if (jwks_url is None) == (discovery_url is None):
             raise ConfigurationError("give exactly one of jwks_url or discovery_url")
         url = jwks_url or discovery_url
         assert url is not None
+        self._names = names  # how its errors name the URL's setting
         check_url(
-            url, allow_http=allow_http, what="JWT_JWKS_URL" if jwks_url else "JWT_DISCOVERY_URL"
+            url, allow_http=allow_http, what=names.name("jwks_url" if jwks_url else "discovery_url")
         )
         self.jwks_url = jwks_url
         self.discovery_url = discovery_url
@@ -278,7 +282,7 @@ class RemoteKeySource:
             self.last_error = f"{exc.cause}: {exc}"
             self.last_cause = exc.cause
             if exc.cause == "issuer_mismatch":
-                self.fatal = ConfigurationError(f"JWT_DISCOVERY_URL: {exc}")
+                self.fatal = ConfigurationError(f"{self._names.name('discovery_url')}: {exc}")
             self.log.warning(
                 "jwt_auth.jwks_refresh_failed",
                 source=self.name,

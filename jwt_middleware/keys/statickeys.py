@@ -42,8 +42,10 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
     """Import every static key the settings name; raise ConfigurationError if none is usable."""
     if settings.jwks_url or settings.discovery_url:
         raise ConfigurationError(
-            "a remote key source (JWT_JWKS_URL / JWT_DISCOVERY_URL) is loaded by "
-            "RemoteKeySource, not load_static_keys; configure either remote or static keys"
+            settings.render(
+                "a remote key source ($jwks_url / $discovery_url) is loaded by "
+                "RemoteKeySource, not load_static_keys; configure either remote or static keys"
+            )
         )
     keys: list[VerificationKey] = []
     warnings: list[str] = []
@@ -52,9 +54,8 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
 
     pems: list[tuple[str, str]] = []
     if settings.public_key_file:
-        text = _read(settings.public_key_file, "the public key file (JWT_PUBLIC_KEY_FILE)").decode(
-            "utf-8", "replace"
-        )
+        what = settings.render("the public key file ($public_key_file)")
+        text = _read(settings.public_key_file, what).decode("utf-8", "replace")
         pems.append((f"pem:{settings.public_key_file}", text))
     pems.extend((f"pem:#{i + 1}", text) for i, text in enumerate(settings.public_keys))
     for source, text in pems:
@@ -64,12 +65,12 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
         keys.append(key)
 
     if settings.jwks_file:
-        raw = _read(settings.jwks_file, "the JWKS file (JWT_JWKS_FILE)")
+        raw = _read(settings.jwks_file, settings.render("the JWKS file ($jwks_file)"))
         try:
             document = loads_object(raw)
         except ValueError as exc:
             raise ConfigurationError(
-                f"JWT_JWKS_FILE {settings.jwks_file!r} is not a JSON object: {exc}"
+                settings.render(f"$jwks_file {settings.jwks_file!r} is not a JSON object: {exc}")
             ) from None
         name = f"jwks-file:{settings.jwks_file}"
         loaded = load_jwks(document, source=name)
@@ -98,8 +99,10 @@ def load_static_keys(settings: Settings) -> LoadedKeys:
     if keys and not usable:
         kinds = ", ".join(sorted({k.description for k in keys}))
         raise ConfigurationError(
-            f"no configured key can verify the allowed algorithms ({', '.join(allowed)}); the "
-            f"keys are: {kinds}. Set JWT_ALGORITHMS to the algorithms the issuer signs with."
+            settings.render(
+                f"no configured key can verify the allowed algorithms ({', '.join(allowed)}); "
+                f"the keys are: {kinds}. Set $algorithms to the algorithms the issuer signs with."
+            )
         )
     if any(a in HMAC_ALGS for a in allowed) and keyset.has_asymmetric and not keyset.has_symmetric:
         warnings.append(

@@ -40,6 +40,7 @@ class Admission:
         "_leeway",
         "_level",
         "_log",
+        "_names",
         "_owner",
         "_realm",
         "_subprotocol",
@@ -64,6 +65,8 @@ class Admission:
         self._dpop = dpop
         self._extra = challenge_extra
         self._log = log
+        #: How refusals name a setting (as the settings were given).
+        self._names = settings.setting_names
         #: ``request.state.jwt_middleware``: its settings and observer, for the FastAPI helpers.
         self._owner = owner
 
@@ -132,6 +135,7 @@ class Admission:
                 self._realm,
                 self._subprotocol,
                 self._extra,
+                self._names,
             )
             return
         dpop = self._dpop
@@ -140,6 +144,8 @@ class Admission:
             if dpop is not None
             else None
         )
-        status, headers, body = render(failure, self._level, self._realm, self._extra, challenge)
+        status, headers, body = render(
+            failure, self._level, self._realm, self._extra, challenge, self._names
+        )
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

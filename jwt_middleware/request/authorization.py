@@ -6,6 +6,9 @@ decided by :func:`jwt_middleware.tokens.scopes.decide`, the one scope decision t
 FastAPI dependencies and the CLI use too (insufficient_scope, 403). A refusal gets
 the identity provider's advice (a Keycloak lightweight access token carries no
 scope at all: :meth:`~jwt_middleware.tokens.idprules.ProviderPolicy.scope_advice`).
+:class:`PathClaims` applies ``path_claims`` the same way, after the scopes,
+decided by :func:`jwt_middleware.tokens.claimrules.decide` (claim_not_allowed,
+403). Each is configured only when its rules are given.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..outcome import Failure, VerifiedToken
+from ..tokens import claimrules
 from ..tokens.scopes import decide
 from .paths import PathRules
 from .presentation import Presented
@@ -40,3 +44,18 @@ class PathScopes:
         if type(outcome) is Failure and self._advise is not None:
             return self._advise(outcome, verified.claims)
         return outcome
+
+
+class PathClaims:
+    """The claim rules a path requires (only configured when ``path_claims`` is given)."""
+
+    __slots__ = ("_rules",)
+
+    def __init__(self, rules: PathRules) -> None:
+        self._rules = rules
+
+    def check(
+        self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
+    ) -> VerifiedToken | Failure:
+        required = self._rules.required_claims(path)
+        return claimrules.decide(verified, required) if required else verified

@@ -83,11 +83,12 @@ class ProofBinding:
             Reason.dpop_proof_replayed,
             "The jti replay store could not vouch for the proof (it is unavailable, or full: "
             "of unexpired jti values, or of this client's share of them), so it could not be "
-            "checked for replay; JWT_DPOP_REPLAY_FAIL=closed refuses it.",
+            "checked for replay, and this server refuses a proof it cannot check.",
             hint="Retry later with a fresh proof; a client sending proofs faster than its "
             "share of the server's store allows is refused until its entries expire. "
             "Operators: see jwt_dpop_replay_store_errors_total, and the store's last error at "
-            "the verbose diagnostics level (docs/dpop-replay.md).",
+            "the verbose diagnostics level (docs/dpop-replay.md); $dpop_replay_fail is "
+            "closed (open would accept such proofs unchecked).",
             expected=_store_facts(self.store),
         ).with_claims(verified.claims)
 

@@ -206,10 +206,10 @@ class TokenLocations:
         #: Only ``Authorization: Bearer``: the middleware's own fast path applies.
         self.default = len(self.locations) == 1 and self.locations[0].is_authorization_bearer
 
-    def extract(self, scope: Scope) -> tuple[str, Kind] | Failure:
+    def extract(self, scope: Scope, *, explain: bool = True) -> tuple[str, Kind] | Failure:
         """The token and the kind of place it came from, or the request-stage Failure
         (``missing_token`` with a hint naming another place a token-like value arrived
-        in)."""
+        in; without ``explain``, a bare one: the caller lets the request through)."""
         found: list[tuple[Location, str]] = []
         for location in self.locations:
             got = self._read(location, scope)
@@ -218,7 +218,7 @@ class TokenLocations:
             if got is not None:
                 found.append((location, got))
         if not found:
-            return self.missing(scope)
+            return self.missing(scope) if explain else NO_TOKEN
         first_place, token = found[0]
         for place, other in found[1:]:
             if other != token:
@@ -297,9 +297,13 @@ class TokenLocations:
         else:
             hint += (
                 "Have that component pass the Authorization header through, or, only if "
-                "whatever sets it is trusted, add it to JWT_TOKEN_LOCATIONS."
+                "whatever sets it is trusted, add it to $token_locations."
             )
         return Failure(Reason.missing_token, detail, hint=hint)
+
+
+#: missing_token without looking for a token elsewhere (an optional path lets it through).
+NO_TOKEN: Final = Failure(Reason.missing_token, "The request carries no token.")
 
 
 def elsewhere(scope: Scope, configured: Sequence[Location]) -> list[tuple[str, str]]:

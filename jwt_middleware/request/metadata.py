@@ -26,8 +26,16 @@ The members, and where each comes from:
   (RFC 8414 issuer identifiers), an Entra ID ``{tenantid}`` template expanded
   per allowed tenant; with discovery and no issuer, the discovered issuer.
   Omitted when there is none (it is optional).
-- ``scopes_supported``: the scopes of ``path_scopes``, then
-  ``settings.resource_scopes``, each once; omitted when empty.
+- ``scopes_supported``: every scope a route requires: those of
+  ``path_scopes``, then those of the app's FastAPI ``require_scopes``
+  dependencies, then ``settings.resource_scopes``, each once; omitted when
+  empty. With ``scope_claims`` naming role claims, these are the values the
+  API checks in them.
+- ``required_claims`` (an extension, RFC 9728 section 2 allows them): the
+  names of the claims a route's claim rule requires (``path_claims``, the
+  FastAPI ``require_claims`` dependencies), each once; omitted when none. The
+  accepted values (tenants, clients) are not published: who may call is not
+  the business of whoever reads the document.
 - ``bearer_methods_supported``: the RFC 6750 methods among the token
   locations: ``header`` for a header location, ``query`` for a query
   parameter named ``access_token`` (RFC 6750 section 2.3 names it; a
@@ -35,6 +43,12 @@ The members, and where each comes from:
   method and are left out; a cookie-only configuration publishes ``[]`` ("no
   bearer method", RFC 9728 section 2).
 - ``resource_name``, ``resource_documentation``: from the settings when set.
+
+The app's FastAPI dependencies are found on the first request for the document
+(``scope["app"]``, the application Starlette hands the middleware): each route's
+dependencies, and theirs, are looked through for the requirements that
+``require_scopes`` and ``require_claims`` attach to the dependency they make
+(:data:`REQUIREMENTS`). Routes added after that first request are not seen.
 
 ``resource_signing_alg_values_supported`` is not published: RFC 9728 defines
 it as the algorithms the resource signs its *responses* with, which this
@@ -47,7 +61,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 from urllib.parse import urlsplit
 
 from starlette.types import Receive, Scope, Send
@@ -60,7 +74,7 @@ from ..values.idpnames import TENANT_PLACEHOLDER
 from ..values.locationspec import parse_locations
 from ..values.resourceid import check_resource as check_resource  # re-exported
 from ..values.resourceid import check_url as check_url
-from .paths import route_path
+from .paths import PathRules, route_path
 from .responses import resource_metadata_param
 
 WELL_KNOWN: Final = "/.well-known/oauth-protected-resource"
@@ -118,6 +132,66 @@ def bearer_methods(locations: Iterable[str]) -> list[str]:
     return methods
 
 
+class RouteRequirements(NamedTuple):
+    """What routes require of a token, besides ``path_scopes``: scopes, claim names."""
+
+    scopes: tuple[str, ...] = ()
+    claims: tuple[str, ...] = ()
+
+    def merged(self, other: RouteRequirements) -> RouteRequirements:
+        """These and ``other``'s, each once, in order."""
+        return RouteRequirements(
+            tuple(dict.fromkeys((*self.scopes, *other.scopes))),
+            tuple(dict.fromkeys((*self.claims, *other.claims))),
+        )
+
+
+#: The attribute a dependency made by ``require_scopes`` or ``require_claims`` carries:
+#: a :class:`RouteRequirements` (jwt_middleware.fastapi sets it).
+REQUIREMENTS: Final = "jwt_requirements"
+#: How many routes and dependencies :func:`app_requirements` looks at, at most.
+MAX_WALK: Final = 10_000
+
+
+#: Where a route's requirements can be, from an application down (Starlette's routes and
+#: mounts, FastAPI's routes, routers, included routers and their dependencies).
+_CHILDREN: Final = (
+    "routes",
+    "router",
+    "app",
+    "original_router",
+    "include_context",
+    "dependant",
+    "dependencies",
+)
+
+
+def app_requirements(*apps: object) -> RouteRequirements:
+    """The requirements carried by the dependencies of the routes of ``apps`` (FastAPI's
+    ``route.dependant`` trees, routers' and included routers' dependencies, mounted
+    apps, the apps a middleware wraps), each once; nothing for an app without them.
+    Each object is looked at once, at most :data:`MAX_WALK` of them."""
+    found = RouteRequirements()
+    stack: list[object] = [app for app in reversed(apps) if app is not None]
+    seen: set[int] = set()
+    while stack and len(seen) < MAX_WALK:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        for made in (getattr(node, "call", None), getattr(node, "dependency", None)):
+            marked = getattr(made, REQUIREMENTS, None)
+            if isinstance(marked, RouteRequirements):
+                found = found.merged(marked)
+        for name in _CHILDREN:
+            child = getattr(node, name, None)
+            if isinstance(child, (list, tuple)):
+                stack.extend(reversed(child))
+            elif child is not None:
+                stack.append(child)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class MetadataDocument:
     """The protected resource metadata of one resource (see the module docstring)."""
@@ -132,6 +206,8 @@ class MetadataDocument:
     #: whether every token must be DPoP-bound (``JWT_DPOP=required``).
     dpop_signing_alg_values_supported: tuple[str, ...] = ()
     dpop_bound_access_tokens_required: bool = False
+    #: The names of the claims some route's claim rule requires (an extension member).
+    required_claims: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_resource(self.resource)
@@ -143,18 +219,22 @@ class MetadataDocument:
         *,
         path_scopes: Mapping[str, Iterable[str]] | None = None,
         issuers: Iterable[str] | None = None,
+        required: RouteRequirements | None = None,
     ) -> MetadataDocument:
         """The document ``settings`` describe (``settings.resource`` must be set).
 
         ``path_scopes``: the middleware's, whose scopes are listed first.
         ``issuers``: instead of ``settings.issuers`` (several verifiers, a
-        discovered issuer).
+        discovered issuer). ``required``: the scopes and claims routes require
+        besides ``path_scopes`` (``path_claims``, the FastAPI dependencies).
         """
         if not settings.resource:
-            raise ConfigurationError("protected resource metadata needs resource (JWT_RESOURCE)")
+            raise ConfigurationError(settings.render("protected resource metadata needs $resource"))
         scopes: list[str] = []
-        for required in (path_scopes or {}).values():
-            scopes.extend(required)
+        for needed in (path_scopes or {}).values():
+            scopes.extend(needed.split() if isinstance(needed, str) else needed)
+        if required is not None:
+            scopes.extend(required.scopes)
         scopes.extend(settings.supported_scopes)
         return cls(
             resource=settings.resource,
@@ -169,6 +249,7 @@ class MetadataDocument:
             if settings.dpop == "off"
             else tuple(settings.dpop_allowed_algorithms),
             dpop_bound_access_tokens_required=settings.dpop == "required",
+            required_claims=tuple(dict.fromkeys(required.claims)) if required else (),
         )
 
     @classmethod
@@ -177,11 +258,15 @@ class MetadataDocument:
         verifier: Verifier | MultiIssuerVerifier,
         *,
         path_scopes: Mapping[str, Iterable[str]] | None = None,
+        required: RouteRequirements | None = None,
     ) -> MetadataDocument:
         """The document for a verifier's settings, with the issuers of all its verifiers
         (a :class:`MultiIssuerVerifier`'s), or the discovered issuer once known."""
         return cls.from_settings(
-            verifier.settings, path_scopes=path_scopes, issuers=issuers_of(verifier)
+            verifier.settings,
+            path_scopes=path_scopes,
+            issuers=issuers_of(verifier),
+            required=required,
         )
 
     @property
@@ -210,6 +295,8 @@ class MetadataDocument:
             doc["dpop_signing_alg_values_supported"] = list(self.dpop_signing_alg_values_supported)
         if self.dpop_bound_access_tokens_required:
             doc["dpop_bound_access_tokens_required"] = True
+        if self.required_claims:
+            doc["required_claims"] = list(self.required_claims)
         return doc
 
     def body(self) -> bytes:
@@ -274,10 +361,12 @@ def resource_warnings(settings: Settings) -> list[str]:
     if resource in settings.audiences:
         return []
     return [
-        f"resource {resource!r} (JWT_RESOURCE) is not one of the expected audiences "
-        f"{', '.join(settings.audiences)} (JWT_AUDIENCE): clients that follow the metadata "
-        "ask for tokens for the resource, and those tokens will be refused as "
-        "audience_mismatch; add the resource to JWT_AUDIENCE"
+        settings.render(
+            f"$resource {resource!r} is not one of the expected audiences "
+            f"{', '.join(settings.audiences)} ($audience): clients that follow the metadata "
+            "ask for tokens for the resource, and those tokens will be refused as "
+            "audience_mismatch; add the resource to $audience"
+        )
     ]
 
 
@@ -286,27 +375,54 @@ class MetadataEndpoint:
 
     With discovery and no configured issuer, ``authorization_servers`` waits for
     the discovery document: until it has been fetched the document is served
-    with ``no-cache`` and rebuilt on each request, then kept.
+    with ``no-cache`` and rebuilt on each request, then kept. The app's FastAPI
+    dependencies are added on the first request for it (see the module docstring).
     """
 
-    __slots__ = ("_body", "_pending", "_scopes", "_verifier", "challenge_param", "document", "path")
+    __slots__ = (
+        "_body",
+        "_pending",
+        "_required",
+        "_routes_read",
+        "_scopes",
+        "_verifier",
+        "_wrapped",
+        "challenge_param",
+        "document",
+        "path",
+    )
 
     def __init__(
         self,
         verifier: Verifier | MultiIssuerVerifier,
-        path_scopes: Mapping[str, Iterable[str]] | None,
+        rules: PathRules | Mapping[str, Iterable[str]] | None,
         *,
         remote: bool,
+        wrapped: object = None,
     ) -> None:
         self._verifier = verifier
-        self._scopes = dict(path_scopes or {})
-        self.document = MetadataDocument.for_verifier(verifier, path_scopes=self._scopes)
+        #: The app the middleware wraps: its routes are read with ``scope["app"]``'s, for a
+        #: middleware wrapped around the app rather than added to it.
+        self._wrapped = wrapped
+        if isinstance(rules, PathRules):  # the middleware's: path scopes and claims
+            self._scopes: dict[str, Iterable[str]] = {}
+            self._required = RouteRequirements(rules.every_scope(), rules.every_claim())
+        else:
+            self._scopes = dict(rules or {})
+            self._required = RouteRequirements()
+        self._routes_read = False
+        self.document = self._build()
         #: The host-relative path it is served at (RFC 9728 section 3.1).
         self.path = self.document.well_known_path
         self._body = self.document.body()
         self._pending = not self.document.authorization_servers and remote
         #: ``resource_metadata="<url>"`` for every challenge, formatted once.
         self.challenge_param = resource_metadata_param(self.document.well_known_url)
+
+    def _build(self) -> MetadataDocument:
+        return MetadataDocument.for_verifier(
+            self._verifier, path_scopes=self._scopes, required=self._required
+        )
 
     def matches(self, scope: Scope) -> bool:
         """Whether an HTTP request asks for the document: its full path or the path
@@ -316,12 +432,19 @@ class MetadataEndpoint:
     async def serve(self, scope: Scope, send: Send, start: Callable[[], Awaitable[None]]) -> None:
         """GET and HEAD; a CORS preflight; 405 otherwise. ``start`` fetches the keys and
         the discovery document when no lifespan did (awaited while still pending)."""
+        rebuild = False
+        if not self._routes_read:  # the app's dependencies: once, on the first request
+            self._routes_read = True
+            routes = app_requirements(scope.get("app"), self._wrapped)
+            if routes.scopes or routes.claims:
+                self._required = self._required.merged(routes)
+                rebuild = True
         if self._pending:
             await start()
             if issuers_of(self._verifier):  # the discovery document has been fetched
-                self.document = MetadataDocument.for_verifier(
-                    self._verifier, path_scopes=self._scopes
-                )
-                self._body = self.document.body()
                 self._pending = False
+                rebuild = True
+        if rebuild:
+            self.document = self._build()
+            self._body = self.document.body()
         await respond(scope, send, self._body, max_age=None if self._pending else MAX_AGE)

@@ -14,11 +14,18 @@ in-process cached request): the token of the one plain ``Authorization: Bearer``
 header of an HTTP request, before the request-stage checks. Only a token that
 passed those checks before can be in the verified-token cache, so a cache hit may
 skip them; a miss goes through :meth:`present`.
+
+On an optional path (``optional_paths``), a request that carries no token in any
+configured place, and no DPoP proof, is :data:`ANONYMOUS`: the middleware lets it
+through unauthenticated. That is the only outcome an optional path changes; a
+token there, a mangled header or a proof is judged as anywhere else.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from enum import Enum
 from typing import Final, NamedTuple
 
 from starlette.types import Scope
@@ -30,7 +37,7 @@ from ..settings import Settings
 from ..values.uri import request_target
 from . import websocket
 from .extract import authorization, judge, parse_authorization
-from .locations import TokenLocations
+from .locations import NO_TOKEN, TokenLocations
 
 
 class Presented(NamedTuple):
@@ -51,6 +58,16 @@ _FROM: Final = {kind: Presented("bearer", kind) for kind in ("header", "cookie",
 _SUBPROTOCOL: Final = Presented("bearer", "subprotocol")
 #: A request that used the DPoP scheme, refused before its proof verified.
 DPOP_ATTEMPT: Final = Presented("dpop", "header")
+
+
+class Anonymous(Enum):
+    """The outcome of a request without a token on an optional path."""
+
+    ANONYMOUS = "anonymous"
+
+
+#: No token on an optional path: the application gets the request, unauthenticated.
+ANONYMOUS: Final = Anonymous.ANONYMOUS
 
 
 def is_dpop(raw: bytes) -> bool:
@@ -118,9 +135,14 @@ class ProofCheck:
 class Presentation:
     """Finds the credential of a request (see the module docstring)."""
 
-    __slots__ = ("_dpop", "_locations", "_max_bytes", "_plain", "_subprotocol")
+    __slots__ = ("_dpop", "_locations", "_max_bytes", "_optional", "_plain", "_subprotocol")
 
-    def __init__(self, settings: Settings, proofs: ProofCheck | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        proofs: ProofCheck | None,
+        optional: Callable[[str], bool] | None = None,
+    ) -> None:
         self._locations = TokenLocations(
             settings.locations, settings.max_token_bytes, settings.origins
         )
@@ -129,6 +151,8 @@ class Presentation:
         self._dpop = proofs
         #: Only ``Authorization: Bearer`` is configured: the cached path applies.
         self._plain = self._locations.default
+        #: Whether a path is optional (None: no optional paths, nothing to ask).
+        self._optional = optional
 
     def plain_bearer(self, scope: Scope) -> str | None:
         """The token of an HTTP request's single ``Authorization: Bearer <token>`` header,
@@ -147,19 +171,23 @@ class Presentation:
             return raw[7:].decode("latin-1")
         return None
 
-    def present(self, scope: Scope) -> tuple[str, Presented, Failure | None]:
+    def present(
+        self, scope: Scope, path: str = ""
+    ) -> tuple[str, Presented, Failure | Anonymous | None]:
         """The token (``""`` if none was found), how it came (or was tried: the scheme
-        decides the challenge of a refusal), and the request-stage Failure or None."""
+        decides the challenge of a refusal), and the request-stage Failure, or
+        :data:`ANONYMOUS` (no token on the optional ``path``), or None."""
         locations = self._locations
         found: str | tuple[str, str] | Failure
+        optional = self._optional is not None and self._optional(path)
         if self._plain or self._dpop is not None:
             raw, count = authorization(scope["headers"])
             if self._dpop is not None and count == 1 and raw and is_dpop(raw):
                 return self._dpop.present(scope, raw)
         if not self._plain:
-            found = locations.extract(scope)
+            found = locations.extract(scope, explain=not optional)
         elif raw is None:
-            found = locations.missing(scope)
+            found = NO_TOKEN if optional else locations.missing(scope)
         else:
             found = judge(raw, count, self._max_bytes)
         if scope["type"] == "websocket" and self._subprotocol is not None:
@@ -172,7 +200,16 @@ class Presentation:
                 if isinstance(header, Failure):  # missing: the subprotocol carried it
                     return combined, _SUBPROTOCOL, None
         if isinstance(found, Failure):
+            if found is NO_TOKEN:  # an optional path: anonymous, unless a proof came
+                return "", AUTHORIZATION_BEARER, self._without_token(scope)
             return "", AUTHORIZATION_BEARER, found
         if isinstance(found, str):
             return found, AUTHORIZATION_BEARER, None
         return found[0], _FROM[found[1]], None
+
+    def _without_token(self, scope: Scope) -> Failure | Anonymous:
+        """No token on an optional path: anonymous, unless the request carries a DPoP
+        proof (a client that meant to authenticate: missing_token, with its hint)."""
+        if self._dpop is not None and count_proofs(scope["headers"])[1]:
+            return self._locations.missing(scope)
+        return ANONYMOUS

@@ -27,6 +27,7 @@ from ..dpop.challenge import DPoPChallenge
 from ..outcome import Failure
 from ..reasons import REASONS, Stage
 from ..settings import DiagnosticsLevel
+from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 
 PROBLEM_TYPE_BASE: Final = "urn:jwt-middleware:reason:"
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
@@ -94,8 +95,12 @@ def challenge(failure: Failure, realm: str, extra: str | None = None) -> str | N
     return ", ".join(parts)
 
 
-def problem_body(failure: Failure, level: DiagnosticsLevel) -> dict[str, Any]:
-    """The problem+json document for ``failure`` at diagnostics ``level``."""
+def problem_body(
+    failure: Failure, level: DiagnosticsLevel, names: SettingNames = BY_ENVIRONMENT
+) -> dict[str, Any]:
+    """The problem+json document for ``failure`` at diagnostics ``level``; the settings
+    its hint names are written as ``names`` says (as the reader gave them:
+    :mod:`jwt_middleware.values.settingnames`), by default as environment variables."""
     info = REASONS[failure.reason]
     body: dict[str, Any] = {
         "type": problem_type(failure.reason.value),
@@ -106,10 +111,7 @@ def problem_body(failure: Failure, level: DiagnosticsLevel) -> dict[str, Any]:
     if level == "minimal":
         return body
     body["detail"] = failure.detail
-    hint = failure.effective_hint
-    if level == "verbose" and failure.verbose_hint:
-        hint = f"{hint} {failure.verbose_hint}"
-    body["hint"] = hint
+    body["hint"] = failure.hint_for(names, verbose=level == "verbose")
     body["problems"] = [{"reason": p.reason.value, "detail": p.detail} for p in failure.problems]
     if failure.required_scopes:
         body["required_scopes"] = list(failure.required_scopes)
@@ -124,11 +126,13 @@ def render(
     realm: str,
     challenge_extra: str | None = None,
     dpop: DPoPChallenge | None = None,
+    names: SettingNames = BY_ENVIRONMENT,
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """Status, raw ASGI headers and body bytes for ``failure``; ``challenge_extra`` is
     appended to the challenge (the ``resource_metadata`` parameter); ``dpop`` adds the
-    DPoP challenge and ``DPoP-Nonce`` (see the module's docstring)."""
-    body = json.dumps(problem_body(failure, level), separators=(",", ":")).encode("utf-8")
+    DPoP challenge and ``DPoP-Nonce`` (see the module's docstring); ``names`` as for
+    :func:`problem_body`."""
+    body = json.dumps(problem_body(failure, level, names), separators=(",", ":")).encode("utf-8")
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", PROBLEM_CONTENT_TYPE.encode()),
         (b"content-length", str(len(body)).encode()),

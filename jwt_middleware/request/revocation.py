@@ -158,6 +158,23 @@ class RevocationSetup:
             receiver=receiver,
         )
 
+    @classmethod
+    def for_middleware(
+        cls,
+        settings: Settings,
+        observer: Any,
+        *,
+        registry: CollectorRegistry | None,
+        logger: Any,
+        given: RevocationList | None,
+    ) -> RevocationSetup | None:
+        """:meth:`from_settings` for a middleware whose ``observer`` also exports the
+        transmitter's keys, as it does every key source's."""
+        setup = cls.from_settings(settings, registry=registry, logger=logger, revocations=given)
+        if setup is not None and setup.receiver is not None:
+            observer.watch(setup.receiver.verifier)
+        return setup
+
     async def aclose(self) -> None:
         """Close the list's client and the receiver's key source."""
         if self.receiver is not None:

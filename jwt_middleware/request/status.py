@@ -19,12 +19,26 @@ middleware's list for this stage is empty and costs nothing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .stages import AsyncCheck
+
+if TYPE_CHECKING:
+    from ..introspection import Introspector
+    from .revocation import RevocationSetup
 
 #: The status checks a middleware runs, in order.
 StatusChecks = tuple[AsyncCheck, ...]
 
 
-def status_checks(*checks: AsyncCheck | None) -> StatusChecks:
-    """The status checks configured, in the order given (None: not configured)."""
-    return tuple(check for check in checks if check is not None)
+def status_checks(
+    revocation: RevocationSetup | None, introspector: Introspector | None
+) -> StatusChecks:
+    """The status checks configured, in order: the revocation list's (a revoked token
+    costs no call to the introspection endpoint), then introspection's in ``always`` mode."""
+    checks: list[AsyncCheck] = []
+    if revocation is not None:
+        checks.append(revocation.check)
+    if introspector is not None and introspector.always:
+        checks.append(introspector.check)
+    return tuple(checks)

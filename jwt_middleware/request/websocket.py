@@ -33,6 +33,7 @@ from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
 from ..settings import DiagnosticsLevel
 from ..tokens.structure import too_large
+from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 from ..values.syntax import is_token
 from .responses import render
 
@@ -116,14 +117,15 @@ async def reject(
     realm: str,
     subprotocol: str | None,
     challenge_extra: str | None = None,
+    names: SettingNames = BY_ENVIRONMENT,
 ) -> None:
-    """Answer a rejected handshake (see the module docstring); ``challenge_extra`` as in
-    :func:`jwt_middleware.request.responses.render`."""
+    """Answer a rejected handshake (see the module docstring); ``challenge_extra`` and
+    ``names`` as in :func:`jwt_middleware.request.responses.render`."""
     message = await receive()
     if message["type"] != "websocket.connect":
         return  # the client went away before the handshake
     if _HTTP_RESPONSE_EXTENSION in (scope.get("extensions") or {}):
-        status, headers, body = render(failure, level, realm, challenge_extra)
+        status, headers, body = render(failure, level, realm, challenge_extra, names=names)
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
         return

@@ -41,6 +41,8 @@ NOT_FROM_A_TOKEN: Final[Mapping[Reason, str]] = {
     "that fetched the key set before .retire() and again after (docs/testing.md, key "
     "rotation), then a token signed with the retired key",
     R.insufficient_scope: "it needs a route that requires a scope the token lacks",
+    R.claim_not_allowed: "it needs a route with a claim rule (path_claims, require_claims) "
+    "the token's claim does not pass",
     R.dpop_proof_missing: "it is the DPoP header: send 'Authorization: DPoP <token>' without "
     "a DPoP proof",
     R.dpop_proof_invalid: "it is the proof: a proof for another URL or method (dpop_proof)",

@@ -70,7 +70,7 @@ def resource_near_miss(actual: str, expected: str) -> str | None:
             f"The token's audience {shown} differs from this resource {wanted} only by a "
             "trailing slash. Resource URIs are compared exactly, beyond the letter case of "
             f"the scheme and host and a default port: {fix}, or add that spelling to "
-            "JWT_AUDIENCE if it names this resource too."
+            "$audience if it names this resource too."
         )
     if a_path != e_path:
         return (
@@ -94,7 +94,7 @@ def issuer_hint(issuers: frozenset[str], primary: Problem) -> str | None:
             near = f"{near} (compared with one of the {len(issuers)} expected issuers)"
         if near:
             return (
-                f"The token's issuer {near}. Issuers are compared exactly: make JWT_ISSUER "
+                f"The token's issuer {near}. Issuers are compared exactly: make $issuer "
                 "match the issuer's 'iss' (see its discovery document) character for "
                 "character."
             )
@@ -124,7 +124,7 @@ def time_hint(leeway: float, primary: Problem) -> str | None:
             return (
                 f"The token expired only {duration(seconds)} ago, beyond the "
                 f"{leeway:g} s leeway. If clients see this on fresh tokens, the "
-                "issuer's and this server's clocks differ: check NTP, or raise JWT_LEEWAY."
+                "issuer's and this server's clocks differ: check NTP, or raise $leeway."
             )
     return None
 
@@ -152,7 +152,7 @@ def clock_hint(leeway: float, primary: Problem, clock: ClockSample) -> str | Non
         return (
             f"{measured[0].upper()}{measured[1:]}: by the issuer's clock the token "
             f"{_by_issuer_clock(reason, residual, leeway)}. Fix time sync (NTP) on this "
-            "host, or on the issuer if its clock is the wrong one; raising JWT_LEEWAY "
+            "host, or on the issuer if its clock is the wrong one; raising $leeway "
             "only hides the offset."
         )
     if not clock.significant:  # the clocks agree: the claim is what it looks like

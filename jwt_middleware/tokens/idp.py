@@ -189,7 +189,7 @@ def _entra(
             if tenant not in rules.tenants:
                 return (
                     f"Microsoft Entra ID multi-tenant issuer: the token comes from tenant "
-                    f"'{clip(tenant, 40)}', which is not in JWT_IDP_TENANTS (the tenants "
+                    f"'{clip(tenant, 40)}', which is not in $idp_tenants (the tenants "
                     f"{', '.join(repr(t) for t in rules.tenants[:5]) or 'allowed: none'}). "
                     "Add the tenant id if this tenant may call the API."
                 )
@@ -201,13 +201,13 @@ def _entra(
                 "{tid}/) while the v2.0 issuer is configured. Entra ID issues the token "
                 "version the API's app registration asks for: set "
                 "'requestedAccessTokenVersion': 2 in its manifest (accessTokenAcceptedVersion), "
-                "or add the v1.0 issuer to JWT_ISSUER."
+                "or add the v1.0 issuer to $issuer."
             )
         if v2 and wants_v1 and not wants_v2:
             return (
                 "Microsoft Entra ID: this is a v2.0 token (iss https://login.microsoftonline."
                 "com/{tid}/v2.0) while the v1.0 issuer (https://sts.windows.net/{tid}/) is "
-                "configured. Configure the v2.0 issuer, or add it to JWT_ISSUER beside the "
+                "configured. Configure the v2.0 issuer, or add it to $issuer beside the "
                 "v1.0 one."
             )
     if reason is Reason.audience_mismatch:
@@ -216,14 +216,14 @@ def _entra(
         if any(_GUID.match(a) for a in token_auds) and any(not _GUID.match(a) for a in wanted):
             return (
                 "Microsoft Entra ID: the token's audience is the API's client id (a GUID), as "
-                "in v2.0 tokens, while JWT_AUDIENCE names the App ID URI (api://...). Add the "
-                "client id to JWT_AUDIENCE (both may be listed)."
+                "in v2.0 tokens, while $audience names the App ID URI (api://...). Add the "
+                "client id to $audience (both may be listed)."
             )
         if any(not _GUID.match(a) for a in token_auds) and any(_GUID.match(a) for a in wanted):
             return (
                 "Microsoft Entra ID: the token's audience is an App ID URI (api://... or a "
-                "URL), as in v1.0 tokens, while JWT_AUDIENCE names the client id (a GUID). Add "
-                "the App ID URI to JWT_AUDIENCE (both may be listed)."
+                "URL), as in v1.0 tokens, while $audience names the client id (a GUID). Add "
+                "the App ID URI to $audience (both may be listed)."
             )
     return None
 
@@ -238,7 +238,7 @@ def _cognito(failure: Failure, claims: Mapping[str, Any]) -> str | None:
     if failure.reason in (Reason.audience_mismatch, Reason.missing_claim) and use == "access":
         return (
             "Amazon Cognito: access tokens carry the app client id in 'client_id' and no "
-            "'aud' (ID tokens carry it in 'aud'): JWT_AUDIENCE must be the app client id."
+            "'aud' (ID tokens carry it in 'aud'): $audience must be the app client id."
         )
     return None
 
@@ -257,7 +257,7 @@ def _keycloak(failure: Failure, claims: Mapping[str, Any]) -> str | None:
 _OKTA: Final = (
     "Okta: the issuer {iss} is Okta's org authorization server. Its access tokens are "
     "for Okta's own APIs: no other API can verify them. Request the token from a custom "
-    "authorization server ({iss}/oauth2/default or /oauth2/<id>) and set JWT_ISSUER to it. "
+    "authorization server ({iss}/oauth2/default or /oauth2/<id>) and set $issuer to it. "
     "Introspection does not make it usable here: a JWS that fails verification is never "
     "sent to an introspection endpoint."
 )
@@ -285,15 +285,15 @@ def keycloak_lightweight(provider: str | None, claims: Mapping[str, Any]) -> boo
 
 _TYP: Final = {
     "entra": "Microsoft Entra ID writes typ 'JWT' in its access tokens, never 'at+jwt': "
-    "with Entra ID, accept 'JWT' in JWT_TOKEN_TYPES or leave it unset.",
+    "with Entra ID, accept 'JWT' in $token_types or leave it unset.",
     "keycloak": "Keycloak writes typ 'JWT' in the header of its access tokens (the claim typ "
-    "'Bearer' marks them): accept 'JWT' in JWT_TOKEN_TYPES or leave it unset.",
+    "'Bearer' marks them): accept 'JWT' in $token_types or leave it unset.",
     "cognito": "Amazon Cognito writes no typ in its tokens ('token_use' says what a token "
-    "is): leave JWT_TOKEN_TYPES unset and set JWT_IDP=cognito to require access tokens.",
+    "is): leave $token_types unset and set $idp to cognito to require access tokens.",
     "google": "Google issues no JWT access tokens (its access tokens are opaque): APIs "
-    "verify Google ID tokens, so leave JWT_TOKEN_TYPES unset.",
+    "verify Google ID tokens, so leave $token_types unset.",
     "auth0": "Auth0 writes typ 'at+jwt' only when the API's token profile is RFC 9068 (API "
-    "settings, Token Profile): choose it, or accept 'JWT' in JWT_TOKEN_TYPES.",
+    "settings, Token Profile): choose it, or accept 'JWT' in $token_types.",
 }
 
 

@@ -35,7 +35,7 @@ from . import selection, signature
 from .cache import TokenCache
 from .claims import ClaimsPolicy
 from .idprules import ProviderPolicy
-from .scopes import scopes_of
+from .scopes import ScopeClaims
 from .structure import ParsedToken, decode_body, parse_compact, too_large
 from .tokentype import accepted_types
 
@@ -113,6 +113,8 @@ class Verifier:
         #: The claims stage's check: the policy's own unless the provider adds a rule.
         self._claims_check = idp_policy.claims_check(self.policy)
         self._allowed = frozenset(settings.allowed_algorithms)
+        #: The claims read as the token's scopes (``scope_claims``), once per verified token.
+        self.scope_claims = ScopeClaims(settings.scope_claim_names)
         self._token_types = accepted_types(settings.accepted_token_types)
         self._max_bytes = settings.max_token_bytes
         self._per_request = settings.diagnostic_keys_per_request
@@ -241,7 +243,7 @@ class Verifier:
             alg,
             kid,
             key.fingerprint,
-            scopes_of(claims),
+            self.scope_claims.of(claims),
             float(exp) if exp is not None else None,
             _jkt(claims) if "cnf" in claims else None,
         )

@@ -6,16 +6,20 @@ on an instance, so a value of the wrong type is a ConfigurationError naming
 the field, not a TypeError from deep inside a validator. A leaf module.
 
 What a check accepts, per annotation: a class, its instances (``float`` also
-an ``int``, as for a type checker); ``None``; a union, any member; a
-``Literal``, a value of its values' types (the values themselves are the
+an ``int``, as for a type checker, but a finite one: NaN and infinity are not a
+number of seconds or a budget; ``int`` and ``float`` never a ``bool``, which is
+an ``int`` to Python and a mistake in a setting); ``None``; a union, any member;
+a ``Literal``, a value of its values' types (the values themselves are the
 validators' concern, with their own message); ``tuple[T, ...]``, a tuple of
 ``T``.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
@@ -29,6 +33,17 @@ FieldType = tuple[str, Check, str, bool]
 def _instance_of(*classes: type) -> Check:
     def check(value: Any) -> bool:
         return isinstance(value, classes)
+
+    return check
+
+
+def _number(*classes: type) -> Check:
+    def check(value: Any) -> bool:
+        return (
+            isinstance(value, classes)
+            and not isinstance(value, bool)
+            and (not isinstance(value, float) or math.isfinite(value))
+        )
 
     return check
 
@@ -61,7 +76,9 @@ def _check(annotation: Any) -> Check:
     if annotation is None or annotation is type(None):
         return _instance_of(type(None))
     if annotation is float:
-        return _instance_of(int, float)
+        return _number(int, float)
+    if annotation is int:
+        return _number(int)
     if isinstance(annotation, type):
         return _instance_of(annotation)
     raise TypeError(f"no check for the annotation {annotation!r}")
@@ -90,17 +107,58 @@ def field_types(cls: type) -> tuple[FieldType, ...]:
     )
 
 
-def check_types(instance: object, types_: tuple[FieldType, ...]) -> None:
+def check_types(
+    instance: object, types_: tuple[FieldType, ...], *, label: Callable[[str], str] = str
+) -> None:
     """Raise ConfigurationError naming the first field whose value is not of its
-    annotated type (a secret's value is never shown, only its type)."""
+    annotated type (a secret's value is never shown, only its type); ``label`` gives
+    the field's name as the message writes it."""
     for name, check, written, secret in types_:
         value = getattr(instance, name)
         if not check(value):
             shown = "" if secret else f" {_clip(repr(value))}"
+            finite = (
+                " (a finite number)"
+                if isinstance(value, float) and not math.isfinite(value)
+                else ""
+            )
             raise ConfigurationError(
-                f"{name}: expected {written}, got {type(value).__name__}{shown}"
+                f"{label(name)}: expected {written}{finite}, got {type(value).__name__}{shown}"
             )
 
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def unknown_keywords(cls: type, given: Iterable[str], *, what: str) -> None:
+    """Raise ConfigurationError naming the keywords of ``given`` that are not fields of
+    ``cls``, each with the nearest field name (a misspelt setting is found at startup)."""
+    known = sorted(f.name for f in fields(cls))
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        guesses = [
+            f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+            for name in unknown
+            for close in [difflib.get_close_matches(name, known, n=1)]
+        ]
+        raise ConfigurationError(f"unknown {what}(s): {', '.join(guesses)}")
+
+
+def as_list(value: Any) -> Any:
+    """A list setting as a tuple: a string split at commas, None empty, any other
+    iterable as its items. Anything else is left for the type check to name."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value) if isinstance(value, Iterable) else value
+
+
+def as_items(value: Any) -> Any:
+    """A tuple-only setting (``public_keys``, ``secrets``) as a tuple: any iterable
+    but a string or bytes (whose characters are not keys); anything else is left
+    for the type check to name."""
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes)):
+        return tuple(value)
+    return value

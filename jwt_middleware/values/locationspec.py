@@ -84,3 +84,24 @@ def parse_locations(values: Iterable[str]) -> tuple[Location, ...]:
     if len(set(locations)) != len(locations):
         raise ConfigurationError("token_locations: a location is listed twice")
     return locations
+
+
+def location_warnings(locations: Iterable[Location]) -> list[str]:
+    """Startup warnings about token locations that work but expose the token: a query
+    parameter (logged everywhere), a cookie (sent with other sites' requests)."""
+    warnings: list[str] = []
+    for location in locations:
+        if location.kind == "query":
+            warnings.append(
+                f"token location {location.describe()}: a token in the URL ends up in access "
+                "logs, proxy logs and browser history; prefer the Authorization header"
+            )
+        elif location.kind == "cookie":
+            warnings.append(
+                f"token location {location.describe()}: a browser sends that cookie with "
+                "requests other sites make; unsafe methods and WebSocket handshakes from another "
+                "origin are refused (cross_site_request), but set the cookie with SameSite=Lax "
+                "or Strict, Secure, HttpOnly and the __Host- prefix, and keep GET requests free "
+                "of side effects (docs/security.md, cookies)"
+            )
+    return warnings

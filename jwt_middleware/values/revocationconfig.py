@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..errors import ConfigurationError
+from .fieldtypes import as_list
 
 #: The longest ``revocation_max_token_lifetime`` accepted (a year).
 MAX_LIFETIME = 366 * 86400.0
@@ -38,8 +39,6 @@ class RevocationSettings(Protocol):
     @property
     def ssf_audience(self) -> str | None: ...
     @property
-    def ssf_audiences(self) -> tuple[str, ...]: ...
-    @property
     def ssf_jwks_url(self) -> str | None: ...
     @property
     def ssf_authorization(self) -> str | None: ...
@@ -49,6 +48,12 @@ class RevocationSettings(Protocol):
     def ssf_token_issuers(self) -> tuple[str, ...]: ...
     @property
     def ssf_max_bytes(self) -> int: ...
+
+
+def ssf_audiences(s: RevocationSettings) -> tuple[str, ...]:
+    """The configured ``ssf_audience`` as a tuple (comma-separated values)."""
+    audience = s.ssf_audience
+    return as_list(audience) if isinstance(audience, str) else ()
 
 
 def check_revocation_settings(
@@ -124,7 +129,7 @@ def _check_receiver(s: RevocationSettings, algorithms: Sequence[str]) -> None:
         )
     if not (s.ssf_jwks_url or "").startswith(("https://", "http://")):
         raise ConfigurationError("ssf_jwks_url: expected an https:// URL (JWT_SSF_JWKS_URL)")
-    if not s.ssf_audiences:
+    if not ssf_audiences(s):
         raise ConfigurationError("ssf_audience: no audience in it (JWT_SSF_AUDIENCE)")
     if not s.ssf_algorithms or any(a not in algorithms for a in s.ssf_algorithms):
         raise ConfigurationError(

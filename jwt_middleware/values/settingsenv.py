@@ -46,6 +46,8 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_INTROSPECTION_KEY_FILE": "introspection_key_file",
     "JWT_INTROSPECTION_KEY_ID": "introspection_key_id",
     "JWT_INTROSPECTION_CACHE_SECONDS": "introspection_cache_seconds",
+    # CONTRACT section 12: authorization beyond scopes
+    "JWT_SCOPE_CLAIMS": "scope_claims",
     # revocation across a fleet (CONTRACT section 9)
     "JWT_REVOCATION_REDIS_URL": "revocation_redis_url",
     "JWT_REVOCATION_FAIL": "revocation_fail",

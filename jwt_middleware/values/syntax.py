@@ -41,3 +41,16 @@ def scope_tokens(values: str | Iterable[str], *, what: str) -> tuple[str, ...]:
                 "without spaces, double quotes or backslashes)"
             )
     return items
+
+
+def path_prefix(path: object, *, what: str) -> str:
+    """``path`` as a path rule's prefix (it starts with ``/``; printable, no spaces),
+    or ConfigurationError naming ``what``."""
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or not path.isprintable()
+        or any(c.isspace() for c in path)
+    ):
+        raise ConfigurationError(f"{what}: {path!r} is not a path (it starts with '/')")
+    return path

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import re
@@ -31,10 +32,12 @@ import jwt as pyjwt
 import pytest
 from helpers.jwks_server import JWKSServer, public_jwk
 from helpers.keys import AUDIENCE, ISSUER, Keys, private_pem, public_pem
+from helpers.procs import child_env
 from helpers.tokens import sign
 from prometheus_client import REGISTRY
 
 from jwt_middleware import JWTAuthMiddleware, Reason, Settings
+from jwt_middleware.cli import build_parser
 from jwt_middleware.reasons import REASONS
 from jwt_middleware.settings import ENV_VARS
 
@@ -61,6 +64,12 @@ NAMED_EXAMPLES = {
     "json-logging",
     "fastapi-helpers",
     "metrics-endpoint",
+    "authorization-example",
+    # docs/providers.md's quick starts: run by tests/contract/test_provider_quickstarts.py
+    *(
+        f"provider-{name}"
+        for name in ("auth0", "entra", "entra-multi", "okta", "keycloak", "cognito", "google")
+    ),
     "revocation-admin",  # tests/contract/test_revocation_docs.py
 }
 EXAMPLE_KID = "2024-rsa"
@@ -110,7 +119,7 @@ def contract_section(number: int) -> str:
 def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
     rows: dict[str, tuple[int, str | None]] = {}
     row = re.compile(r"^\| ([a-z0-9_]+) \| (\d{3}) \|.*$", re.MULTILINE)
-    for section in (1, 6, 7, 8, 9):  # 6: token locations, 7: DPoP, 8: introspection, 9: revocation
+    for section in (1, 6, 7, 8, 9, 12):  # 7: DPoP, 8: introspection, 9: revocation, 12: claims
         found = 0
         for match in row.finditer(contract_section(section)):
             reason, status, error, _meaning = cells(match.group(0))
@@ -126,6 +135,8 @@ def contract_env_vars() -> list[str]:
         for section in (3, 6, 7, 8, 9)  # 6: deployments, 7: DPoP, 8: introspection, 9: revocation
         for var in re.findall(r"^\| (JWT_[A-Z_]+) \|", contract_section(section), re.MULTILINE)
     ]
+    # 12: authorization beyond scopes names its variable in a list item, not a table
+    found += re.findall(r"^- `(JWT_[A-Z_]+)`", contract_section(12), re.MULTILINE)
     assert found, "no variable table found in CONTRACT.md sections 3 and 7"
     return found
 
@@ -432,6 +443,95 @@ async def test_fastapi_helpers_example_runs(keys: Keys, key_files: Path, jwks: J
         assert openapi["paths"][path][method]["security"] == [{"bearerAuth": []}], path
 
 
+ENTRA_HOME, ENTRA_CUSTOMER = (
+    "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "9188040d-6c67-4c5b-b112-36a304b66dad",
+)
+
+
+def entra_token(keys: Keys, tenant: str, **extra: Any) -> str:
+    """A v2.0 access token of tenant ``tenant`` for the authorization example's API, as
+    Entra ID's access token claims reference shows one (``extra`` adds scp or roles)."""
+    now = int(time.time())
+    payload = {
+        "aud": "6e74172b-be56-4843-9ff4-e66a39bb12e3",
+        "iss": f"https://login.microsoftonline.com/{tenant}/v2.0",
+        "iat": now - 60,
+        "nbf": now - 60,
+        "exp": now + 3600,
+        "azp": "0e0b7a3d-9b8f-4c9a-9c55-6b5f0f3c4d21",
+        "oid": "690222be-ff1a-4d56-abd1-7e4f7d38e474",
+        "sub": "HKZpfaHyWadeOouYlitjrI-KffTm222X5rrV3xDqfKQ",
+        "tid": tenant,
+        "ver": "2.0",
+        **extra,
+    }
+    return sign(payload, keys.rsa, headers={"kid": EXAMPLE_KID, "typ": "JWT"})
+
+
+async def test_authorization_example_runs(keys: Keys, key_files: Path, jwks: JWKSServer) -> None:
+    """docs/authorization.md: delegated scopes (scp) and app roles (roles) both pass
+    require_scopes; the tenant rule of /reports refuses the other tenant with the body
+    the page shows; require_claims on azp; /catalog serves anonymous and signed-in
+    callers, and still refuses a bad token."""
+    app = run_doc_code("authorization-example")["app"]
+    use_keys_of(app, jwks)
+    user = entra_token(keys, ENTRA_HOME, scp="Orders.Read")
+    daemon = entra_token(keys, ENTRA_CUSTOMER, roles=["Orders.Read"], idtyp="app")
+    neither = entra_token(keys, ENTRA_HOME, scp="User.Read")
+    partner = entra_token(keys, ENTRA_CUSTOMER, azp="partner-portal")
+    async with client(app) as c:
+        by_user = await c.get("/orders", headers=bearer(user))
+        by_daemon = await c.get("/orders", headers=bearer(daemon))
+        by_neither = await c.get("/orders", headers=bearer(neither))
+        home_reports = await c.get("/reports", headers=bearer(user))
+        customer_reports = await c.get("/reports", headers=bearer(daemon))
+        partners = await c.get("/partners", headers=bearer(partner))
+        not_a_partner = await c.get("/partners", headers=bearer(user))
+        anonymous = await c.get("/catalog")
+        signed_in = await c.get("/catalog", headers=bearer(daemon))
+        bad = await c.get("/catalog", headers=bearer(user[:-4] + "AAAA"))
+    assert by_user.status_code == 200 and by_daemon.status_code == 200, by_daemon.text
+    assert by_neither.status_code == 403 and by_neither.json()["reason"] == "insufficient_scope"
+    assert home_reports.json() == {"tenant": ENTRA_HOME}
+    assert customer_reports.status_code == 403
+    assert customer_reports.headers["www-authenticate"] == 'Bearer realm="api"'
+    shown = json.loads(fenced_block("<!-- docs-test: claim-not-allowed -->"))
+    assert customer_reports.json() == shown
+    assert partners.json() == {"client": "partner-portal"}
+    assert not_a_partner.status_code == 403
+    refused = not_a_partner.json()
+    assert refused["reason"] == "claim_not_allowed" and "'azp'" in refused["detail"]
+    assert "(require_claims)" in refused["hint"]
+    assert anonymous.json() == {"signed_in": False, "prices": "public"}
+    assert signed_in.json() == {"signed_in": True, "prices": "member"}
+    assert bad.status_code == 401 and bad.json()["reason"] == "signature_invalid"
+
+
+async def test_authorization_hint_example_is_real(
+    keys: Keys, key_files: Path, jwks: JWKSServer
+) -> None:
+    """docs/authorization.md's insufficient_scope hint: a daemon's token holding the role
+    while only scp is read (JWT_SCOPE_CLAIMS left at its default, from the environment)."""
+    app = run_doc_code("authorization-example")["app"]
+    settings = use_keys_of(app, jwks)
+    env = {
+        "JWT_JWKS_URL": settings.jwks_url or "",
+        "JWT_ISSUER": "https://login.microsoftonline.com/{tenantid}/v2.0",
+        "JWT_IDP_TENANTS": ENTRA_HOME,
+        "JWT_AUDIENCE": "6e74172b-be56-4843-9ff4-e66a39bb12e3",
+    }
+    the_middleware(app).kwargs["settings"] = Settings.from_env(env)
+    daemon = entra_token(keys, ENTRA_HOME, roles=["Orders.Read"])
+    async with client(app) as c:
+        refused = await c.get("/orders", headers=bearer(daemon))
+    assert refused.json()["reason"] == "insufficient_scope"
+    page = (DOCS / "authorization.md").read_text(encoding="utf-8")
+    shown = page.split("is not read (`roles`, say), the `insufficient_scope` hint says so:", 1)[1]
+    shown = " ".join(shown.split("```text", 1)[1].split("```", 1)[0].split())
+    assert refused.json()["hint"] == shown
+
+
 async def test_fastapi_helpers_follow_the_middleware_level(
     keys: Keys, key_files: Path, jwks: JWKSServer
 ) -> None:
@@ -678,3 +778,51 @@ def test_every_docs_page_is_linked_from_the_readme_and_the_index() -> None:
 def test_readme_is_a_front_page() -> None:
     lines = README.read_text(encoding="utf-8").count("\n")
     assert lines < 300, f"README.md has {lines} lines; the reference belongs in docs/"
+
+
+# --- docs/cli.md against the command ----------------------------------------------------
+
+CLI_PAGE = DOCS / "cli.md"
+USAGE_RUN = '$ jwt-middleware diagnose --jwks-file jwks-a.json --leeway soon "$TOKEN"\n'
+
+
+def diagnose_options() -> set[str]:
+    """Every option string of ``diagnose`` but ``-h``/``--help``, from its parser."""
+    parser = build_parser()
+    (subparsers,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    diagnose = subparsers.choices["diagnose"]
+    return {
+        option
+        for action in diagnose._actions
+        for option in action.option_strings
+        if option not in ("-h", "--help")
+    }
+
+
+def test_docs_cli_options_table_lists_every_diagnose_option() -> None:
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    table = page.split("Options of `diagnose`", 1)[1].split("\n\n", 2)[1]
+    documented = {
+        flag
+        for row in table.splitlines()[2:]
+        for flag in re.findall(r"`(--[a-z-]+)", row.split(" | ", 1)[0])
+    }
+    assert documented == diagnose_options()
+
+
+def test_docs_cli_usage_error_is_the_commands_own(tmp_path: Path) -> None:
+    """The usage error docs/cli.md shows is what the command prints (at 80 columns),
+    with exit 2."""
+    page = CLI_PAGE.read_text(encoding="utf-8")
+    shown, code = page.split(USAGE_RUN, 1)[1].split("$ echo $?\n", 1)
+    argv = ["diagnose", "--jwks-file", "jwks-a.json", "--leeway", "soon", "a.b.c"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "jwt_middleware", *argv],
+        capture_output=True,
+        text=True,
+        env={**child_env(), "COLUMNS": "80"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == int(code.split("\n", 1)[0]) == 2
+    assert proc.stderr == shown

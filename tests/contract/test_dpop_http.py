@@ -172,7 +172,8 @@ async def test_required_refuses_bearer(ctx: Ctx) -> None:
         response, _calls = await get(settings, [("Authorization", f"Bearer {plain}")])
         assert response.status_code == 401
         body = response.json()
-        assert body["reason"] == "invalid_scheme" and "JWT_DPOP=required" in body["detail"]
+        assert body["reason"] == "invalid_scheme" and "requires DPoP" in body["detail"]
+        assert "DPoP is required by Settings(dpop=...)" in body["hint"]
         assert response.headers.get_list("www-authenticate") == [f'DPoP realm="api", {ALGS}']
     token = bound_token(ctx)
     ok, _ = await get(settings, dpop_headers(token, proof(ctx.keys.ec256, token=token)))

@@ -140,9 +140,10 @@ def assert_verified(
     assert result.header["alg"] == alg
     assert result.kid == kid
     assert result.key_fingerprint == fingerprint
-    scope = payload.get("scope")
-    scp = payload.get("scp")
-    expected_scopes = scope.split() if isinstance(scope, str) else (scp or [])
+    expected_scopes: set[str] = set()  # every scope claim counts: scope and scp
+    for claim in ("scope", "scp"):
+        value = payload.get(claim)
+        expected_scopes.update(value.split() if isinstance(value, str) else value or [])
     assert result.scopes == frozenset(expected_scopes)
     assert result.subject == payload.get("sub")
     assert result.expires_at == float(payload["exp"])

@@ -195,8 +195,8 @@ async def test_entra_multi_tenant_issuer_checked_against_the_tenants(ctx: Ctx) -
     s = entra_settings(ctx, issuer=template, idp_tenants=(TENANT,))
     await accepted(bearer(s, rs_token(ENTRA_HEADER, entra_v2(TENANT), ctx.keys.rsa)))
     other = rs_token(ENTRA_HEADER, entra_v2(OTHER_TENANT), ctx.keys.rsa)
-    await refused(bearer(s, other), "issuer_mismatch", OTHER_TENANT, "JWT_IDP_TENANTS")
-    with pytest.raises(ConfigurationError, match="JWT_IDP_TENANTS"):
+    await refused(bearer(s, other), "issuer_mismatch", OTHER_TENANT, "Settings(idp_tenants=...)")
+    with pytest.raises(ConfigurationError, match=r"Settings\(idp_tenants=\.\.\.\)"):
         entra_settings(ctx, issuer=template)
     # Without the provider's rules the template is an issuer like any other (refusing all).
     literal = entra_settings(ctx, issuer=template, idp="none")

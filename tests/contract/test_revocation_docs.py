@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from jwt_middleware import JWTAuthMiddleware, Settings
 from jwt_middleware.settings import ENV_VARS
+from jwt_middleware.values.revocationconfig import ssf_audiences
 
 pytest.importorskip("redis", reason="the dpop-redis extra (redis-py) is not installed")
 
@@ -128,7 +129,7 @@ def test_the_receiver_environment_block_is_valid_settings() -> None:
     assert settings.ssf_path == "/ssf/events"
     assert settings.revocation_redis_url == environ["JWT_REVOCATION_REDIS_URL"]
     assert settings.ssf_authorization == environ["JWT_SSF_AUTHORIZATION"]
-    assert settings.ssf_audiences == ("https://orders.example.com/ssf",)
+    assert ssf_audiences(settings) == ("https://orders.example.com/ssf",)
     assert "8c4f0b5e" not in repr(settings)  # the receiver's secret is never printed
     # the HTTP example carries the same Authorization and path
     request = page_block("http", "application/secevent+jwt")

@@ -62,6 +62,10 @@ from jwt_middleware.revocation import RevocationList
 from jwt_middleware.revocation.events import read_event
 from jwt_middleware.sources import build_verifier, event_settings
 from jwt_middleware.tokens import idp, structure
+from jwt_middleware.tokens.claimrules import claim_rules
+from jwt_middleware.tokens.claimrules import decide as decide_claims
+from jwt_middleware.tokens.scopes import ScopeClaims, holders
+from jwt_middleware.tokens.scopes import decide as scope_decide
 from jwt_middleware.tokens.verifier import Verifier
 from jwt_middleware.values import strictjson, uri
 from jwt_middleware.values.text import clip
@@ -812,6 +816,34 @@ def test_verifier_never_raises(token: str, payload: bytes) -> None:
                 assert not distinctive(signature) or signature not in shown
 
 
+# CONTRACT section 12: the claims read as scopes, the insufficient_scope hint's search of
+# the other claims, and the claim rules, over claims of any shape (a token's issuer signs
+# them, but the payload is whatever it put there: nested, huge, of every type).
+SCOPE_CLAIMS = ScopeClaims(("scope", "scp", "roles", "realm_access.roles", "a.b", "x"))
+CLAIM_RULES = claim_rules({"tid": ["t1", 1, True], "realm_access.roles": ["r"]}, what="x")
+
+
+def verified_with(claims: dict[str, Any]) -> VerifiedToken:
+    return VerifiedToken(claims, {"alg": "RS256"}, "RS256", None, "fp", frozenset(), None)
+
+
+@PROPERTY
+@given(payload=hostile_json(), scope=st.text(min_size=1, max_size=12))
+def test_authorization_claim_readers_never_raise(payload: bytes, scope: str) -> None:
+    try:
+        claims = strictjson.loads_object(payload)
+    except ValueError:
+        return
+    for reshaped in (claims, {"tid": claims, "roles": [claims], "realm_access": claims}):
+        assert isinstance(SCOPE_CLAIMS.of(reshaped), frozenset)
+        assert isinstance(holders(reshaped, scope), list)
+        verified = verified_with(reshaped)
+        decided = scope_decide(verified, [scope])
+        assert decided is verified or assert_failure(decided).reason is Reason.insufficient_scope
+        ruled = decide_claims(verified, CLAIM_RULES)
+        assert ruled is verified or assert_failure(ruled).reason is Reason.claim_not_allowed
+
+
 @pytest.fixture(scope="module")
 def loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop = asyncio.new_event_loop()
@@ -1334,6 +1366,22 @@ GROWTH: dict[str, tuple[Callable[[int], Any], Callable[[Any], object]]] = {
     "introspection-answer-brackets": (
         lambda n: b'{"active": true, "x": ' + b"[" * n + b"]" * n + b"}",
         lambda body: judge_answer(body),
+    ),
+    # authorization beyond scopes: the claims of a verified token
+    "scope-claims-long-string": (lambda n: {"scope": fill("a ")(n)}, SCOPE_CLAIMS.of),
+    "scope-claims-long-array": (lambda n: {"roles": list(fill("r")(n))}, SCOPE_CLAIMS.of),
+    "scope-hint-long-array": (lambda n: {"roles": list(fill("r")(n))}, lambda c: holders(c, "z")),
+    "scope-hint-many-claims": (
+        lambda n: {f"c{i}": {"roles": ["x"]} for i in range(n // 8)},
+        lambda c: holders(c, "z"),
+    ),
+    "claim-rule-long-array": (
+        lambda n: verified_with({"tid": list(fill("t")(n))}),
+        lambda t: decide_claims(t, CLAIM_RULES),
+    ),
+    "claim-rule-long-value": (
+        lambda n: verified_with({"tid": fill("t")(n)}),
+        lambda t: decide_claims(t, CLAIM_RULES),
     ),
     # the Security Event Token receiver and reader, the revocation list's keys
     "receiver-many-headers": (

@@ -36,7 +36,12 @@ def build_app(
     verifier: Verifier | None = None,
     public_paths: tuple[str, ...] = ("/public",),
     path_scopes: dict[str, list[str]] | None = None,
+    path_claims: dict[str, dict[str, Any]] | None = None,
+    optional_paths: tuple[str, ...] = (),
 ) -> Harness:
+    """``settings`` in front of routes that echo the request; by default ``/admin`` needs
+    the scope ``admin``, ``/tenant`` the claim ``tid`` = ``tenant-a`` (and
+    ``/tenant/admin`` both)."""
     calls: list[str] = []
 
     async def me(request: Request) -> JSONResponse:
@@ -63,7 +68,10 @@ def build_app(
         routes=[
             Route("/me", me),
             Route("/admin", me),
+            Route("/tenant", me),
+            Route("/tenant/admin", me),
             Route("/public", public),
+            Route("/feed", public),
             WebSocketRoute("/ws", ws),
         ]
     )
@@ -72,7 +80,9 @@ def build_app(
         settings,
         verifier=verifier,
         public_paths=public_paths,
-        path_scopes=path_scopes or {"/admin": ["admin"]},
+        path_scopes=path_scopes or {"/admin": ["admin"], "/tenant/admin": ["admin"]},
+        path_claims=path_claims or {"/tenant": {"tid": ["tenant-a"]}},
+        optional_paths=optional_paths,
     )
     return Harness(app, calls)
 

@@ -83,6 +83,8 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "introspection_unavailable": (503, None),
     "introspection_client_rejected": (503, None),
     "introspection_invalid_response": (503, None),
+    # CONTRACT section 12 (authorization beyond scopes)
+    "claim_not_allowed": (403, None),
     # CONTRACT section 9 (revocation)
     "token_revoked": (401, "invalid_token"),
     "revocation_unavailable": (503, None),
@@ -924,6 +926,47 @@ CASES: list[Case] = [
         detail=("admin",),
         scope="admin",
     ),
+    Case(  # the value is there, in a claim not read as scopes: the hint names it
+        "insufficient_scope_in_roles_not_read",
+        "insufficient_scope",
+        lambda c: bearer(c.rsa, c.good(roles=["admin"]), path="/admin"),
+        detail=("admin",),
+        hint=("'admin' in its 'roles' claim", "add roles to Settings(scope_claims=...)"),
+        scope="admin",
+    ),
+    Case(  # scopes first: a token lacking the scope and the claim is insufficient_scope
+        "insufficient_scope_before_claim_rules",
+        "insufficient_scope",
+        lambda c: bearer(c.rsa, c.good(tid="tenant-b"), path="/tenant/admin"),
+        detail=("admin",),
+        scope="admin",
+    ),
+    # claim rules (CONTRACT section 12): helpers.apps.build_app's default path_claims
+    Case(
+        "claim_not_allowed_other_value",
+        "claim_not_allowed",
+        lambda c: bearer(c.rsa, c.good(tid="tenant-b"), path="/tenant"),
+        detail=("'tid'", "'tenant-b'"),
+        hint=("Entra ID tenant", "path_claims"),
+    ),
+    Case(
+        "claim_not_allowed_missing",
+        "claim_not_allowed",
+        lambda c: bearer(c.rsa, c.good(), path="/tenant"),
+        detail=("no 'tid' claim",),
+    ),
+    Case(
+        "claim_not_allowed_array_without_an_accepted_value",
+        "claim_not_allowed",
+        lambda c: bearer(c.rsa, c.good(tid=["tenant-b", "TENANT-A"]), path="/tenant"),
+        detail=("'tid'", "'TENANT-A'"),
+    ),
+    Case(
+        "claim_not_allowed_type_counts",
+        "claim_not_allowed",
+        lambda c: bearer(c.rsa, c.good(tid={"id": "tenant-a"}), path="/tenant"),
+        detail=("a JSON object",),
+    ),
 ]
 CASE_IDS = [case.id for case in CASES]
 
@@ -1011,6 +1054,31 @@ CONTROLS: list[tuple[str, Callable[[Ctx], Req]]] = [
         ),
     ),
     ("admin_scope", lambda c: bearer(c.rsa, c.good(scope="read admin"), path="/admin")),
+    (
+        "admin_role_read_as_scope",
+        lambda c: bearer(
+            dataclasses.replace(c.rsa, scope_claims=("scope", "roles")),
+            c.good(roles=["admin"]),
+            path="/admin",
+        ),
+    ),
+    (
+        "admin_keycloak_realm_role_read_as_scope",
+        lambda c: bearer(
+            dataclasses.replace(c.rsa, scope_claims=("realm_access.roles",)),
+            c.good(scope="read", realm_access={"roles": ["admin", "offline_access"]}),
+            path="/admin",
+        ),
+    ),
+    ("tenant_claim", lambda c: bearer(c.rsa, c.good(tid="tenant-a"), path="/tenant")),
+    (
+        "tenant_claim_in_an_array",
+        lambda c: bearer(c.rsa, c.good(tid=["tenant-b", "tenant-a"]), path="/tenant"),
+    ),
+    (
+        "tenant_claim_and_scope",
+        lambda c: bearer(c.rsa, c.good(tid="tenant-a", scope="admin"), path="/tenant/admin"),
+    ),
     (
         "ec_key_es256",
         lambda c: bearer(

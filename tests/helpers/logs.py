@@ -84,13 +84,21 @@ def make_app(
         return JSONResponse({"ok": True})
 
     inner = Starlette(
-        routes=[Route("/me", me), Route("/admin", me), Route("/public", public)],
+        routes=[
+            Route("/me", me),
+            Route("/admin", me),
+            Route("/tenant", me),
+            Route("/tenant/admin", me),
+            Route("/public", public),
+        ],
     )
     return JWTAuthMiddleware(
         inner,
         settings,
         public_paths=public_paths,
-        path_scopes={"/admin": ["admin"]},
+        # the path rules of helpers.apps.build_app, which helpers.cases.CASES assume
+        path_scopes={"/admin": ["admin"], "/tenant/admin": ["admin"]},
+        path_claims={"/tenant": {"tid": ["tenant-a"]}},
         logger=log.logger if log is not None else None,
         registry=registry,
     )

@@ -132,6 +132,8 @@ def test_metadata_names_license_urls_and_extras(meta: Message) -> None:
     for package in ("starlette", "joserfc", "cryptography", "httpx", "structlog"):
         assert any(r.startswith(package) for r in requires), (package, requires)
     assert any(r.startswith("fastapi") and "extra == 'fastapi'" in r for r in requires)
+    # The README serves its FastAPI example with uvicorn: the fastapi extra brings it.
+    assert any(r.startswith("uvicorn") and "extra == 'fastapi'" in r for r in requires)
 
 
 def test_the_command_is_declared(wheel: Path) -> None:

@@ -57,6 +57,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from jwt_middleware import JWTAuthMiddleware, Settings
+from jwt_middleware.cli.keyoptions import DIAGNOSE_FLAGS
 
 SCRIPT = Path(sys.executable).parent / "jwt-middleware"
 WORKERS = max(2, os.cpu_count() or 2)
@@ -73,7 +74,9 @@ SKIPPED_BY_DESIGN: dict[str, str] = {
 # Header values that read as a bare token (or a quoted one) unless marked as a header line.
 AS_HEADER_LINE = {"invalid_scheme_no_prefix", "invalid_scheme_quoted_token_without_bearer"}
 # helpers.apps.build_app's default path_scopes: a request to /admin needs scope "admin".
-PATH_SCOPES = {"/admin": ["admin"]}
+PATH_SCOPES = {"/admin": ["admin"], "/tenant/admin": ["admin"]}
+# ... and its default path_claims: /tenant (and below) needs the claim tid = tenant-a.
+PATH_CLAIMS = {"/tenant": ["tid=tenant-a"], "/tenant/admin": ["tid=tenant-a"]}
 # Settings fields the CLI has options for, and fields that never change a reason.
 TRANSLATED = {
     "jwks_file",
@@ -87,8 +90,10 @@ TRANSLATED = {
     "token_types",
     "idp",
     "idp_tenants",
+    "scope_claims",
 }
-NO_EFFECT_ON_REASON = {"diagnostics", "realm"}
+# optional_paths only changes what a request without a token gets (the CLI has a token).
+NO_EFFECT_ON_REASON = {"diagnostics", "realm", "setting_names", "optional_paths"}
 
 
 # --- running the CLI ------------------------------------------------------------------
@@ -248,6 +253,8 @@ class Translator:
             args += ["--idp", s.idp]
         if s.tenants:
             args += ["--idp-tenants", ",".join(s.tenants)]
+        if s.scope_claim_names != ("scope", "scp"):
+            args += ["--scope-claims", ",".join(s.scope_claim_names)]
         return args, env
 
     def invocation(self, name: str, req: Req, index: int) -> Invocation:
@@ -263,6 +270,8 @@ class Translator:
         args = ["diagnose", "--json", *args]
         for scope in PATH_SCOPES.get(req.path, []):
             args += ["--require-scope", scope]
+        for claim in PATH_CLAIMS.get(req.path, []):
+            args += ["--require-claim", claim]
         if index % 3 == 1:
             return Invocation([*args, token], None, env)  # token as the argument
         return Invocation(args, token, env)  # token on stdin
@@ -319,8 +328,16 @@ def test_diagnose_gives_the_middleware_reason(case: Case, diagnosed: Diagnosed) 
     for part in case.detail:
         assert part in body["detail"], body["detail"]
     for part in case.hint:
-        assert part in body["hint"], body["hint"]
+        assert as_flags(part) in body["hint"], body["hint"]
     assert result.err == ""
+
+
+def as_flags(hint: str) -> str:
+    """A hint of the middleware as diagnose writes it: a setting given as a keyword
+    there is a flag here (keyoptions.DIAGNOSE_FLAGS), path_claims --require-claim."""
+    for name, flag in DIAGNOSE_FLAGS.items():
+        hint = hint.replace(f"Settings({name}=...)", flag)
+    return hint.replace("path_claims", "--require-claim")
 
 
 @pytest.mark.parametrize("name", CONTROL_IDS)

@@ -294,6 +294,34 @@ def test_an_unreachable_source_exits_1_naming_it(issuer: JWKSServer) -> None:
     assert "is not a JSON object" in jwks["error"]
 
 
+def test_a_discovery_document_for_another_issuer_is_said_so(issuer: JWKSServer) -> None:
+    """The discovery document was fetched and refused for its issuer: the key set is
+    not tried, and the report says why (not "discovery gave no jwks_uri")."""
+    issuer.state.issuer = "https://elsewhere.example.com"
+    run = doctor("--json", **issuer_env(issuer))
+    assert run.code == 1, run
+    (discovery,) = run.json()["reachability"]
+    assert discovery["cause"] == "issuer_mismatch"
+    (jwks,) = [c for c in run.json()["checks"] if c["name"] == "jwks"]
+    assert jwks["status"] == "problem"
+    assert "refused for its issuer" in jwks["message"] and "no jwks_uri" not in jwks["message"]
+
+
+def test_a_key_no_allowed_algorithm_can_use_is_a_warning(issuer: JWKSServer) -> None:
+    """The key set holds an EC key while only RS256 is allowed: tokens it signs are
+    refused, so the report warns, naming the setting by the flag it came from."""
+    env = {**issuer_env(issuer), "JWT_ALGORITHMS": "RS256"}
+    from_env, from_flag = run_all([(("--json",), env), (("--json", "--algorithms", "RS256"), env)])
+    assert from_env.code == 0, from_env  # a warning, not a problem
+    (warning,) = [c for c in from_env.json()["checks"] if c["name"] == "unusable:e1"]
+    assert warning["status"] == "warning"
+    assert "key e1 (EC P-256) verifies ES256, none of the allowed algorithms" in warning["message"]
+    assert "add its algorithm to JWT_ALGORITHMS" in warning["message"]
+    (flagged,) = [c for c in from_flag.json()["checks"] if c["name"] == "unusable:e1"]
+    assert "add its algorithm to --algorithms" in flagged["message"]
+    assert not [c for c in from_env.json()["checks"] if c["name"] == "unusable:k1"]
+
+
 def test_credentials_in_a_source_url_are_not_printed() -> None:
     url = f"http://svc-user:pw-0f3c9a1e@127.0.0.1:{free_port()}/jwks.json?key=q-7d41b8e2"
     run = doctor("--jwks-url", url)

@@ -7,6 +7,10 @@
 - The same app with JWT_JWKS_URL / JWT_ISSUER / JWT_AUDIENCE pointing at a
   separate JWKS server (tests/jwks_server.py): tokens signed with that
   server's key pass, the development issuer is off and its tokens fail.
+- ``GET /dev/token`` with ``scope``, ``aud``, ``sub`` and ``roles``: the claims asked
+  for, and the README's "try it against make run" app (its FastAPI example saved
+  as main.py, with a route that requires ``orders:read``) served by a second
+  uvicorn process that takes its keys from the development issuer.
 - The Dockerfile's final CMD and ENV, run here (Docker itself is not run in
   this project's CI): /healthz answers and the HEALTHCHECK command exits 0.
 
@@ -38,9 +42,11 @@ from helpers.keys import Keys
 from helpers.procs import (
     EXAMPLE_STARTUP_TIMEOUT,
     ServerProcess,
+    child_env,
     example_app_argv,
     example_env,
     free_port,
+    uvicorn_argv,
 )
 from helpers.tokens import sign
 from joserfc import jwt as jose_jwt
@@ -199,6 +205,114 @@ def test_admin_requires_the_admin_scope(dev: httpx.Client) -> None:
     r = dev.get("/admin", headers=bearer(mint(dev, "admin")))
     assert r.status_code == 200, r.text
     assert r.json() == {"admin": True, "sub": "dev-user", "scopes": ["admin", "read"]}
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """A token's payload, unverified (the app's answers are what is checked)."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def test_dev_token_mints_the_claims_asked_for(dev: httpx.Client) -> None:
+    """scope, aud, sub and roles replace those claims of the scenario's token (roles:
+    comma-separated, an array); the example app judges them like any token."""
+    asked = {
+        "scope": "orders:read orders:write",
+        "aud": "orders-api",
+        "sub": "alice",
+        "roles": "Orders.Read, Orders.Write",
+    }
+    r = dev.get("/dev/token", params=asked)
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    minted = claims_of(token)
+    assert minted["scope"] == "orders:read orders:write"
+    assert (minted["aud"], minted["sub"]) == ("orders-api", "alice")
+    assert minted["roles"] == ["Orders.Read", "Orders.Write"]
+    check_rejection(dev.get("/me", headers=bearer(token)), "audience_mismatch")  # not its aud
+
+    admin = dev.get("/dev/token", params={"scope": "admin", "sub": "bob"}).json()["access_token"]
+    r = dev.get("/admin", headers=bearer(admin))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"admin": True, "sub": "bob", "scopes": ["admin"]}
+    # a scenario keeps what it is about, with the claims asked for replaced
+    expired = dev.get("/dev/token", params={"scenario": "expired", "sub": "carol"}).json()
+    assert claims_of(expired["access_token"])["sub"] == "carol"
+    check_rejection(dev.get("/me", headers=bearer(expired["access_token"])), "token_expired")
+    assert dev.get("/dev/token", params={"roles": ""}).json()["access_token"]
+    assert (
+        claims_of(dev.get("/dev/token", params={"roles": ""}).json()["access_token"])["roles"] == []
+    )
+    assert dev.get("/dev/token", params={"sub": "x" * 5000}).status_code == 422
+
+
+README_EXAMPLE = re.compile(r"```python\n(# docs-test: fastapi-example\n.*?)```", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def readme_app(
+    dev_app: ServerProcess, launch: Launch, tmp_path_factory: pytest.TempPathFactory
+) -> ServerProcess:
+    """The README's FastAPI example as main.py, pointed at the development issuer as the
+    README says, with a route that requires orders:read (and roles read as scopes)."""
+    match = README_EXAMPLE.search((REPO_DIR / "README.md").read_text(encoding="utf-8"))
+    assert match is not None
+    code = match.group(1)
+    for old, new in (
+        (
+            '"https://issuer.example.com/.well-known/jwks.json"',
+            f'"{dev_app.base_url}/.well-known/jwks.json"',
+        ),
+        ('"https://issuer.example.com/"', f'"{dev_app.base_url}"'),
+        ('"orders-api"', '"example-api", scope_claims="scope,roles"'),
+    ):
+        assert old in code, old
+        code = code.replace(old, new)
+    code += """
+
+from fastapi import Depends
+
+from jwt_middleware.fastapi import install_problem_handler, require_scopes
+
+install_problem_handler(app)
+
+
+@app.get("/orders")
+def orders(token=Depends(require_scopes("orders:read"))) -> dict[str, object]:
+    return {"sub": token.subject, "scopes": sorted(token.scopes)}
+"""
+    home = tmp_path_factory.mktemp("readme-app")
+    (home / "main.py").write_text(code)
+    port = free_port()
+    argv = [*uvicorn_argv("main:app", home, port), "--lifespan", "on"]
+    return launch(argv, child_env(), port)
+
+
+def test_the_readme_app_against_the_development_issuer(
+    dev: httpx.Client, readme_app: ServerProcess
+) -> None:
+    def token(**asked: str) -> str:
+        r = dev.get("/dev/token", params=asked)
+        assert r.status_code == 200, r.text
+        minted: str = r.json()["access_token"]
+        return minted
+
+    readme = (REPO_DIR / "README.md").read_text(encoding="utf-8")
+    assert "/dev/token?scope=orders:read&sub=alice'" in readme  # the request tested here
+    with readme_app.client() as app:
+        r = app.get("/orders", headers=bearer(token(scope="orders:read", sub="alice")))
+        assert r.status_code == 200, r.text
+        assert r.json() == {"sub": "alice", "scopes": ["orders:read"]}
+        r = app.get("/orders", headers=bearer(token(roles="orders:read")))
+        assert r.status_code == 200, r.text
+        assert r.json()["scopes"] == ["orders:read", "read"]
+        r = app.get("/orders", headers=bearer(token()))
+        assert r.status_code == 403 and r.json()["reason"] == "insufficient_scope"
+        r = app.get("/orders", headers=bearer(token(aud="another-api", scope="orders:read")))
+        assert r.status_code == 401 and r.json()["reason"] == "audience_mismatch"
 
 
 def test_broken_headers_over_real_http(dev: httpx.Client) -> None:

@@ -39,6 +39,7 @@ def server(keys: Keys, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         JWT_ISSUER=ISSUER,
         JWT_AUDIENCE=f"{AUDIENCE}, {OTHER_AUDIENCE}",
         JWT_REALM=REALM,
+        JWT_SCOPE_CLAIMS="scope,roles,realm_access.roles",
     )
     port = free_port()
     with ServerProcess.start(
@@ -156,6 +157,64 @@ def test_insufficient_scope(client: httpx.Client, keys: Keys) -> None:
         "/admin", headers={"Authorization": f"Bearer {sign(claims(scope='admin'), keys.rsa)}"}
     )
     assert ok.status_code == 200, ok.text
+
+
+# --- authorization beyond scopes (CONTRACT section 12) -------------------------------
+
+
+def get(client: httpx.Client, path: str, token: str | None = None) -> httpx.Response:
+    return client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [{"roles": ["admin"]}, {"realm_access": {"roles": ["admin", "offline_access"]}}],
+    ids=["entra_roles", "keycloak_realm_roles"],
+)
+def test_a_role_in_a_scope_claim_passes_path_scopes(
+    client: httpx.Client, keys: Keys, holder: dict[str, object]
+) -> None:
+    r = get(client, "/admin", sign(claims(**holder), keys.rsa))
+    assert r.status_code == 200, r.text
+    assert "admin" in r.json()["scopes"]
+
+
+def test_a_claim_not_read_for_scopes_is_named_in_the_hint(client: httpx.Client, keys: Keys) -> None:
+    """Auth0's permissions, while JWT_SCOPE_CLAIMS does not name them: the hint says which
+    claim holds the scope, and names the setting as it was given (the environment)."""
+    r = get(client, "/admin", sign(claims(permissions=["admin"]), keys.rsa))
+    body = check(r, 403, "insufficient_scope", "insufficient_scope", ', scope="admin"')
+    assert "'admin' in its 'permissions' claim" in str(body["hint"])
+    assert "add permissions to JWT_SCOPE_CLAIMS" in str(body["hint"])
+
+
+def test_claim_rule_over_uvicorn(client: httpx.Client, keys: Keys) -> None:
+    assert get(client, "/tenant", sign(claims(tid="tenant-a"), keys.rsa)).status_code == 200
+    r = get(client, "/tenant", sign(claims(tid="tenant-b"), keys.rsa))
+    body = check(r, 403, "claim_not_allowed", None)
+    assert "'tid'" in str(body["detail"]) and "'tenant-b'" in str(body["detail"])
+
+
+def test_optional_path_serves_anonymous_and_signed_in_callers(
+    client: httpx.Client, keys: Keys
+) -> None:
+    anonymous = get(client, "/feed")
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"authenticated": False, "scopes": []}
+    signed_in = get(client, "/feed", sign(claims(scope="read"), keys.rsa))
+    assert signed_in.json() == {"authenticated": True, "scopes": ["authenticated", "read"]}
+
+
+def test_optional_path_still_refuses_a_bad_token(client: httpx.Client, keys: Keys) -> None:
+    expired = sign(claims(exp=int(time.time()) - 7200, iat=None, nbf=None), keys.rsa)
+    check(get(client, "/feed", expired), 401, "token_expired", "invalid_token")
+    basic = client.get("/feed", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    check(basic, 401, "invalid_scheme", None)
+    # under the optional path as written, /me once a lenient layer resolves the dots:
+    # not optional (fail closed), so a request without a token is missing_token
+    check(get(client, "/feed/%2e%2e/me"), 401, "missing_token", None)
+    # both readings optional: let through as anonymous (the router has no such route)
+    assert get(client, "/feed/%2e%2e/feed").status_code == 404
 
 
 def test_server_is_still_alive(server: ServerProcess, client: httpx.Client) -> None:

@@ -61,7 +61,7 @@ def test_auth_settings_name_the_issuer_and_the_resource(jwt_issuer: TestIssuer) 
     assert str(sdk.resource_server_url) == RESOURCE
     assert sdk.validate_token_resource is False
     assert sdk.required_scopes == ["notes:read"]
-    with pytest.raises(ConfigurationError, match="JWT_ISSUER"):
+    with pytest.raises(ConfigurationError, match=r"set Settings\(issuer=\.\.\.\)"):
         auth_settings(jwt_issuer.settings(issuer=None))
 
 
@@ -130,7 +130,8 @@ async def test_dpop_required_refuses_every_token(jwt_issuer: TestIssuer) -> None
     assert await adapter.verify_token(jwt_issuer.token(aud=RESOURCE)) is None
     assert adapter.last_failure is not None
     assert adapter.last_failure.reason is Reason.invalid_scheme
-    assert "JWT_DPOP=required" in adapter.last_failure.detail
+    assert "requires DPoP" in adapter.last_failure.detail
+    assert "DPoP is required by JWT_DPOP" in adapter.last_failure.effective_hint
 
 
 async def test_with_dpop_off_the_binding_is_not_honoured(jwt_issuer: TestIssuer) -> None:

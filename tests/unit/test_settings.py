@@ -204,8 +204,10 @@ def test_empty_algorithm_list_is_refused() -> None:
 
 @pytest.mark.parametrize("level", ["debug", "VERBOSE", "full", "0"])
 def test_bad_diagnostics_level(level: str) -> None:
-    with pytest.raises(ConfigurationError, match="diagnostics"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_DIAGNOSTICS: "):
         Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_DIAGNOSTICS": level})
+    with pytest.raises(ConfigurationError, match=r"^Settings\(diagnostics=\.\.\.\): "):
+        Settings(secret=GOOD_SECRET, diagnostics=level)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("leeway", ["abc", "30s", "-1", "3601", "nan", "inf", "-inf", "1e9"])
@@ -221,7 +223,7 @@ def test_good_leeway(leeway: str) -> None:
 
 
 def test_realm_with_quote_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="realm"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_REALM: "):
         Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_REALM": 'a"b'})
 
 
@@ -303,6 +305,7 @@ BROKEN_BY_GROUP = {
     "check_identity_provider": {"idp": "nobody"},
     "check_resource_metadata": {"resource": "http://api.example.com/"},
     "check_dpop": {"dpop_iat_window": 0.0},
+    "check_authorization": {"scope_claims": ("roles", "a..b")},
     "check_some_key_source": {"secret": None},
     "check_introspection": {"introspection_mode": "sometimes"},
     "check_revocation": {"revocation_fail": "sometimes"},
@@ -340,17 +343,28 @@ def test_a_broken_setting_is_named_before_a_missing_key_source() -> None:
         Settings(token_locations="cookie:at")
 
 
+def kw(name: str) -> str:
+    """How an error names a setting given as a keyword (a regular expression)."""
+    return re.escape(f"Settings({name}=...)")
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("leeway", "10", r"^leeway: expected float, got str '10'$"),
-        ("max_token_bytes", 8192.5, r"^max_token_bytes: expected int, got float"),
-        ("audience", 5, r"^audience: expected str \| tuple\[str, \.\.\.\], got int"),
-        ("audience", ["orders-api", 1], r"^audience: .* got tuple"),
-        ("jwks_allow_http", "false", r"^jwks_allow_http: expected bool, got str 'false'$"),
-        ("diagnostics", 2, r"^diagnostics: expected 'minimal' \| 'standard' \| 'verbose'"),
-        ("public_keys", "-----BEGIN PUBLIC KEY-----", r"^public_keys: expected tuple"),
-        ("dpop_replay_max_per_client", "10", r"^dpop_replay_max_per_client: expected int \| None"),
+        ("leeway", "10", rf"^{kw('leeway')}: expected float, got str '10'$"),
+        ("max_token_bytes", 8192.5, rf"^{kw('max_token_bytes')}: expected int, got float"),
+        ("audience", 5, rf"^{kw('audience')}: expected str \| tuple\[str, \.\.\.\], got int"),
+        ("audience", ["orders-api", 1], rf"^{kw('audience')}: .* got tuple"),
+        ("jwks_allow_http", "false", rf"^{kw('jwks_allow_http')}: expected bool, got str 'false'$"),
+        ("diagnostics", 2, rf"^{kw('diagnostics')}: expected 'minimal' \| 'standard' \| 'verbose'"),
+        ("public_keys", "-----BEGIN PUBLIC KEY-----", rf"^{kw('public_keys')}: expected tuple"),
+        ("dpop_replay_max_per_client", "10", rf"^{kw('dpop_replay_max_per_client')}: expected int"),
+        ("token_cache_entries", True, rf"^{kw('token_cache_entries')}: expected int, got bool"),
+        ("leeway", False, rf"^{kw('leeway')}: expected float, got bool"),
+        ("jwks_read_timeout", float("nan"), r"expected float \(a finite number\), got float nan"),
+        ("key_wait_timeout", float("inf"), r"expected float \(a finite number\), got float inf"),
+        ("scope_claims", 5, rf"^{kw('scope_claims')}: expected str \| tuple"),
+        ("optional_paths", ["/a", 5], rf"^{kw('optional_paths')}: .* got tuple"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_a_configuration_error_naming_the_setting(
@@ -363,7 +377,7 @@ def test_a_value_of_the_wrong_type_is_a_configuration_error_naming_the_setting(
 
 
 def test_a_secret_of_the_wrong_type_is_named_without_its_value() -> None:
-    with pytest.raises(ConfigurationError, match=r"^secrets: expected .*, got str$"):
+    with pytest.raises(ConfigurationError, match=rf"^{kw('secrets')}: expected .*, got str$"):
         Settings(secrets="correct-horse-battery-staple-0123456789")
     with pytest.raises(ConfigurationError) as refused:
         Settings(secret=1234567890123456)

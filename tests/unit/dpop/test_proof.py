@@ -233,3 +233,61 @@ def test_htu_hint() -> None:
     assert "--proxy-headers" in hint and "--root-path /v1" in hint
     hint = htu_hint(url("https://api.example.com/orders"), url("https://10.0.0.5:8000/orders"))
     assert "Host" in hint
+
+
+def _resigned(private: Any, good: str, payload: bytes) -> str:
+    """``good``'s header segment over another payload, signed with ES256 (raw r||s)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    h64 = good.split(".")[0]
+    p64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+    der = private.sign(f"{h64}.{p64}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    sig = base64.urlsafe_b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    return f"{h64}.{p64}.{sig.rstrip(b'=').decode()}"
+
+
+def test_a_known_header_skips_nothing_the_strict_decoder_checks(keys: Keys) -> None:
+    """After a client's first proof its header is known and only the payload and signature
+    are decoded: a payload the strict reader refuses is still refused, a proof with
+    the known header and an empty or changed signature still fails."""
+    first = proof(keys.ec256, url=URL, token=TOKEN)
+    assert isinstance(check(first), Proof)
+    claims = f'"htm":"GET","htu":"{URL}","iat":{int(time.time())},"ath":"{ath(TOKEN)}"'
+    duplicate = _resigned(keys.ec256, first, ('{"jti":"a","jti":"b",' + claims + "}").encode())
+    assert "not a compact JWS (invalid_json)" in refused(check(duplicate))
+    assert "empty signature" in refused(check(first.rsplit(".", 1)[0] + "."))
+    h64, p64, _s64 = proof(keys.ec256, url=URL, token=TOKEN).split(".")
+    other = proof(keys.ec256, url=URL, token=TOKEN).split(".")[2]
+    assert "signature does not verify" in refused(check(f"{h64}.{p64}.{other}"))
+    fine = _resigned(keys.ec256, first, ('{"jti":"c",' + claims + "}").encode())
+    assert isinstance(check(fine), Proof)
+
+
+def test_a_known_header_is_judged_by_each_policy(keys: Keys) -> None:
+    """A header learned under one policy (ES256 allowed) is refused under another."""
+    assert isinstance(check(proof(keys.ec256, url=URL, token=TOKEN)), Proof)
+    strict = ProofPolicy(frozenset({"EdDSA"}), 60.0, 30.0)
+    detail = refused(check(proof(keys.ec256, url=URL, token=TOKEN), policy=strict))
+    assert "alg is 'ES256'" in detail
+
+
+def test_a_remembered_htu_is_compared_as_before(keys: Keys) -> None:
+    """htu values are remembered parsed: the same text twice gives the same answer, a
+    wrong one is refused each time, a long one is parsed and not kept."""
+    from jwt_middleware.dpop import proof as module
+
+    for _ in range(2):
+        assert isinstance(check(proof(keys.ec256, url=URL, token=TOKEN)), Proof)
+        assert "htu is 'https://api.example.com/v1/other'" in refused(
+            check(proof(keys.ec256, url="https://api.example.com/v1/other", token=TOKEN))
+        )
+        assert "not a URL this server compares" in refused(
+            check(proof(keys.ec256, url="ftp://api.example.com/v1/orders", token=TOKEN))
+        )
+    long = "https://api.example.com/" + "a" * 2000
+    assert "htu is" in refused(check(proof(keys.ec256, url=long, token=TOKEN)))
+    assert long not in module._HTUS
+    assert len(module._HTUS) <= module._HTU_CACHE_MAX

@@ -86,7 +86,7 @@ async def test_keys_are_stored_hashed_so_a_huge_jti_costs_an_entry_like_any() ->
     huge = "x" * 1_000_000
     assert await store.first_use(huge, 60) is True
     assert await store.first_use(huge, 60) is False
-    assert all(len(k) == 32 for k in store._expiry)
+    assert all(len(k) == 16 for k in store._expiry)  # 128 bits of the SHA-256
     assert await store.first_use("\ud800 lone surrogate", 60) is True  # never raises
 
 
@@ -160,6 +160,21 @@ async def test_one_client_cannot_fill_the_store_for_the_others() -> None:
     assert store.held_by("greedy") == 1 and len(store) == 1
 
 
+def test_the_default_bound_holds_a_whole_window_for_one_busy_client() -> None:
+    """The default store (from Settings) holds a whole replay window (120 s) of one
+    client sending 4,000 proofs a second, and of all clients together twice that: above
+    the highest DPoP rate one process served in make bench (about 3,000 a second,
+    RESULTS.md; the bench's DPoP load is one client). Filling and expiry at a steady rate
+    are shown at a small scale by test_expired_entries_make_room_under_a_steady_rate."""
+    settings = Settings(secret="x" * 32, algorithms=("HS256",))
+    store = replay_store_for(settings)
+    assert isinstance(store, MemoryReplayStore)
+    window = settings.dpop_iat_window + 2 * settings.leeway  # as dpop/setup.py
+    assert window == 120
+    assert store.max_per_client >= 4_000 * window
+    assert store.max_entries >= 8_000 * window
+
+
 def test_max_per_client_is_within_the_bound() -> None:
     with pytest.raises(ValueError, match="max_per_client"):
         MemoryReplayStore(max_entries=5, max_per_client=6)
@@ -173,8 +188,8 @@ def test_max_entries_must_be_positive() -> None:
 
 def test_the_store_the_settings_name() -> None:
     default = replay_store_for(Settings(jwks_url="https://idp.example/jwks"))
-    assert isinstance(default, MemoryReplayStore) and default.max_entries == 100_000
-    assert default.max_per_client == 50_000
+    assert isinstance(default, MemoryReplayStore) and default.max_entries == 1_000_000
+    assert default.max_per_client == 500_000
     bounded = replay_store_for(
         Settings(
             jwks_url="https://idp.example/jwks",
@@ -197,7 +212,7 @@ def test_the_store_the_settings_name() -> None:
 def test_a_url_redis_py_refuses_is_a_configuration_error_without_the_url() -> None:
     url = "redis://:s3cret@127.0.0.1:port/0"  # the scheme passes the settings' check
     settings = Settings(jwks_url="https://idp.example/jwks", dpop_replay_redis_url=url)
-    with pytest.raises(ConfigurationError, match="JWT_DPOP_REPLAY_REDIS_URL") as info:
+    with pytest.raises(ConfigurationError, match=r"Settings\(dpop_replay_redis_url=") as info:
         replay_store_for(settings)
     assert "s3cret" not in str(info.value)
 
@@ -336,7 +351,8 @@ async def test_one_client_cannot_fill_the_store_for_the_others_through_the_middl
     # Its share is full: a fresh proof cannot be vouched for, and fail-closed refuses it.
     body = replayed(await dpop_get(app, greedy, proof(keys.ec256, url=URL, token=greedy)))
     assert "could not be checked for replay" in body["detail"]
-    assert "JWT_DPOP_REPLAY_FAIL=closed" in body["detail"]
+    assert "cannot check" in body["detail"]
+    assert "Settings(dpop_replay_fail=...) is closed" in body["hint"]
     assert store.held_by(thumbprint(public_jwk(keys.ec256))) == 3
     # Another client, with its own bound token, still has its room.
     for _ in range(3):

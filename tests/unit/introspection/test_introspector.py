@@ -289,3 +289,37 @@ def test_an_introspector_used_from_one_event_loop_after_another(endpoint: FaultE
         assert type(asyncio.run(intro.introspect("t"))) is VerifiedToken
     assert endpoint.calls() == 2
     asyncio.run(intro.aclose())
+
+
+async def test_hints_name_the_introspection_settings_the_way_they_were_given(
+    endpoint: FaultEndpoint,
+) -> None:
+    """Settings(...) gets keyword names in its hints, the environment its variables."""
+    endpoint.state.status = 401  # the endpoint refuses our credentials
+    given = {
+        "keyword": settings(endpoint),
+        "environment": Settings.from_env(
+            {
+                "JWT_ISSUER": ISSUER,
+                "JWT_AUDIENCE": AUDIENCE,
+                "JWT_INTROSPECTION_URL": endpoint.url,
+                "JWT_INTROSPECTION_CLIENT_ID": "rs",
+                "JWT_INTROSPECTION_CLIENT_SECRET": "secret",
+            },
+            public_keys=(public_pem(KEY),),  # the one setting given as a keyword
+        ),
+    }
+    hints: dict[str, str] = {}
+    for origin, s in given.items():
+        app = make_app(s, JsonLog(), registry=CollectorRegistry())
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get("/me", headers=bearer("opaque"))
+        await app.shutdown()
+        assert response.status_code == 503
+        assert response.json()["reason"] == "introspection_client_rejected"
+        hints[origin] = response.json()["hint"]
+    assert "introspection_client_id" in hints["keyword"]
+    assert "JWT_INTROSPECTION" not in hints["keyword"]
+    assert "JWT_INTROSPECTION_CLIENT_ID" in hints["environment"]
+    assert "$" not in hints["keyword"] + hints["environment"]

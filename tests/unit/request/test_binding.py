@@ -111,10 +111,9 @@ def test_dpop_required_refuses_every_bearer_token(
     assert isinstance(failure, Failure)
     assert failure.reason is Reason.invalid_scheme
     assert failure.status == 401
-    assert failure.detail == (
-        "This API requires DPoP (JWT_DPOP=required): the Bearer scheme is refused."
-    )
+    assert failure.detail == "This API requires DPoP: the Bearer scheme is refused."
     assert failure.hint is not None and "Authorization: DPoP <token>" in failure.hint
+    assert "DPoP is required by JWT_DPOP" in failure.effective_hint  # the setting, in the hint
 
 
 # --- ProofBinding --------------------------------------------------------------------------
@@ -187,8 +186,9 @@ async def test_a_full_store_fails_closed_and_is_counted(bound: VerifiedToken, ho
     assert isinstance(failure, Failure)
     assert failure.reason is Reason.dpop_proof_replayed
     assert "could not vouch for the proof" in failure.detail
-    assert "JWT_DPOP_REPLAY_FAIL=closed refuses it" in failure.detail
+    assert "this server refuses a proof it cannot check" in failure.detail
     assert failure.hint is not None and "jwt_dpop_replay_store_errors_total" in failure.hint
+    assert "JWT_DPOP_REPLAY_FAIL is closed" in failure.effective_hint
     assert failure.expected == {"replay_store": "memory", "last_error": store.last_error}
     assert store.last_error is not None and "max_entries" in store.last_error
     assert failure.sub == "alice"

@@ -123,7 +123,7 @@ def test_valid_resource_identifiers(resource: str) -> None:
 def test_invalid_resource_is_a_startup_error(resource: str, says: str) -> None:
     with pytest.raises(ConfigurationError, match=says):
         check_resource(resource)
-    with pytest.raises(ConfigurationError, match="JWT_RESOURCE"):
+    with pytest.raises(ConfigurationError, match=r"Settings\(resource=\.\.\.\)"):
         hs(resource=resource)
 
 
@@ -190,8 +190,10 @@ def test_resource_is_kept_as_written() -> None:
 
 
 def test_from_settings_needs_a_resource() -> None:
-    with pytest.raises(ConfigurationError, match="JWT_RESOURCE"):
+    with pytest.raises(ConfigurationError, match=r"Settings\(resource=\.\.\.\)"):
         MetadataDocument.from_settings(hs(resource=None))
+    with pytest.raises(ConfigurationError, match="needs JWT_RESOURCE"):
+        MetadataDocument.from_settings(Settings.from_env({"JWT_SECRET": HS_SECRET}))
 
 
 def test_authorization_servers_are_issuer_urls() -> None:
@@ -244,7 +246,10 @@ def test_resource_not_among_audiences_is_warned() -> None:
     assert resource_warnings(hs()) == []
     assert resource_warnings(hs(audience=())) == []
     (warning,) = resource_warnings(hs(audience="orders-api"))
-    assert "JWT_AUDIENCE" in warning and RESOURCE in warning
+    assert "Settings(audience=...)" in warning and RESOURCE in warning
+    env = {"JWT_SECRET": HS_SECRET, "JWT_RESOURCE": RESOURCE, "JWT_AUDIENCE": "orders-api"}
+    (warning,) = resource_warnings(Settings.from_env(env))
+    assert "add the resource to JWT_AUDIENCE" in warning and warning.startswith("JWT_RESOURCE")
 
 
 # --- the challenge -----------------------------------------------------------------------
@@ -398,7 +403,8 @@ def test_resource_warning_is_logged() -> None:
 
     _app(hs(audience="orders-api"), logger=Log())
     assert any(
-        e == "jwt_auth.config_warning" and "JWT_RESOURCE" in kw["message"] for e, kw in events
+        e == "jwt_auth.config_warning" and "Settings(resource=...)" in kw["message"]
+        for e, kw in events
     )
 
 

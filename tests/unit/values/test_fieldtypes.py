@@ -39,7 +39,18 @@ def refusal(**changes: object) -> str | None:
 def test_values_of_the_annotated_types_pass() -> None:
     assert refusal() is None
     assert refusal(ratio=3, maybe="y", mode="b", items=("a",), mixed=("a", b"b")) is None
-    assert refusal(size=True) is None  # bool is an int, as for a type checker
+    assert refusal(size=0, ratio=-2.5) is None
+
+
+def test_a_bool_is_not_a_number_and_a_number_is_finite() -> None:
+    """bool is an int to Python, and a mistake in a setting; NaN and infinity are not a
+    number of seconds or a budget."""
+    assert refusal(size=True) == "size: expected int, got bool True"
+    assert refusal(ratio=False) == "ratio: expected float, got bool False"
+    assert refusal(ratio=float("nan")) == "ratio: expected float (a finite number), got float nan"
+    assert refusal(ratio=-float("inf")) == (
+        "ratio: expected float (a finite number), got float -inf"
+    )
 
 
 @pytest.mark.parametrize(

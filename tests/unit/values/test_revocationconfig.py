@@ -13,6 +13,7 @@ import pytest
 
 from jwt_middleware import Settings
 from jwt_middleware.errors import ConfigurationError
+from jwt_middleware.values.revocationconfig import ssf_audiences
 
 SECRET = "revocation-settings-secret-0123456789abcdef"
 URL = "redis://127.0.0.1:6379/0"
@@ -48,7 +49,7 @@ def test_the_contract_variables_are_read_from_the_environment() -> None:
     assert s.revocation_fail == "open"
     assert s.revocation_max_token_lifetime == 3600.0
     assert s.ssf_path == "/ssf/events"
-    assert s.ssf_audiences == ("https://api.example.com/", "urn:api")
+    assert ssf_audiences(s) == ("https://api.example.com/", "urn:api")
     assert s.ssf_authorization == "Bearer transmitter-secret"
     shown = repr(s) + str(s)
     assert "127.0.0.1:6379" not in shown and "transmitter-secret" not in shown
@@ -101,7 +102,7 @@ def test_a_bad_revocation_setting_is_refused_at_startup(
 
 def test_a_whole_receiver_is_accepted() -> None:
     s = settings(**RECEIVER, ssf_token_issuers=("https://idp.example.com/oauth2/default",))
-    assert s.ssf_audiences == ("https://api.example.com/",)
+    assert ssf_audiences(s) == ("https://api.example.com/",)
 
 
 def test_a_bad_lifetime_in_the_environment_names_the_variable() -> None:
