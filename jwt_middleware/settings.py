@@ -28,8 +28,10 @@ from .values.algorithms import SUPPORTED_ALGS
 from .values.claimpaths import claim_paths
 from .values.fieldtypes import as_items, as_list, check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
+from .values.introspectionconfig import check_introspection_settings
 from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
-from .values.resourceid import check_endpoint, check_resource, check_url
+from .values.resourceid import check_resource, check_url
+from .values.revocationconfig import check_revocation_settings
 from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
@@ -46,6 +48,9 @@ IntrospectionMode = Literal["opaque", "always"]
 INTROSPECTION_MODES: Final = ("opaque", "always")
 IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
 INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+RevocationFail = Literal["closed", "open"]
+REVOCATION_FAILS: Final = ("closed", "open")
+SSF_ALGORITHMS: Final = DPOP_ALGORITHMS  # a Security Event Token's, asymmetric as a proof's
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -117,8 +122,7 @@ class Settings:
     #: Dropped keys remembered for retired_key: how many, and for how long.
     key_history_size: int = 32
     key_history_max_age: float = 7 * 86400.0
-    #: Keys come from a key provider given to ``Verifier(settings, source=...)``
-    #: (an embedded development issuer, say), not from these settings.
+    #: Keys come from a key provider given to ``Verifier(settings, source=...)``, not these.
     external_keys: bool = False
     #: Verified-token cache: at most this many entries (0 turns it off) ...
     token_cache_entries: int = 10000
@@ -137,24 +141,19 @@ class Settings:
     #: Where a token is accepted from, in order (see :mod:`jwt_middleware.request.locations`):
     #: ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``.
     token_locations: str | tuple[str, ...] = DEFAULT_LOCATIONS
-    #: WebSocket: a subprotocol name after which a browser client offers its token
-    #: (``new WebSocket(url, ["bearer", token])``); None: the Authorization header only.
+    #: WebSocket: the subprotocol after which a browser offers its token; None: header only.
     websocket_subprotocol: str | None = None
     #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
     websocket_close_on_expiry: bool = True
-    #: Cookie tokens: origins (``https://app.example.com``) besides the request's own
-    #: whose pages may send unsafe requests and open WebSockets with the cookie.
+    #: Cookie tokens: other origins whose pages may send unsafe requests with the cookie.
     trusted_origins: str | tuple[str, ...] = ()
-    #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
-    #: ``application/`` optional; empty: ``typ`` is not checked.
+    #: Accepted ``typ`` values (``at+jwt``), any case, ``application/`` optional; empty: any.
     token_types: str | tuple[str, ...] = ()
-    #: Identity-provider rules (:mod:`jwt_middleware.tokens.idp`): ``auto`` (recognised from
-    #: the issuer, discovery or JWKS URL), ``none``, or a provider's name.
+    #: Provider rules (tokens/idp.py): ``auto`` (from the issuer or URLs), ``none``, a name.
     idp: str = "auto"
     #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
     idp_tenants: str | tuple[str, ...] = ()
-    #: This API's resource identifier (RFC 8707 / RFC 9728): when set, the protected
-    #: resource metadata is served and challenges carry ``resource_metadata``.
+    #: This API's resource id (RFC 8707, RFC 9728): its metadata served, challenges name it.
     resource: str | None = None
     #: Scopes listed in the metadata's ``scopes_supported``, after those of ``path_scopes``.
     resource_scopes: str | tuple[str, ...] = ()
@@ -166,8 +165,7 @@ class Settings:
     dpop: DPoPMode = "allowed"
     #: Require a server-issued nonce in every DPoP proof (``use_dpop_nonce``).
     dpop_nonce: bool = False
-    #: Key of the stateless nonces; give every instance of a fleet the same one.
-    #: None: a random key per process.
+    #: Key of the stateless nonces (the same on every instance); None: random per process.
     dpop_nonce_secret: str | None = _secret(None)
     #: A nonce is accepted for this many seconds after it was issued (two time slots).
     dpop_nonce_lifetime: float = 300.0
@@ -230,6 +228,21 @@ class Settings:
         """An unknown keyword: a ConfigurationError naming it (and the nearest setting)."""
         unknown_keywords(cls, kwargs, what="setting")
         return object.__new__(cls)
+
+    # -- revocation across a fleet (CONTRACT section 9; each field: docs/configuration.md) --
+    revocation_redis_url: str | None = _secret(None)
+    revocation_fail: RevocationFail = "closed"
+    revocation_max_token_lifetime: float = 86400.0
+    revocation_timeout: float = 0.25
+    revocation_prefix: str = "jwt-revoked:"
+    ssf_path: str | None = None
+    ssf_issuer: str | None = None
+    ssf_audience: str | None = None
+    ssf_jwks_url: str | None = None
+    ssf_authorization: str | None = _secret(None)
+    ssf_algorithms: tuple[str, ...] = SSF_ALGORITHMS
+    ssf_token_issuers: tuple[str, ...] = ()
+    ssf_max_bytes: int = 16384
 
     def __post_init__(self) -> None:
         _prepare(self)
@@ -548,39 +561,13 @@ def check_some_key_source(s: Settings) -> None:
 
 
 def check_introspection(s: Settings) -> None:
-    """Introspection (CONTRACT section 8): the mode and method, the cache and timeouts,
-    the endpoint (https, or http on a loopback host) and the client's credentials."""
-    for name, value, allowed in (
-        ("introspection_mode", s.introspection_mode, INTROSPECTION_MODES),
-        ("introspection_auth", s.introspection_auth, INTROSPECTION_AUTHS),
-    ):
-        if value not in allowed:
-            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
-    if (
-        min(s.introspection_cache_seconds, s.introspection_inactive_cache_seconds) < 0
-        or min(s.introspection_cache_entries, s.introspection_cache_bytes) < 0
-    ):
-        raise ConfigurationError("introspection cache lifetimes and bounds must be >= 0")
-    timeouts = (s.introspection_connect_timeout, s.introspection_read_timeout)
-    if min(*timeouts, s.introspection_deadline) <= 0 or s.introspection_deadline > 60:
-        raise ConfigurationError("introspection timeouts: positive, the deadline at most 60 s")
-    if not 1024 <= s.introspection_max_bytes <= 4 * 1024 * 1024:
-        raise ConfigurationError("introspection_max_bytes: must be within 1 KiB..4 MiB")
-    if s.introspection_url is None:
-        return
-    check_endpoint(
-        s.introspection_url, what="JWT_INTROSPECTION_URL", allow_http=s.introspection_allow_http
-    )
-    if not s.introspection_client_id:
-        raise ConfigurationError("JWT_INTROSPECTION_URL needs JWT_INTROSPECTION_CLIENT_ID")
-    if s.introspection_auth == "private_key_jwt" and not s.introspection_key_file:
-        raise ConfigurationError("private_key_jwt needs JWT_INTROSPECTION_KEY_FILE (a PEM key)")
-    if s.introspection_auth != "private_key_jwt" and not s.introspection_client_secret:
-        raise ConfigurationError(
-            f"{s.introspection_auth} needs JWT_INTROSPECTION_CLIENT_SECRET (or private_key_jwt)"
-        )
-    if s.introspection_assertion_audience is not None:
-        check_url(s.introspection_assertion_audience, what="introspection_assertion_audience")
+    """Introspection (CONTRACT section 8): :mod:`jwt_middleware.values.introspectionconfig`."""
+    check_introspection_settings(s, INTROSPECTION_MODES, INTROSPECTION_AUTHS)
+
+
+def check_revocation(s: Settings) -> None:
+    """Revocation (CONTRACT section 9): :mod:`jwt_middleware.values.revocationconfig`."""
+    check_revocation_settings(s, REVOCATION_FAILS, SSF_ALGORITHMS)
 
 
 #: The group validators :class:`Settings` runs when built, in this order.
@@ -597,4 +584,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_authorization,
     check_some_key_source,
     check_introspection,
+    check_revocation,
 )

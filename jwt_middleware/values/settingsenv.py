@@ -48,10 +48,21 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_INTROSPECTION_CACHE_SECONDS": "introspection_cache_seconds",
     # CONTRACT section 12: authorization beyond scopes
     "JWT_SCOPE_CLAIMS": "scope_claims",
+    # revocation across a fleet (CONTRACT section 9)
+    "JWT_REVOCATION_REDIS_URL": "revocation_redis_url",
+    "JWT_REVOCATION_FAIL": "revocation_fail",
+    "JWT_REVOCATION_MAX_TOKEN_LIFETIME": "revocation_max_token_lifetime",
+    "JWT_SSF_PATH": "ssf_path",
+    "JWT_SSF_ISSUER": "ssf_issuer",
+    "JWT_SSF_AUDIENCE": "ssf_audience",
+    "JWT_SSF_JWKS_URL": "ssf_jwks_url",
+    "JWT_SSF_AUTHORIZATION": "ssf_authorization",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
-_FLOAT_FIELDS: Final = frozenset({"leeway", "introspection_cache_seconds"})
+_FLOAT_FIELDS: Final = frozenset(
+    {"leeway", "introspection_cache_seconds", "revocation_max_token_lifetime"}
+)
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -74,7 +85,13 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             if flag not in _TRUE | _FALSE:
                 raise ConfigurationError(f"{var}: {raw!r} is not true or false")
             values[name] = flag in _TRUE
-        elif name in ("dpop", "dpop_replay_fail", "introspection_mode", "introspection_auth"):
+        elif name in (
+            "dpop",
+            "dpop_replay_fail",
+            "introspection_mode",
+            "introspection_auth",
+            "revocation_fail",
+        ):
             values[name] = raw.strip().lower()
         elif name in ("secret", "dpop_nonce_secret", "introspection_client_secret"):
             values[name] = raw  # kept as given: whitespace is part of a secret
