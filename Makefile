@@ -32,11 +32,13 @@ $(BENCH_STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[bench]'
 	touch $(BENCH_STAMP)
 
-# Benchmarks (never part of make test): micro, end-to-end through uvicorn and wrk
-# on 127.0.0.1 only, memory, profiles; about 6 minutes on 2 cores. Prints the results
+# Benchmarks (never part of make test): micro, revocation against a local redis-server,
+# end-to-end through uvicorn and wrk on 127.0.0.1 only, memory, profiles; about 7
+# minutes on 2 cores. Prints the results
 # and writes benchmarks/RESULTS.md (knobs: BENCH_* variables, see benchmarks/run.py).
 bench: $(BENCH_STAMP)
 	@sh benchmarks/ensure_wrk.sh >/dev/null
+	@sh scripts/ensure_redis.sh >/dev/null
 	$(BIN)/python -m benchmarks.run
 
 # The example app with its embedded development issuer on 127.0.0.1:8000

@@ -1,17 +1,18 @@
 """``make bench``: run every benchmark once, print the results, write benchmarks/RESULTS.md.
 
 Steps, each a separate process (so one's imports and heap do not weigh on
-another's): micro.py, dpop.py (DPoP proofs), inprocess.py, e2e.py, replay.py (the DPoP
-replay store's bytes per entry), memory.py, profile_hot_path.py,
-spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy cannot attach), and
-introspection.py (a cached opaque token against a cached JWT; a miss beyond a local
-endpoint's latency). Their raw data
+another's): micro.py, dpop.py (DPoP proofs), inprocess.py, revocation.py (a local
+redis-server), e2e.py, replay.py (the DPoP replay store's bytes per entry), memory.py,
+profile_hot_path.py, spy_e2e.py (py-spy on a real uvicorn server; skipped when py-spy
+cannot attach), and introspection.py (a cached opaque token against a cached JWT; a
+miss beyond a local endpoint's latency). Their raw data
 goes to benchmarks/results.json, their tables and the issue's targets (met or
 not, and the gap) to benchmarks/RESULTS.md. Knobs (environment):
 
     BENCH_MICRO_ROUNDS      micro rounds (60; also the DPoP proof step's)
     BENCH_INPROC_ROUNDS     in-process ASGI call rounds (200; also the introspection step's)
     BENCH_INTROSPECTION_MISSES  introspection misses timed (400)
+    BENCH_REVOCATION_ROUNDS revocation rounds (60)
     BENCH_E2E_SECONDS       seconds per variant and round (1; the flood phases: at least 5)
     BENCH_E2E_ROUNDS        end-to-end rounds (12: many short pairs keep the medians stable)
     BENCH_E2E_WARMUP        warm-up seconds per variant (2)
@@ -44,12 +45,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from .common import BENCH_DIR, ROOT, loadavg, log, machine_facts, table
+from .revocation import targets as targets_23
 
 STEPS: tuple[tuple[str, list[str], int], ...] = (
     ("micro", ["-m", "benchmarks.micro"], 600),
     ("dpop", ["-m", "benchmarks.dpop"], 300),
     ("inprocess", ["-m", "benchmarks.inprocess"], 300),
     ("introspection", ["-m", "benchmarks.introspection"], 300),
+    ("revocation", ["-m", "benchmarks.revocation"], 300),
     ("e2e", ["-m", "benchmarks.e2e"], 900),
     ("replay", ["-m", "benchmarks.replay"], 300),
     ("memory", ["-m", "benchmarks.memory"], 900),
@@ -60,6 +63,7 @@ KNOBS = (
     "BENCH_MICRO_ROUNDS",
     "BENCH_INPROC_ROUNDS",
     "BENCH_INTROSPECTION_MISSES",
+    "BENCH_REVOCATION_ROUNDS",
     "BENCH_E2E_SECONDS",
     "BENCH_E2E_ROUNDS",
     "BENCH_E2E_WARMUP",
@@ -471,12 +475,24 @@ def stage_costs(results: dict[str, Any]) -> list[list[str]]:
                     "introspection step",
                 ]
             )
-    for name, step in (
-        ("revocation with a local Redis", "revocation"),
-        ("OpenTelemetry", "otel"),
-    ):
-        if step not in results:
-            rows.append([name, "not in this run's results (the stage is not merged yet)", "-"])
+    rev = results.get("revocation")
+    if not rev:
+        rows.append(["revocation with a local Redis", "not in this run's results", "-"])
+    else:
+        v = rev["variants"]
+        rows.append(
+            [
+                "revocation with a local Redis: a cached request with the list on against "
+                "the same request with it off",
+                f"{rev['added_us']:+.1f} µs per request ({v['off']['us']:.1f} -> "
+                f"{v['on']['us']:.1f} µs), {rev['added_over_bounded']:.2f}x a raw MGET of the "
+                f"same keys under the list's timeout; {rev['mget_per_request']:.3f} MGET per "
+                f"request, {rev['connections_opened']} connections opened",
+                "revocation step",
+            ]
+        )
+    if "otel" not in results:
+        rows.append(["OpenTelemetry", "not in this run's results", "-"])
     return rows
 
 
@@ -512,8 +528,8 @@ def compose(
         f"{knob_text + ' ' if knob_text else ''}make bench",
         "# = pip install -e '.[bench]' into .venv, benchmarks/ensure_wrk.sh (Debian's wrk), then",
         "#   .venv/bin/python -m benchmarks.run",
-        "#   (micro, dpop, inprocess, introspection, e2e, replay, memory, profile_hot_path,",
-        "#   spy_e2e)",
+        "#   (micro, dpop, inprocess, introspection, revocation, e2e, replay, memory,",
+        "#   profile_hot_path, spy_e2e)",
         "```",
         "",
         "## Machine",
@@ -589,6 +605,18 @@ def compose(
         "",
         introspection_section(results.get("introspection")),
         "",
+        "## Targets (issue 23: revocation)",
+        "",
+        "Every accepted request, cache hits included, asks the shared list in Redis. The "
+        "goal is the round trip and no more: one MGET, no per-request connection set-up. See "
+        "the revocation section below.",
+        "",
+        table(
+            ["target", "measured", "status", "gap"],
+            targets_23(results.get("revocation")),
+            align="llll",
+        ),
+        "",
         "## Micro: µs per verification",
         "",
         f"All variants of all algorithms interleaved round-robin, {micro['rounds']} rounds, "
@@ -641,6 +669,14 @@ def compose(
             ]
             if inproc
             else ["Not in this run's results (written before the in-process step)."]
+        ),
+        "",
+        "## Revocation: a cached request asking the shared list",
+        "",
+        *(
+            [rev["description"], "", rev["markdown"]]
+            if (rev := results.get("revocation"))
+            else ["Not in this run's results (written before the revocation step)."]
         ),
         "",
         "## End to end: uvicorn on 127.0.0.1, load from wrk",
@@ -798,6 +834,9 @@ def main() -> int:
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     rows = targets_26(results["dpop"], results["e2e"], results["replay"])
     print("\nTargets (issue 26):\n")
+    print(table(["target", "measured", "status", "gap"], rows, align="llll"))
+    rows = targets_23(results["revocation"])
+    print("\nTargets (issue 23):\n")
     print(table(["target", "measured", "status", "gap"], rows, align="llll"))
     log(f"\nwrote benchmarks/RESULTS.md and benchmarks/results.json in {seconds / 60:.1f} min")
     return 0

@@ -6,7 +6,8 @@ once at construction from the settings (docs/architecture.md):
     presentation   presentation.py  the token, how it came (scheme, location, DPoP proof)
     verification   verification.py  the Verifier, with one shared key refresh
     binding        binding.py       the sender constraint: DPoP's cnf.jkt, the proof used once
-    status         status.py        is the token still live (introspection in ``always`` mode)
+    status         status.py        is the token still live: revocation.py (the shared list),
+                                    introspection in ``always`` mode
     authorization  authorization.py path scopes, then path claims
     admission      admission.py     the app gets the user and state, or the client the
                                     challenge and problem+json; observe.py logs and counts
@@ -14,6 +15,15 @@ once at construction from the settings (docs/architecture.md):
 A cached token in the plain ``Authorization: Bearer`` header skips presentation's
 checks (it passed them when it was cached) and verification: one cache lookup,
 then the binding and authorization checks a cached outcome still needs.
+
+Revocation (docs/revocation.md): with ``JWT_REVOCATION_REDIS_URL``, every accepted
+token is checked against the list every instance shares (``self.revocation``: its
+``.list`` is the Python API; ``revocation_list=`` gives a list of your own); with
+``JWT_SSF_PATH`` too, Security Event Tokens are received there (``self._receiver``).
+
+OpenTelemetry (docs/opentelemetry.md): ``JWT_METRICS`` chooses Prometheus in
+``registry`` (None: none), OpenTelemetry from ``meter_provider`` and
+``tracer_provider`` (None: the application's global providers), both or none.
 """
 
 from __future__ import annotations
@@ -47,8 +57,11 @@ from .request.presentation import (
     Presentation,
     ProofCheck,
 )
+from .request.revocation import RevocationSetup
 from .request.stages import Outcome, by_token
+from .request.status import status_checks
 from .request.verification import Verification
+from .revocation.store import RevocationList
 from .settings import Settings
 from .sources import build_verifier
 from .tokens.issuers import MultiIssuerVerifier
@@ -122,10 +135,6 @@ class JWTAuthMiddleware:
     resource metadata (:mod:`jwt_middleware.request.metadata`, ``self.metadata``) is
     served, public, at its well-known path, and every challenge carries
     ``resource_metadata`` (``self.challenge_extra``).
-
-    ``JWT_METRICS`` chooses Prometheus in ``registry`` (None: none), OpenTelemetry from
-    ``meter_provider`` and ``tracer_provider`` (None: the application's global
-    providers), both or none (docs/opentelemetry.md).
     """
 
     def __init__(
@@ -142,6 +151,7 @@ class JWTAuthMiddleware:
         logger: Any = None,
         registry: CollectorRegistry | None = REGISTRY,
         replay_store: ReplayStore | None = None,
+        revocation_list: RevocationList | None = None,
         meter_provider: Any = None,
         tracer_provider: Any = None,
     ) -> None:
@@ -183,6 +193,10 @@ class JWTAuthMiddleware:
         if self.settings.resource:
             for warning in resource_warnings(self.settings):
                 self.log.warning("jwt_auth.config_warning", message=warning)
+        self.revocation = revocation = RevocationSetup.for_middleware(
+            self.settings, self.observer, registry=registry, logger=self.log, given=revocation_list
+        )
+        self._receiver = revocation.receiver if revocation is not None else None
         # The request's stages (see the module docstring).
         self.presentation = Presentation(
             self.settings,
@@ -198,6 +212,7 @@ class JWTAuthMiddleware:
         if introspector is not None:
             self.observer.watch_introspection(introspector)
         self.verification = Verification(verifier, self.settings.key_wait_timeout, introspector)
+        self._closable = any(x is not None for x in (dpop, introspector, revocation))
         #: Binding, status and authorization, by the kind of token: its scheme, and
         #: whether it is bound to a key (request/stages.py).
         self._checks = by_token(
@@ -212,9 +227,7 @@ class JWTAuthMiddleware:
             ).check
             if dpop is not None
             else None,
-            status=(introspector.check,)
-            if introspector is not None and introspector.always
-            else (),
+            status=status_checks(revocation, introspector),
             authorization=(
                 *((PathScopes(rules, scope_advice(verifier)).check,) if rules.has_scopes else ()),
                 *((PathClaims(rules).check,) if rules.has_claims else ()),
@@ -258,15 +271,15 @@ class JWTAuthMiddleware:
                     )
 
     async def shutdown(self) -> None:
-        """Stop background refreshers and close HTTP clients (the DPoP replay store's, the
-        introspection endpoint's)."""
+        """Stop background refreshers and close every client (keys, introspection, Redis)."""
         if self._remote:
             await self.verifier.aclose()
             self._started = False
         if self.dpop is not None:
             await self.dpop.replay_store.aclose()
-        if self.introspector is not None:
-            await self.introspector.aclose()
+        for client in (self.introspector, self.revocation):
+            if client is not None:
+                await client.aclose()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def wrapped_receive() -> Message:
@@ -286,6 +299,8 @@ class JWTAuthMiddleware:
             return await self._not_a_request(scope, receive, send)
         if self._metadata is not None and self._metadata.matches(scope):
             return await self._metadata.serve(scope, send, self.startup)
+        if self._receiver is not None and self._receiver.matches(scope):
+            return await self._receiver.serve(scope, receive, send)  # Security Event Tokens
         path = route_path(scope) if self._rules.enabled else ""
         if (path and self._rules.is_public(path)) or (
             scope.get("method") == "OPTIONS" and self._is_preflight(scope)
@@ -304,8 +319,7 @@ class JWTAuthMiddleware:
                 started += waited  # the key fetch wait is not verification time
             elif outcome is ANONYMOUS:  # an optional path, no token: the app, anonymous
                 return await self._anonymous(scope, receive, send)
-        # binding, status, authorization: the checks configured for this kind of token
-        if type(outcome) is VerifiedToken:
+        if type(outcome) is VerifiedToken:  # binding, status, authorization, as configured
             for check, awaited in self._checks[presented.scheme][outcome.jkt is not None]:
                 result = check(token, presented, outcome, path)
                 outcome = await result if awaited else result
@@ -327,9 +341,7 @@ class JWTAuthMiddleware:
 
     async def _not_a_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Lifespan (the key source's start and stop) and anything else, passed through."""
-        if scope["type"] == "lifespan" and (
-            self._remote or self.dpop is not None or self.introspector is not None
-        ):
+        if scope["type"] == "lifespan" and (self._remote or self._closable):
             await self._lifespan(scope, receive, send)
         else:
             await self.app(scope, receive, send)

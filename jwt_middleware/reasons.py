@@ -73,6 +73,9 @@ class Reason(StrEnum):
     introspection_invalid_response = "introspection_invalid_response"
     # authorization beyond scopes (CONTRACT section 12)
     claim_not_allowed = "claim_not_allowed"
+    # revocation (CONTRACT section 9)
+    token_revoked = "token_revoked"
+    revocation_unavailable = "revocation_unavailable"
 
 
 class Stage(StrEnum):
@@ -89,6 +92,8 @@ class Stage(StrEnum):
     dpop = "dpop"
     #: The authorization server's introspection endpoint (RFC 7662).
     introspection = "introspection"
+    #: Whether a verified token is still live: the revocation list (CONTRACT section 9).
+    status = "status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +561,27 @@ REASONS: Final[dict[Reason, ReasonInfo]] = dict(
             "the route does not accept (a tenant, a client, ...). Request the token where "
             "the route expects it (the detail names the claim), or accept the value in the "
             "route's claim rule.",
+        ),
+        _r(
+            R.token_revoked,
+            S.status,
+            401,
+            _INVALID_TOKEN,
+            "Token revoked",
+            "The token, its session or its subject was revoked (a logout, a password change, "
+            "a disabled account, an administrator) at or after the token was issued. Sign in "
+            "again for a new token.",
+        ),
+        _r(
+            R.revocation_unavailable,
+            S.status,
+            503,
+            None,
+            "Revocation list unavailable",
+            "The revocation list could not be checked in time (its Redis is unreachable or "
+            "slow) and JWT_REVOCATION_FAIL=closed refuses what it cannot check. Retry after "
+            "the Retry-After delay; operators: jwt_revocation_store_errors_total and "
+            "docs/revocation.md.",
         ),
     ]
 )

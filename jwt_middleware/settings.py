@@ -28,12 +28,11 @@ from .values.algorithms import SUPPORTED_ALGS
 from .values.claimpaths import claim_paths
 from .values.fieldtypes import as_items, as_list, check_types, field_types, unknown_keywords
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
-from .values.introspectionsettings import INTROSPECTION_AUTHS as INTROSPECTION_AUTHS
-from .values.introspectionsettings import INTROSPECTION_MODES as INTROSPECTION_MODES
-from .values.introspectionsettings import IntrospectionAuth, IntrospectionMode, check_introspection
+from .values.introspectionconfig import check_introspection_settings
 from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
 from .values.metricsmode import MetricsMode, check_metrics
 from .values.resourceid import check_resource, check_url
+from .values.revocationconfig import check_revocation_settings
 from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
 from .values.settingsenv import ENV_VARS as ENV_VARS  # re-exported: the contract's names
 from .values.settingsenv import env_values
@@ -46,6 +45,13 @@ DPoPMode = Literal["allowed", "required", "off"]
 DPOP_MODES: Final = ("allowed", "required", "off")
 DPoPReplayFail = Literal["closed", "open"]
 DPOP_REPLAY_FAILS: Final = ("closed", "open")
+IntrospectionMode = Literal["opaque", "always"]
+INTROSPECTION_MODES: Final = ("opaque", "always")
+IntrospectionAuth = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+INTROSPECTION_AUTHS: Final = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+RevocationFail = Literal["closed", "open"]
+REVOCATION_FAILS: Final = ("closed", "open")
+SSF_ALGORITHMS: Final = DPOP_ALGORITHMS  # a Security Event Token's, asymmetric as a proof's
 
 _LIST_FIELDS: Final = frozenset(
     {
@@ -117,8 +123,7 @@ class Settings:
     #: Dropped keys remembered for retired_key: how many, and for how long.
     key_history_size: int = 32
     key_history_max_age: float = 7 * 86400.0
-    #: Keys come from a key provider given to ``Verifier(settings, source=...)``
-    #: (an embedded development issuer, say), not from these settings.
+    #: Keys come from a key provider given to ``Verifier(settings, source=...)``, not these.
     external_keys: bool = False
     #: Verified-token cache: at most this many entries (0 turns it off) ...
     token_cache_entries: int = 10000
@@ -137,24 +142,19 @@ class Settings:
     #: Where a token is accepted from, in order (see :mod:`jwt_middleware.request.locations`):
     #: ``header:<Name>[:<Scheme>]``, ``cookie:<name>``, ``query:<name>``.
     token_locations: str | tuple[str, ...] = DEFAULT_LOCATIONS
-    #: WebSocket: a subprotocol name after which a browser client offers its token
-    #: (``new WebSocket(url, ["bearer", token])``); None: the Authorization header only.
+    #: WebSocket: the subprotocol after which a browser offers its token; None: header only.
     websocket_subprotocol: str | None = None
     #: WebSocket: close an accepted socket (1008, token_expired) when its token expires.
     websocket_close_on_expiry: bool = True
-    #: Cookie tokens: origins (``https://app.example.com``) besides the request's own
-    #: whose pages may send unsafe requests and open WebSockets with the cookie.
+    #: Cookie tokens: other origins whose pages may send unsafe requests with the cookie.
     trusted_origins: str | tuple[str, ...] = ()
-    #: Accepted header ``typ`` values (RFC 9068: ``at+jwt``), compared case-insensitively,
-    #: ``application/`` optional; empty: ``typ`` is not checked.
+    #: Accepted ``typ`` values (``at+jwt``), any case, ``application/`` optional; empty: any.
     token_types: str | tuple[str, ...] = ()
-    #: Identity-provider rules (:mod:`jwt_middleware.tokens.idp`): ``auto`` (recognised from
-    #: the issuer, discovery or JWKS URL), ``none``, or a provider's name.
+    #: Provider rules (tokens/idp.py): ``auto`` (from the issuer or URLs), ``none``, a name.
     idp: str = "auto"
     #: Entra ID multi-tenant: the tenant ids an issuer written with ``{tenantid}`` accepts.
     idp_tenants: str | tuple[str, ...] = ()
-    #: This API's resource identifier (RFC 8707 / RFC 9728): when set, the protected
-    #: resource metadata is served and challenges carry ``resource_metadata``.
+    #: This API's resource id (RFC 8707, RFC 9728): its metadata served, challenges name it.
     resource: str | None = None
     #: Scopes listed in the metadata's ``scopes_supported``, after those of ``path_scopes``.
     resource_scopes: str | tuple[str, ...] = ()
@@ -166,8 +166,7 @@ class Settings:
     dpop: DPoPMode = "allowed"
     #: Require a server-issued nonce in every DPoP proof (``use_dpop_nonce``).
     dpop_nonce: bool = False
-    #: Key of the stateless nonces; give every instance of a fleet the same one.
-    #: None: a random key per process.
+    #: Key of the stateless nonces (the same on every instance); None: random per process.
     dpop_nonce_secret: str | None = _secret(None)
     #: A nonce is accepted for this many seconds after it was issued (two time slots).
     dpop_nonce_lifetime: float = 300.0
@@ -221,18 +220,30 @@ class Settings:
     #: Paths where a request without a token reaches the app as anonymous; a token sent
     #: there is judged as anywhere else (the middleware keyword of the same name adds to it).
     optional_paths: str | tuple[str, ...] = ()
-    #: How hints and configuration errors name a setting: as the keyword, the
-    #: environment variable or the command's flag it was given as
-    #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
+    #: How hints and errors name a setting: as the keyword, the environment variable or
+    #: the flag it was given as (values/settingnames.py); ``from_env`` and the CLI set it.
     setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
-    # -- CONTRACT section 10: OpenTelemetry -----------------------------------------
-    #: Where the outcomes go (``JWT_METRICS``, :mod:`~jwt_middleware.values.metricsmode`).
-    metrics: MetricsMode = "prometheus"
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
         """An unknown keyword: a ConfigurationError naming it (and the nearest setting)."""
         unknown_keywords(cls, kwargs, what="setting")
         return object.__new__(cls)
+
+    # -- revocation across a fleet (CONTRACT section 9; each field: docs/configuration.md) --
+    revocation_redis_url: str | None = _secret(None)
+    revocation_fail: RevocationFail = "closed"
+    revocation_max_token_lifetime: float = 86400.0
+    revocation_timeout: float = 0.25
+    revocation_prefix: str = "jwt-revoked:"
+    ssf_path: str | None = None
+    ssf_issuer: str | None = None
+    ssf_audience: str | None = None
+    ssf_jwks_url: str | None = None
+    ssf_authorization: str | None = _secret(None)
+    ssf_algorithms: tuple[str, ...] = SSF_ALGORITHMS
+    ssf_token_issuers: tuple[str, ...] = ()
+    ssf_max_bytes: int = 16384
+    metrics: MetricsMode = "prometheus"  # -- CONTRACT section 10: JWT_METRICS (values/metricsmode)
 
     def __post_init__(self) -> None:
         _prepare(self)
@@ -550,6 +561,16 @@ def check_some_key_source(s: Settings) -> None:
         )
 
 
+def check_introspection(s: Settings) -> None:
+    """Introspection (CONTRACT section 8): :mod:`jwt_middleware.values.introspectionconfig`."""
+    check_introspection_settings(s, INTROSPECTION_MODES, INTROSPECTION_AUTHS)
+
+
+def check_revocation(s: Settings) -> None:
+    """Revocation (CONTRACT section 9): :mod:`jwt_middleware.values.revocationconfig`."""
+    check_revocation_settings(s, REVOCATION_FAILS, SSF_ALGORITHMS)
+
+
 #: The group validators :class:`Settings` runs when built, in this order.
 VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_token,
@@ -564,5 +585,6 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_authorization,
     check_some_key_source,
     check_introspection,
+    check_revocation,
     check_metrics,
 )

@@ -21,8 +21,15 @@ from .keys.remote import RemoteKeySource
 from .keys.statickeys import LoadedKeys, load_static_keys
 from .settings import Settings, settings_warnings
 from .tokens.verifier import Verifier
+from .values.revocationconfig import ssf_audiences
 
-__all__ = ["LoadedKeys", "build_verifier", "load_static_keys", "settings_warnings"]
+__all__ = [
+    "LoadedKeys",
+    "build_event_verifier",
+    "build_verifier",
+    "load_static_keys",
+    "settings_warnings",
+]
 
 
 def build_verifier(settings: Settings, *, logger: Any = None) -> Verifier:
@@ -49,3 +56,44 @@ def build_verifier(settings: Settings, *, logger: Any = None) -> Verifier:
         skipped=[{"kid": s.kid, "why": s.why} for s in loaded.skipped],
     )
     return Verifier(settings, loaded.keyset)
+
+
+def event_settings(settings: Settings) -> Settings:
+    """The settings a Security Event Token (RFC 8417) is verified with, from the
+    receiver's (``ssf_*``): the transmitter's keys fetched with every rule of a remote
+    key source (``jwks_*``), its issuer, this receiver's audience, asymmetric algorithms,
+    header ``typ`` ``secevent+jwt``, ``iat`` and ``jti`` required and no ``exp`` (a SET
+    has none; one that is there is checked), no identity-provider rules, no cache."""
+    if settings.ssf_path is None or settings.ssf_jwks_url is None or not settings.ssf_issuer:
+        raise ConfigurationError("a Security Event Token receiver needs the JWT_SSF_* settings")
+    return Settings(
+        jwks_url=settings.ssf_jwks_url,
+        jwks_allow_http=settings.jwks_allow_http,
+        jwks_connect_timeout=settings.jwks_connect_timeout,
+        jwks_read_timeout=settings.jwks_read_timeout,
+        jwks_max_bytes=settings.jwks_max_bytes,
+        jwks_default_ttl=settings.jwks_default_ttl,
+        jwks_min_ttl=settings.jwks_min_ttl,
+        jwks_max_ttl=settings.jwks_max_ttl,
+        jwks_refresh_cooldown=settings.jwks_refresh_cooldown,
+        jwks_max_stale=settings.jwks_max_stale,
+        key_wait_timeout=settings.key_wait_timeout,
+        issuer=(settings.ssf_issuer,),
+        audience=ssf_audiences(settings),
+        algorithms=settings.ssf_algorithms,
+        required_claims=("iat", "jti"),
+        token_types=("secevent+jwt",),
+        idp="none",
+        leeway=settings.leeway,
+        max_token_bytes=settings.ssf_max_bytes,
+        token_cache_entries=0,
+        diagnostics="verbose",
+    )
+
+
+def build_event_verifier(settings: Settings, *, logger: Any = None) -> Verifier:
+    """The verifier of the Security Event Tokens a receiver at ``ssf_path`` accepts
+    (:func:`event_settings`), its keys a :class:`RemoteKeySource` of ``ssf_jwks_url``."""
+    log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+    checked = event_settings(settings)
+    return Verifier(checked, source=RemoteKeySource.from_settings(checked, logger=log))

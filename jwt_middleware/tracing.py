@@ -1,8 +1,8 @@
 """Spans around the package's outbound calls: what a part that calls out is given.
 
 A component that waits on something outside the process (a key set or
-discovery document, the DPoP replay store in Redis, the introspection endpoint;
-a revocation list next) takes a :class:`Spans` when it is built, defaulting to
+discovery document, the DPoP replay store in Redis, the introspection endpoint,
+the revocation list) takes a :class:`Spans` when it is built, defaulting to
 :data:`NO_SPANS`, and wraps each call::
 
     with spans.span("jwt_middleware.introspect", {"server.address": host}) as span:

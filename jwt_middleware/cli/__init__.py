@@ -1,4 +1,5 @@
-"""``jwt-middleware``: decode, diagnose, fingerprint, probe, doctor — the middleware's own code.
+"""``jwt-middleware``: decode, diagnose, fingerprint, probe, doctor, revoke: the
+middleware's own code.
 
 One module per command, each with ``add_parser(subparsers)`` and ``run(args) -> int``:
 
@@ -14,10 +15,14 @@ One module per command, each with ``add_parser(subparsers)`` and ``run(args) -> 
 - ``doctor`` (:mod:`.doctor`): one report of the runtime, examined by
   :mod:`.doctor_examine` and the ``doctor_*`` modules; exit 1 when it finds a
   problem.
+- ``revoke --issuer ISS (--jti JTI --expires-at EPOCH | --sid SID | --sub SUB)``
+  (:mod:`.revoke`): CONTRACT section 9; one entry in the revocation list every
+  instance shares. Exit 0 stored, 1 not stored, 2 usage error.
 
 What they share is in :mod:`.common` (exit codes, colour, usage errors, reading a
 token, URLs without secrets, output), :mod:`.keyoptions` (the key-source options,
-the settings and verifier they give) and :mod:`.verdict` (a token's identity and
+the settings and verifier they give), :mod:`.revocationoptions` (the revocation
+list's options) and :mod:`.verdict` (a token's identity and
 a rejection, printed). A new command is one module here and one entry in
 :data:`COMMANDS`. A token is read from stdin when none is given (or ``-``), so it
 stays out of shell history. The commands are documented in docs/cli.md.
@@ -31,12 +36,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from ..errors import ConfigurationError
-from . import decode, diagnose, doctor, fingerprint, probe
+from . import decode, diagnose, doctor, fingerprint, probe, revoke
 from .common import EXIT_USAGE, UsageError, version_text
 from .keyoptions import secret_from_environment
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (decode, diagnose, fingerprint, probe, doctor)
+COMMANDS = (decode, diagnose, fingerprint, probe, doctor, revoke)
 
 
 class _Parser(argparse.ArgumentParser):

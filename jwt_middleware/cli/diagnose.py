@@ -8,12 +8,15 @@ valid, 1 rejected, 2 usage error. A key source that cannot be fetched still gets
 the token judged by every stage that needs no key; a token that passes them is
 ``key_source_unavailable`` (exit 1). With ``--dpop PROOF --url U [--method M]``
 the DPoP proof is judged too, as the middleware judges it (no server nonce, no
-replay store).
+replay store). With ``--check-revocation`` (the list of ``JWT_REVOCATION_REDIS_URL``)
+or ``--redis-url URL``, a token that passes is judged against the revocation list
+too: token_revoked says which kind and since when.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import time
 
@@ -22,13 +25,15 @@ from ..errors import ConfigurationError
 from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
 from ..request.extract import parse_authorization
+from ..revocation import RevocationStoreError, Verdict
 from ..settings import Settings
 from ..tokens import claimrules, scopes
 from ..tokens.structure import parse_compact
-from ..values.text import clip
+from ..values.text import clip, utc
 from ..values.uri import Target, parse_url
 from .common import EXIT_OK, Style, Subparsers, UsageError, json_out, read_token, strip_scheme, when
 from .keyoptions import Unavailable, build_cli_verifier, key_options
+from .revocationoptions import revocation_list, revocation_options
 from .verdict import identify, print_failure, print_identity
 
 
@@ -63,6 +68,7 @@ def add_parser(subparsers: Subparsers) -> None:
     )
     diagnose.add_argument("--method", help="with --dpop: the request's method (GET)")
     diagnose.add_argument("--url", help="with --dpop: the URL the request is sent to")
+    revocation_options(diagnose, check_flag=True)
     diagnose.add_argument("--json", action="store_true")
     diagnose.set_defaults(func=run, usage_of=diagnose)
 
@@ -116,6 +122,45 @@ def _dpop_proof(
     )
 
 
+def _revocation(
+    args: argparse.Namespace, verified: VerifiedToken
+) -> tuple[VerifiedToken | Failure, str]:
+    """``--check-revocation``: the token judged against the revocation list, as the
+    middleware's status stage judges it (token_revoked, with the kind and since when), and what the
+    list said: ``no`` or ``nothing to look up`` (no jti, sid or sub)."""
+    listing = revocation_list(args)
+    if not listing.keys_of(verified.claims)[1]:
+        return verified, "nothing to look up (no jti, sid or sub)"
+
+    async def ask() -> Verdict | None:
+        try:
+            return await listing.verdict(verified.claims)
+        finally:
+            await listing.aclose()
+
+    try:
+        verdict = asyncio.run(ask())
+    except RevocationStoreError as exc:
+        failure = Failure(
+            Reason.revocation_unavailable,
+            f"The revocation list could not be read: {exc}.",
+            hint="Check that the Redis of --redis-url (or JWT_REVOCATION_REDIS_URL) is "
+            "reachable from this machine, then run diagnose again.",
+            expected={"revocation_store": listing.label},
+        )
+        return failure, "unavailable"
+    if verdict is None:
+        return verified, "no (the revocation list was read)"
+    failure = Failure(
+        Reason.token_revoked,
+        verdict.detail(),
+        expected={"revoked": verdict.kind, "revoked_at": utc(verdict.revoked_at)},
+        alg=verified.alg,
+        kid=verified.kid,
+    )
+    return failure, "yes"
+
+
 def run(args: argparse.Namespace) -> int:
     if args.dpop is None and (args.url is not None or args.method is not None):
         raise UsageError("--method and --url go with --dpop PROOF")
@@ -149,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
         and outcome.reason is Reason.key_source_unavailable
     ):
         outcome = _unavailable(outcome, unavailable)
+    revocation = "not checked"
+    check_revocation = args.check_revocation or args.redis_url is not None
+    if check_revocation and isinstance(outcome, VerifiedToken):
+        outcome, revocation = _revocation(args, outcome)
     if isinstance(outcome, VerifiedToken):
         outcome = scopes.decide(outcome, args.require_scope)
     if isinstance(outcome, VerifiedToken) and rules:
@@ -174,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
                 "kid": outcome.kid,
                 "key_fingerprint": outcome.key_fingerprint,
                 "scopes": sorted(outcome.scopes),
+                "revocation": revocation,
                 "claims": outcome.claims,
             }
         )
@@ -189,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
         ("scopes", clip(" ".join(sorted(outcome.scopes)), 400) or "(none)"),
         ("expires", when(outcome.expires_at, time.time()) if outcome.expires_at else "never"),
     ]
+    if check_revocation:
+        rows.append(("revoked", revocation))
     for name, value in rows:
         print(f"  {name.ljust(8)} {value}")
     return EXIT_OK

@@ -2,9 +2,10 @@
 instance of a fleet and say which refuse it.
 
 Each URL gets one GET with ``Authorization: Bearer <token>`` (all at once,
-``--timeout`` seconds each); a refusal shows the middleware's reason and hint
-from its problem body. Exit 1 if any instance rejects the token or cannot be
-reached, 0 otherwise. The token is read from stdin when ``--token`` is not given.
+``--timeout`` seconds each); a refusal shows the middleware's reason, detail and
+hint from its problem body (for token_revoked, the detail says which kind and
+since when). Exit 1 if any instance rejects the token or cannot be reached, 0
+otherwise. The token is read from stdin when ``--token`` is not given.
 Documented in docs/cli.md.
 """
 
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         if not r["ok"]:
             line += f"  {r.get('reason') or '(no reason)'}"
         print(line)
+        if not r["ok"] and r.get("detail"):  # what the instance saw: a revocation's time
+            print(f"     {r['detail']}")
         if not r["ok"] and r.get("hint"):
             print(f"     {style.dim(str(r['hint']))}")
     print(f"{len(results) - len(failed)}/{len(results)} instances accept the token")

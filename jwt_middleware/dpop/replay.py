@@ -42,9 +42,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
+from ..values.redisclient import RedisConnection, describe
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -220,15 +221,11 @@ class RedisReplayStore:
         retry_after: float = DEFAULT_REDIS_RETRY_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        try:
-            import redis.asyncio  # noqa: F401  (checked here, used in _client)
-        except ImportError as exc:
-            raise ImportError(
-                "JWT_DPOP_REPLAY_REDIS_URL needs redis-py, the 'dpop-redis' extra of "
-                "asgi-jwt-bearer: pip install 'asgi-jwt-bearer[dpop-redis]'"
-            ) from exc
-        if not timeout > 0:
-            raise ValueError("timeout: must be positive")
+        #: The client of each event loop (values/redisclient.py, shared with the
+        #: revocation list): redis-py imported here, a bad URL refused here.
+        self._connection = RedisConnection(
+            url, timeout=timeout, variable="JWT_DPOP_REPLAY_REDIS_URL"
+        )
         self.url = url
         self.timeout = timeout
         self.prefix = prefix
@@ -238,29 +235,6 @@ class RedisReplayStore:
         #: How many calls answered None (errors, timeouts, and calls while backing off).
         self.errors = 0
         self._down_until = -math.inf
-        self._redis: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._make_client()  # a bad URL fails here, at startup
-
-    def _make_client(self) -> Any:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        return Redis.from_url(
-            self.url,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
-        )
-
-    def _client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        if self._redis is None or self._loop is not loop:
-            self._redis = self._make_client()
-            self._loop = loop
-        return self._redis
 
     def key_for(self, key: str) -> str:
         """The Redis key that records ``key``."""
@@ -277,28 +251,20 @@ class RedisReplayStore:
         millis = max(1, math.ceil(expires_in * 1000))
         try:
             async with asyncio.timeout(self.timeout):
-                answer = await self._client().set(self.key_for(key), b"1", nx=True, px=millis)
+                answer = await self._connection.client().set(
+                    self.key_for(key), b"1", nx=True, px=millis
+                )
         except Exception as exc:  # the request path never sees the store's errors
             self.errors += 1
-            self.last_error = _describe(exc, self.timeout)
+            self.last_error = describe(exc, self.timeout)
             self._down_until = self.clock() + self.retry_after
             return None
         return answer is True
 
     async def aclose(self) -> None:
-        client, self._redis, self._loop = self._redis, None, None
-        if client is not None:
-            try:
-                await client.aclose()
-            except Exception as exc:  # closing a broken connection must not fail shutdown
-                self.last_error = _describe(exc, self.timeout)
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":  # redis-py's own
-        return f"no answer from Redis within {timeout:g} s"
-    text = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        error = await self._connection.aclose()
+        if error is not None:
+            self.last_error = error
 
 
 def replay_store_for(settings: Settings) -> ReplayStore:

@@ -59,6 +59,13 @@ NOT_FROM_A_TOKEN: Final[Mapping[Reason, str]] = {
     "introspection endpoint that refuses them (401)",
     R.introspection_invalid_response: "it is the introspection endpoint's answer: one that "
     "is not a JSON object with a boolean 'active'",
+    # revocation (CONTRACT section 9)
+    R.token_revoked: "it is the revocation list's state: settings(revocation_redis_url=...) "
+    "and the token's jti, sid or sub revoked (RevocationList.revoke_token, revoke_session, "
+    "revoke_subject, or jwt-middleware revoke) before it is sent",
+    R.revocation_unavailable: "it is the revocation list's state: "
+    "settings(revocation_redis_url=...) naming a Redis that does not answer, with "
+    "revocation_fail='closed' (the default)",
 }
 #: Not from a token of an issuer of this kind (asymmetric, or HMAC).
 _NOT_FOR_ASYMMETRIC: Final = {

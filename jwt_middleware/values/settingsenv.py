@@ -48,12 +48,23 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_INTROSPECTION_CACHE_SECONDS": "introspection_cache_seconds",
     # CONTRACT section 12: authorization beyond scopes
     "JWT_SCOPE_CLAIMS": "scope_claims",
+    # revocation across a fleet (CONTRACT section 9)
+    "JWT_REVOCATION_REDIS_URL": "revocation_redis_url",
+    "JWT_REVOCATION_FAIL": "revocation_fail",
+    "JWT_REVOCATION_MAX_TOKEN_LIFETIME": "revocation_max_token_lifetime",
+    "JWT_SSF_PATH": "ssf_path",
+    "JWT_SSF_ISSUER": "ssf_issuer",
+    "JWT_SSF_AUDIENCE": "ssf_audience",
+    "JWT_SSF_JWKS_URL": "ssf_jwks_url",
+    "JWT_SSF_AUTHORIZATION": "ssf_authorization",
     # CONTRACT section 10: OpenTelemetry
     "JWT_METRICS": "metrics",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
-_FLOAT_FIELDS: Final = frozenset({"leeway", "introspection_cache_seconds"})
+_FLOAT_FIELDS: Final = frozenset(
+    {"leeway", "introspection_cache_seconds", "revocation_max_token_lifetime"}
+)
 _BOOL_FIELDS: Final = frozenset({"websocket_close_on_expiry", "dpop_nonce"})
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
@@ -81,6 +92,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             "dpop_replay_fail",
             "introspection_mode",
             "introspection_auth",
+            "revocation_fail",
             "metrics",
         ):
             values[name] = raw.strip().lower()

@@ -70,6 +70,7 @@ NAMED_EXAMPLES = {
         f"provider-{name}"
         for name in ("auth0", "entra", "entra-multi", "okta", "keycloak", "cognito", "google")
     ),
+    "revocation-admin",  # tests/contract/test_revocation_docs.py
     "otel-setup",
 }
 EXAMPLE_KID = "2024-rsa"
@@ -119,13 +120,7 @@ def contract_section(number: int) -> str:
 def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
     rows: dict[str, tuple[int, str | None]] = {}
     row = re.compile(r"^\| ([a-z0-9_]+) \| (\d{3}) \|.*$", re.MULTILINE)
-    for section in (
-        1,
-        6,
-        7,
-        8,
-        12,
-    ):  # 6: token locations, 7: DPoP, 8: introspection, 12: claim rules
+    for section in (1, 6, 7, 8, 9, 12):  # 7: DPoP, 8: introspection, 9: revocation, 12: claims
         found = 0
         for match in row.finditer(contract_section(section)):
             reason, status, error, _meaning = cells(match.group(0))
@@ -138,7 +133,7 @@ def contract_reason_rows() -> dict[str, tuple[int, str | None]]:
 def contract_env_vars() -> list[str]:
     found = [
         var
-        for section in (3, 6, 7, 8)  # 6: deployments, 7: DPoP, 8: introspection
+        for section in (3, 6, 7, 8, 9)  # 6: deployments, 7: DPoP, 8: introspection, 9: revocation
         for var in re.findall(r"^\| (JWT_[A-Z_]+) \|", contract_section(section), re.MULTILINE)
     ]
     # 12: authorization beyond scopes names its variable in a list item, not a table

@@ -47,21 +47,26 @@ from helpers.keys import AUDIENCE, ISSUER, b64url, public_pem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jwt_middleware import Failure, Reason, Settings, VerifiedToken, cli
+from jwt_middleware import Failure, KeySet, Reason, Settings, VerifiedToken, cli
 from jwt_middleware.dpop import proof as dpop_module
 from jwt_middleware.errors import ConfigurationError
 from jwt_middleware.introspection import EndpointError, Judge, Reply, read_answer
 from jwt_middleware.keys import clock, fetch, import_jwks, load_jwks, remote
 from jwt_middleware.observe.observer import Observer
+from jwt_middleware.observe.revocation import RevocationObserver
 from jwt_middleware.request import extract, locations, paths, websocket
 from jwt_middleware.request.metadata import MetadataEndpoint
 from jwt_middleware.request.presentation import is_dpop
-from jwt_middleware.sources import build_verifier
+from jwt_middleware.request.receiver import SecurityEventReceiver
+from jwt_middleware.revocation import RevocationList
+from jwt_middleware.revocation.events import read_event
+from jwt_middleware.sources import build_verifier, event_settings
 from jwt_middleware.tokens import idp, structure
 from jwt_middleware.tokens.claimrules import claim_rules
 from jwt_middleware.tokens.claimrules import decide as decide_claims
 from jwt_middleware.tokens.scopes import ScopeClaims, holders
 from jwt_middleware.tokens.scopes import decide as scope_decide
+from jwt_middleware.tokens.verifier import Verifier
 from jwt_middleware.values import strictjson, uri
 from jwt_middleware.values.text import clip
 
@@ -487,6 +492,149 @@ def test_path_readers_never_raise(scope: dict[str, Any]) -> None:
         assert RULES.is_public(paths.normalise(path))
     assert paths.normalise(path).startswith("/")
     assert isinstance(METADATA.matches(scope), bool)
+    assert isinstance(RECEIVER.matches(scope), bool)
+
+
+#: Short text (``texts`` is mostly long runs: the bound is tested elsewhere).
+SHORT = st.text(max_size=20)
+#: The subjects an event may name: the formats of RFC 9493, right and wrong.
+SET_SUBJECTS = st.one_of(
+    SHORT,
+    st.fixed_dictionaries(
+        {"format": st.sampled_from(["iss_sub", "iss-sub", "complex", "email", "opaque", ""])},
+        optional={
+            "iss": st.sampled_from([ISSUER, "https://x.example/", ""]),
+            "sub": st.one_of(st.just("u"), SHORT, st.integers()),
+            "user": st.one_of(SHORT, st.just({"format": "iss_sub", "iss": ISSUER, "sub": "u"})),
+            "session": st.one_of(
+                SHORT,
+                st.fixed_dictionaries(
+                    {"format": st.sampled_from(["opaque", "uri"])},
+                    optional={"id": st.one_of(st.just("ALL"), st.just("s"), SHORT)},
+                ),
+            ),
+        },
+    ),
+)
+SET_EVENT_TYPES = st.sampled_from(
+    [
+        "https://schemas.openid.net/secevent/caep/event-type/session-revoked",
+        "https://schemas.openid.net/secevent/caep/event-type/credential-change",
+        "https://schemas.openid.net/secevent/risc/event-type/account-purged",
+        "urn:other",
+    ]
+)
+_SET_PAYLOAD = st.fixed_dictionaries({}, optional={"subject": SET_SUBJECTS})
+SET_PAYLOADS = st.one_of(_SET_PAYLOAD, _SET_PAYLOAD, SHORT)  # repeated: drawn more often
+_ONE_EVENT = st.dictionaries(SET_EVENT_TYPES, SET_PAYLOADS, min_size=1, max_size=1)
+#: Claims of a SET that verifies (most of the time: one event, the right iss and aud).
+SET_CLAIMS = st.builds(
+    lambda events, sub_id, extra: json.dumps(
+        {
+            "iss": ISSUER,
+            "aud": "https://api.example/ssf",
+            "iat": NOW,
+            "jti": "j",
+            "events": events,
+            **({} if sub_id is None else {"sub_id": sub_id}),
+            **extra,
+        }
+    ).encode(),
+    st.one_of(
+        _ONE_EVENT,
+        _ONE_EVENT,
+        _ONE_EVENT,
+        st.dictionaries(SET_EVENT_TYPES, SET_PAYLOADS, max_size=3),
+        SHORT,
+    ),
+    st.one_of(st.none(), SET_SUBJECTS, SET_SUBJECTS),
+    st.one_of(
+        st.just({}),
+        st.just({}),
+        st.dictionaries(st.sampled_from(["sub", "exp", "nbf", "iss"]), SHORT, max_size=2),
+    ),
+)
+#: Security Event Tokens signed by SET_KEY over those claims or hostile ones, and
+#: anything a client could POST instead.
+SET_BODIES = st.one_of(
+    st.binary(max_size=300),
+    tokens.map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.builds(lambda c, t: _signed_set(c, t), hostile_json(), st.just("secevent+jwt")),
+    st.builds(
+        lambda c, t: _signed_set(c, t),  # defined below, with the key
+        SET_CLAIMS,
+        st.sampled_from(["secevent+jwt", "secevent+jwt", "application/secevent+jwt", "JWT"]),
+    ),
+    st.builds(lambda c, t: _signed_set(c, t), SET_CLAIMS, st.just("secevent+jwt")),
+)
+RFC8935_ERRORS = (
+    "invalid_request",
+    "invalid_key",
+    "invalid_issuer",
+    "invalid_audience",
+    "authentication_failed",
+    "access_denied",
+)
+CONTENT_TYPES = st.one_of(
+    st.sampled_from([b"application/secevent+jwt", b"application/secevent+jwt; charset=utf-8"]),
+    values,
+)
+
+
+@PROPERTY
+@given(
+    scope=scopes(),
+    content_type=CONTENT_TYPES,
+    body=SET_BODIES,
+    chunk=st.sampled_from([1, 7, 1 << 20]),
+    declared=st.one_of(st.none(), st.sampled_from([b"0", b"9" * 30, b"-1", b"12"])),
+)
+def test_security_event_receiver_never_raises(
+    loop: asyncio.AbstractEventLoop,
+    scope: dict[str, Any],
+    content_type: bytes,
+    body: bytes,
+    chunk: int,
+    declared: bytes | None,
+) -> None:
+    scope["type"], scope["method"] = "http", "POST"
+    scope["headers"] = [*scope["headers"][:50], (b"content-type", content_type)]
+    if declared is not None:
+        scope["headers"].append((b"content-length", declared))
+    pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)] or [b""]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        piece = pieces.pop(0) if pieces else b""
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    loop.run_until_complete(RECEIVER.serve(scope, receive, send))
+    start, answer = sent
+    assert start["status"] in (202, 400, 503)
+    if start["status"] == 400:
+        error = json.loads(answer["body"])
+        assert error["err"] in RFC8935_ERRORS
+        assert len(error["description"]) <= 600
+        text = body.decode("latin-1")
+        assert not distinctive(text) or text not in error["description"]
+
+
+@PROPERTY
+@given(claims=hostile_json())
+def test_the_security_event_reader_never_raises(claims: bytes) -> None:
+    try:
+        parsed = structure.loads_claims(claims)
+    except ValueError:
+        return
+    reading = read_event(parsed)
+    assert reading.error is None or reading.error[0] in (
+        "invalid_request", "invalid_issuer", "access_denied"
+    )  # fmt: skip
+    _, keys = REVOCATIONS.keys_of(parsed)
+    assert all(len(key) == len(REVOCATIONS.prefix) + 4 + 64 for key in keys)
 
 
 @PROPERTY
@@ -584,6 +732,50 @@ def _public_jwk(private: ec.EllipticCurvePrivateKey) -> dict[str, str]:
         "x": b64url(numbers.x.to_bytes(32, "big")),
         "y": b64url(numbers.y.to_bytes(32, "big")),
     }
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _signed_set(claims: bytes, typ: str) -> bytes:
+    """A Security Event Token signed by SET_KEY (ES256) over exactly ``claims``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    header = b64url(json.dumps({"alg": "ES256", "kid": "t", "typ": typ}).encode())
+    signing_input = f"{header}.{b64url(claims)}".encode()
+    r, s = decode_dss_signature(SET_KEY.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+    signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return signing_input + b"." + b64url(signature).encode()
+
+
+SET_KEY = ec.generate_private_key(ec.SECP256R1())
+#: A revocation list whose Redis refuses every connection at once (an unused port).
+REVOCATIONS = RevocationList(f"redis://127.0.0.1:{_closed_port()}/0", timeout=0.2)
+#: The receiver of Security Event Tokens signed by SET_KEY (static keys: no fetch).
+RECEIVER = SecurityEventReceiver(
+    _receiver_settings := Settings(
+        secret=SECRET,
+        algorithms=("HS256",),
+        revocation_redis_url="redis://127.0.0.1:1/0",
+        ssf_path="/ssf",
+        ssf_issuer=ISSUER,
+        ssf_audience="https://api.example/ssf",
+        ssf_jwks_url="https://idp.example/jwks",
+    ),
+    Verifier(
+        event_settings(_receiver_settings),
+        KeySet(load_jwks({"keys": [_public_jwk(SET_KEY) | {"kid": "t"}]}, source="set").keys),
+    ),
+    REVOCATIONS,
+    observer=RevocationObserver(registry=None, logger=Null()),
+)
 
 
 @PROPERTY
@@ -1190,6 +1382,37 @@ GROWTH: dict[str, tuple[Callable[[int], Any], Callable[[Any], object]]] = {
     "claim-rule-long-value": (
         lambda n: verified_with({"tid": fill("t")(n)}),
         lambda t: decide_claims(t, CLAIM_RULES),
+    ),
+    # the Security Event Token receiver and reader, the revocation list's keys
+    "receiver-many-headers": (
+        many_headers(b"content-type", b"application/secevent+jwt"),
+        lambda s: RECEIVER._judge_headers(s["headers"]),
+    ),
+    "receiver-long-content-length": (
+        one_header(b"content-length", "9"),
+        lambda s: RECEIVER._judge_headers(
+            [(b"content-type", b"application/secevent+jwt"), *s["headers"]]
+        ),
+    ),
+    "read_event-long-subject": (
+        lambda n: {"iss": ISSUER, "events": {"urn:x": {}}, "sub_id": {"format": fill("a")(n)}},
+        read_event,
+    ),
+    "read_event-long-format": (
+        lambda n: {
+            "iss": ISSUER,
+            "events": {"https://schemas.openid.net/secevent/caep/event-type/credential-change": {}},
+            "sub_id": {"format": fill("iss-sub")(n), "iss": ISSUER, "sub": "u"},
+        },
+        read_event,
+    ),
+    "read_event-many-events": (
+        lambda n: {"iss": ISSUER, "events": {str(i): {} for i in range(n // 8)}},
+        read_event,
+    ),
+    "revocation-keys-long-claims": (
+        lambda n: {"iss": fill("i")(n), "sub": fill("s")(n), "sid": fill("d")(n)},
+        REVOCATIONS.keys_of,
     ),
 }
 

@@ -85,6 +85,9 @@ CONTRACT: dict[str, tuple[int, str | None]] = {
     "introspection_invalid_response": (503, None),
     # CONTRACT section 12 (authorization beyond scopes)
     "claim_not_allowed": (403, None),
+    # CONTRACT section 9 (revocation)
+    "token_revoked": (401, "invalid_token"),
+    "revocation_unavailable": (503, None),
 }
 # The DPoP reasons need a proof made per request (a key, a fresh jti, the URL): they
 # are tested in tests/contract/test_dpop_http.py and over uvicorn in
@@ -102,6 +105,9 @@ INTROSPECTION_REASONS = {
     "introspection_client_rejected",
     "introspection_invalid_response",
 }
+# The revocation reasons need a revocation list in Redis: tests/servers/test_revocation_fleet.py
+# (real uvicorn, a real redis-server) and tests/unit/request/test_revocation.py.
+REVOCATION_REASONS = {"token_revoked", "revocation_unavailable"}
 NOT_FROM_STATIC_KEYS = (
     {
         "key_source_unavailable",
@@ -110,6 +116,7 @@ NOT_FROM_STATIC_KEYS = (
     }
     | DPOP_REASONS
     | INTROSPECTION_REASONS
+    | REVOCATION_REASONS
 )
 CLAIM_ORDER = [
     "invalid_claim",

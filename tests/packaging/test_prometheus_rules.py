@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from jwt_middleware.observe.introspectionmetrics import introspection_metrics
 from jwt_middleware.observe.observer import metrics_for
+from jwt_middleware.observe.revocation import revocation_metrics_for
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES_TEST = ROOT / "deploy" / "prometheus" / "alerts_test.yml"
@@ -45,6 +46,11 @@ METRICS = frozenset(
         "jwt_issuer_clock_offset_seconds",
         "jwt_leeway_seconds",
         "jwt_dpop_replay_store_errors_total",
+        # revocation (CONTRACT section 9), registered when JWT_REVOCATION_REDIS_URL is set
+        "jwt_revocations_stored_total",
+        "jwt_revocation_refusals_total",
+        "jwt_revocation_store_errors_total",
+        "jwt_ssf_events_total",
     }
 )
 # Registered only when introspection is configured (observe/introspectionmetrics.py).
@@ -212,6 +218,7 @@ def test_dashboard_promql_is_valid(tmp_path: Path) -> None:
 def test_allowed_names_are_what_the_package_exports() -> None:
     registry = CollectorRegistry()
     metrics_for(registry)
+    revocation_metrics_for(registry)
     exported = set()
     for family in registry.collect():
         if family.type == "counter":

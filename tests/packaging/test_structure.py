@@ -38,6 +38,7 @@ PARTS: dict[str, int] = {
     "observe": 7,
     "dpop": 7,
     "introspection": 7,  # opaque tokens (RFC 7662): used by the request stages
+    "revocation": 7,  # the list in Redis, Security Event Tokens read (CONTRACT section 9)
     "sources": 8,  # the composition root: settings become a verifier
     "request": 9,
     "middleware": 10,

@@ -308,6 +308,7 @@ BROKEN_BY_GROUP = {
     "check_authorization": {"scope_claims": ("roles", "a..b")},
     "check_some_key_source": {"secret": None},
     "check_introspection": {"introspection_mode": "sometimes"},
+    "check_revocation": {"revocation_fail": "sometimes"},
     "check_metrics": {"metrics": "statsd"},
 }
 
