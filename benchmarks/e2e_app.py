@@ -142,9 +142,14 @@ def create_app() -> Any:
 
 
 def build_app(
-    variant: str, jwks_file: str, *, registry: CollectorRegistry | None = REGISTRY
+    variant: str,
+    jwks_file: str,
+    *,
+    registry: CollectorRegistry | None = REGISTRY,
+    metrics: str = "prometheus",
 ) -> Any:
-    """One variant's app; ``registry`` is JWTAuthMiddleware's (None: metrics off)."""
+    """One variant's app; ``registry`` is JWTAuthMiddleware's (None: metrics off),
+    ``metrics`` its ``JWT_METRICS``."""
     routes = [Route("/", plain)]
     if variant == "bare":
         return Starlette(routes=routes)
@@ -166,6 +171,7 @@ def build_app(
             algorithms=("RS256",),
             token_cache_entries=0 if variant == "jwt-nocache" else 10000,
             dpop="allowed",
+            metrics=metrics,
         )
         return Starlette(
             routes=routes,

@@ -20,6 +20,10 @@ Revocation (docs/revocation.md): with ``JWT_REVOCATION_REDIS_URL``, every accept
 token is checked against the list every instance shares (``self.revocation``: its
 ``.list`` is the Python API; ``revocation_list=`` gives a list of your own); with
 ``JWT_SSF_PATH`` too, Security Event Tokens are received there (``self._receiver``).
+
+OpenTelemetry (docs/opentelemetry.md): ``JWT_METRICS`` chooses Prometheus in
+``registry`` (None: none), OpenTelemetry from ``meter_provider`` and
+``tracer_provider`` (None: the application's global providers), both or none.
 """
 
 from __future__ import annotations
@@ -79,6 +83,28 @@ def scope_advice(
 JWTUser = VerifiedToken
 
 
+def _observer(
+    settings: Settings,
+    log: Any,
+    registry: CollectorRegistry | None,
+    meter_provider: Any,
+    tracer_provider: Any,
+) -> Observer:
+    """The observer the settings describe: the log events, and ``JWT_METRICS``'s
+    exporters (Prometheus in ``registry``, OpenTelemetry from the providers)."""
+    return Observer(
+        registry=registry,
+        logger=log,
+        log_subject=settings.log_subject,
+        log_accepted=settings.log_accepted,
+        request_id_header=settings.request_id_header,
+        metrics=settings.metrics,
+        meter_provider=meter_provider,
+        tracer_provider=tracer_provider,
+        diagnostics=settings.diagnostics,
+    )
+
+
 class JWTAuthMiddleware:
     """Verify bearer tokens on every HTTP and WebSocket request.
 
@@ -126,6 +152,8 @@ class JWTAuthMiddleware:
         registry: CollectorRegistry | None = REGISTRY,
         replay_store: ReplayStore | None = None,
         revocation_list: RevocationList | None = None,
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.app = app
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
@@ -137,12 +165,8 @@ class JWTAuthMiddleware:
             raise TypeError("pass either a verifier or settings, not both")
         self.verifier = verifier
         self.settings = verifier.settings
-        self.observer = Observer(
-            registry=registry,
-            logger=self.log,
-            log_subject=self.settings.log_subject,
-            log_accepted=self.settings.log_accepted,
-            request_id_header=self.settings.request_id_header,
+        self.observer = _observer(
+            self.settings, self.log, registry, meter_provider, tracer_provider
         )
         for one in verifier.verifiers if isinstance(verifier, MultiIssuerVerifier) else (verifier,):
             self.observer.watch(one)
@@ -181,7 +205,7 @@ class JWTAuthMiddleware:
         )
         #: Opaque tokens (RFC 7662, CONTRACT section 8): None without JWT_INTROSPECTION_URL.
         self.introspector = introspector = (
-            Introspector.for_verifier(verifier, logger=self.log)
+            Introspector.for_verifier(verifier, logger=self.log, spans=self.observer.spans)
             if self.settings.introspection_url
             else None
         )
@@ -199,6 +223,7 @@ class JWTAuthMiddleware:
                 dpop.replay_window,
                 fail_open=dpop.fail_open,
                 observer=self.observer,
+                spans=self.observer.spans,
             ).check
             if dpop is not None
             else None,
@@ -216,6 +241,7 @@ class JWTAuthMiddleware:
             log=self.log,
             owner=self,
         )
+        self.observer.traced(self.admission)
 
     @property
     def metadata(self) -> MetadataDocument | None:
@@ -301,12 +327,12 @@ class JWTAuthMiddleware:
                     break
         elapsed = perf_counter() - started
         if type(outcome) is VerifiedToken:
-            self.observer.accepted(outcome, elapsed, scope)
+            self.observer.accepted(outcome, elapsed, scope, presented)
             app, send = self.admission.admit(scope, send, token, presented, outcome)
             await app(scope, receive, send)
         else:
             assert isinstance(outcome, Failure)
-            self.observer.rejected(outcome, elapsed, scope, token)
+            self.observer.rejected(outcome, elapsed, scope, token, presented)
             await self.admission.reject(scope, receive, send, presented, outcome)
 
     async def _anonymous(self, scope: Scope, receive: Receive, send: Send) -> None:

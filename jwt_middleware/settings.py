@@ -30,6 +30,7 @@ from .values.fieldtypes import as_items, as_list, check_types, field_types, unkn
 from .values.idpnames import IDP_CHOICES, TENANT_PLACEHOLDER, provider_for
 from .values.introspectionconfig import check_introspection_settings
 from .values.locationspec import DEFAULT_LOCATIONS, location_warnings, parse_locations
+from .values.metricsmode import MetricsMode, check_metrics
 from .values.resourceid import check_resource, check_url
 from .values.revocationconfig import check_revocation_settings
 from .values.settingnames import BY_ENVIRONMENT, BY_KEYWORD, SettingNames
@@ -219,9 +220,8 @@ class Settings:
     #: Paths where a request without a token reaches the app as anonymous; a token sent
     #: there is judged as anywhere else (the middleware keyword of the same name adds to it).
     optional_paths: str | tuple[str, ...] = ()
-    #: How hints and configuration errors name a setting: as the keyword, the
-    #: environment variable or the command's flag it was given as
-    #: (:mod:`jwt_middleware.values.settingnames`). ``from_env`` and the CLI set it.
+    #: How hints and errors name a setting: as the keyword, the environment variable or
+    #: the flag it was given as (values/settingnames.py); ``from_env`` and the CLI set it.
     setting_names: SettingNames = field(default=BY_KEYWORD, repr=False, compare=False)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
@@ -243,6 +243,7 @@ class Settings:
     ssf_algorithms: tuple[str, ...] = SSF_ALGORITHMS
     ssf_token_issuers: tuple[str, ...] = ()
     ssf_max_bytes: int = 16384
+    metrics: MetricsMode = "prometheus"  # -- CONTRACT section 10: JWT_METRICS (values/metricsmode)
 
     def __post_init__(self) -> None:
         _prepare(self)
@@ -585,4 +586,5 @@ VALIDATORS: Final[tuple[Callable[[Settings], None], ...]] = (
     check_some_key_source,
     check_introspection,
     check_revocation,
+    check_metrics,
 )

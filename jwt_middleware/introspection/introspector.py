@@ -15,6 +15,11 @@ is never kept and never looks like a bad token: it is ``introspection_unavailabl
 a JWS that passed every local check is introspected too, and the answer's claims
 join the token's (the answer's win: a Keycloak lightweight token's roles and scope
 come from there).
+
+Each call is a span ``jwt_middleware.introspect`` to :attr:`Introspector.spans`
+(:mod:`jwt_middleware.tracing`; the middleware gives its observer's with
+``JWT_METRICS`` ``otel`` or ``both``): ``url.full`` the endpoint without query or
+credentials, the answer's ``active``, a failed call's cause as ``error.type``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ..settings import Settings
 from ..tokens.claims import ClaimsPolicy
 from ..tokens.issuers import MultiIssuerVerifier
 from ..tokens.verifier import Verifier
+from ..tracing import NO_SPANS, Spans
 from .answer import INTROSPECTED, Judge, read_answer
 from .auth import ClientAuth, client_auth
 from .cache import IntrospectionCache, token_key
@@ -44,6 +50,8 @@ RETRY_AFTER: Final = {
     Reason.introspection_invalid_response: 30,
     Reason.introspection_client_rejected: 60,
 }
+#: The span of one call to the endpoint (:mod:`jwt_middleware.tracing`).
+INTROSPECT_SPAN: Final = "jwt_middleware.introspect"
 #: The ``outcome`` label of a call whose answer was read: the endpoint's own verdict.
 ACTIVE, INACTIVE = "active", "inactive"
 #: Every ``outcome`` label of ``jwt_introspection_calls_total``.
@@ -83,6 +91,7 @@ class Introspector:
         endpoint: Endpoint | None = None,
         clock: Callable[[], float] = time.time,
         logger: Any = None,
+        spans: Spans = NO_SPANS,
     ) -> None:
         url = settings.introspection_url
         if url is None:
@@ -103,6 +112,8 @@ class Introspector:
         self.algorithms = frozenset(settings.allowed_algorithms)
         self.clock = clock
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
+        #: Where each call's span goes (:mod:`jwt_middleware.tracing`).
+        self.spans = spans
         #: ``JWT_INTROSPECTION_MODE=always``: :meth:`check` is a status stage.
         self.always = settings.introspection_mode == "always"
         self.cache: IntrospectionCache | None = None
@@ -131,7 +142,11 @@ class Introspector:
 
     @classmethod
     def for_verifier(
-        cls, verifier: Verifier | MultiIssuerVerifier, *, logger: Any = None
+        cls,
+        verifier: Verifier | MultiIssuerVerifier,
+        *,
+        logger: Any = None,
+        spans: Spans = NO_SPANS,
     ) -> Introspector:
         """The introspector of ``verifier``'s settings: its claims policy and key set
         (for a :class:`MultiIssuerVerifier`, every issuer's)."""
@@ -142,6 +157,7 @@ class Introspector:
                 policy=lambda: one.policy,
                 keys=lambda: one.keyset,
                 logger=logger,
+                spans=spans,
             )
         many = verifier.verifiers
         settings = verifier.settings
@@ -158,7 +174,7 @@ class Introspector:
         def keys() -> KeySet:
             return KeySet([k for v in many for k in v.keyset.keys])
 
-        return cls(settings, policy=policy, keys=keys, logger=logger)
+        return cls(settings, policy=policy, keys=keys, logger=logger, spans=spans)
 
     def on_call(self, listener: CallListener) -> None:
         """Call ``listener(outcome, seconds)`` after every call to the endpoint."""
@@ -199,25 +215,29 @@ class Introspector:
     ) -> VerifiedToken | Failure:
         started = time.perf_counter()
         self.calls += 1
-        try:
-            reply = await self.endpoint.call(token)
-            answer = read_answer(
-                reply,
-                keys=self.keys,
-                algorithms=self.algorithms,
-                issuers=self.judge.policy().issuers,
-                client_id=self.auth.client_id,
-                signed=self.endpoint.signed,
-            )
-        except EndpointError as exc:
-            return self._failed(exc, time.perf_counter() - started, local)
-        except Exception as exc:  # a bug must not become a 500 nor a bad token
-            error = EndpointError(
-                Reason.introspection_unavailable,
-                "error",
-                f"The introspection call failed unexpectedly ({type(exc).__name__}).",
-            )
-            return self._failed(error, time.perf_counter() - started, local)
+        with self.spans.span(INTROSPECT_SPAN, {"url.full": self.endpoint.where}) as span:
+            try:
+                reply = await self.endpoint.call(token)
+                answer = read_answer(
+                    reply,
+                    keys=self.keys,
+                    algorithms=self.algorithms,
+                    issuers=self.judge.policy().issuers,
+                    client_id=self.auth.client_id,
+                    signed=self.endpoint.signed,
+                )
+            except EndpointError as exc:
+                span.fail(exc.cause, exc.detail)
+                return self._failed(exc, time.perf_counter() - started, local)
+            except Exception as exc:  # a bug must not become a 500 nor a bad token
+                error = EndpointError(
+                    Reason.introspection_unavailable,
+                    "error",
+                    f"The introspection call failed unexpectedly ({type(exc).__name__}).",
+                )
+                span.fail(error.cause, error.detail)
+                return self._failed(error, time.perf_counter() - started, local)
+            span.set("jwt_middleware.introspection.active", answer["active"] is True)
         self.last_error = None
         now = self.clock()
         if local is not None and answer.get("active") is True:

@@ -19,23 +19,30 @@ A :class:`RemoteKeySource` keeps the last good key set and
   by one of them is told apart as retired_key;
 - measures the issuer's clock from the ``Date`` of every successful
   discovery and JWKS response (:mod:`jwt_middleware.keys.clock`):
-  :attr:`RemoteKeySource.clock_offset`.
+  :attr:`RemoteKeySource.clock_offset`;
+- reports each document's fetch as a span ``jwt_middleware.fetch_keys`` to its
+  :attr:`RemoteKeySource.spans` (:mod:`jwt_middleware.tracing`; the middleware
+  sets them with ``JWT_METRICS`` ``otel`` or ``both``): a child of the request that
+  waits for it, or a trace of its own for a background refresh.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import re
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
 
 from ..errors import ConfigurationError
 from ..settings import Settings
+from ..tracing import NO_SPANS, Spans
 from ..values.settingnames import BY_ENVIRONMENT, SettingNames
 from .clock import ClockOffset, ClockSample
 from .fetch import (
@@ -77,6 +84,38 @@ def ttl_from_headers(headers: httpx.Headers, default: float, low: float, high: f
     else:
         ttl = default
     return min(max(ttl, low), high)
+
+
+#: The span of one key-set or discovery document's fetch (CONTRACT section 10).
+FETCH_KEYS_SPAN: Final = "jwt_middleware.fetch_keys"
+
+
+def _shown_url(url: str) -> str:
+    """``url`` without user information (a password in a configured URL stays out of
+    spans)."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+@contextlib.contextmanager
+def fetch_span(spans: Spans, document: str, url: str) -> Iterator[None]:
+    """A ``jwt_middleware.fetch_keys`` span around one document's fetch (``document``:
+    ``jwks`` or ``discovery``); a FetchError marks it failed with its cause."""
+    attributes = {"url.full": _shown_url(url), "jwt_middleware.document": document}
+    with spans.span(FETCH_KEYS_SPAN, attributes) as span:
+        try:
+            yield
+        except FetchError as exc:
+            span.fail(exc.cause, str(exc))
+            raise
+
+
+def _detached(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """A task in a context of its own: a background refresh belongs to no request (its
+    fetches' spans are traces of their own, its log events carry no request's context)."""
+    return asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
 
 
 def _options(settings: Settings) -> dict[str, Any]:
@@ -157,6 +196,7 @@ class RemoteKeySource:
         clock: Callable[[], float] = time.time,
         logger: Any = None,
         names: SettingNames = BY_ENVIRONMENT,
+        spans: Spans = NO_SPANS,
     ) -> None:
         if (jwks_url is None) == (discovery_url is None):
             raise ConfigurationError("give exactly one of jwks_url or discovery_url")
@@ -177,7 +217,7 @@ class RemoteKeySource:
         self.max_stale = max_stale
         self.refresh_ahead = refresh_ahead
         self.history = history if history is not None else KeyHistory()
-        self.clock = clock
+        self.clock, self.spans = clock, spans  # spans: where each fetch's span goes
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
         self._fetcher = DocumentFetcher(
             allow_http=allow_http,
@@ -250,8 +290,10 @@ class RemoteKeySource:
     async def _jwks_location(self) -> str:
         if self.jwks_url is not None:
             return self.jwks_url
-        assert self.discovery_url is not None
-        issuer, jwks_uri = await self._fetcher.discover(self.discovery_url, self.expected_issuer)
+        url = self.discovery_url
+        assert url is not None
+        with fetch_span(self.spans, "discovery", url):
+            issuer, jwks_uri = await self._fetcher.discover(url, self.expected_issuer)
         self._measured()
         self.discovered_issuer = issuer
         return jwks_uri
@@ -267,11 +309,12 @@ class RemoteKeySource:
         self.last_attempt = time.monotonic()
         try:
             url = await self._jwks_location()
-            document, headers = await self._fetcher.get_json(url)
-            self._measured()
-            loaded = load_published(
-                document, url, max_keys=self.max_keys, log=self.log, name=self.name
-            )
+            with fetch_span(self.spans, "jwks", url):
+                document, headers = await self._fetcher.get_json(url)
+                self._measured()
+                loaded = load_published(
+                    document, url, max_keys=self.max_keys, log=self.log, name=self.name
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # any failure is a failed fetch, never a failed request
@@ -299,8 +342,7 @@ class RemoteKeySource:
             headers, self.default_ttl, self.min_ttl, self.max_ttl
         )
         self.last_success = now
-        self.last_error = self.last_cause = None
-        self.fatal = None
+        self.last_error = self.last_cause = self.fatal = None
         self._fetched("success")
         for listener in self._listeners:
             listener(keyset)  # refreshes the success time even when keys are unchanged
@@ -348,7 +390,7 @@ class RemoteKeySource:
             if self.fatal is not None:
                 raise self.fatal
         if self._background is None or self._background.done():
-            self._background = asyncio.ensure_future(self._refresh_loop())
+            self._background = _detached(self._refresh_loop())
 
     async def _refresh_loop(self) -> None:
         failures = 0

@@ -17,50 +17,47 @@ with :meth:`Observer.replay_store_error` in
 ``jwt_dpop_replay_store_errors_total{store}``, ``store`` one of
 ``REPLAY_STORES`` (``memory``, ``redis``; any other store counts as ``other``).
 Replays themselves are ``jwt_auth_failures_total{reason="dpop_proof_replayed"}``.
+
+``metrics`` (``JWT_METRICS``) chooses the exporters of the same outcomes:
+Prometheus (here), OpenTelemetry (:mod:`jwt_middleware.observe.otel`, imported only
+then), both, or none. The per-request methods are chosen once, at construction.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import os
-import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from weakref import WeakKeyDictionary
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import (
-    CounterMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import Collector
-from prometheus_client.samples import Sample
-from prometheus_client.utils import floatToGoString
 
+from ..errors import ConfigurationError
 from ..keys.clock import ClockSample
 from ..keys.keyset import KeySet, VerificationKey
 from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
+from ..tracing import NO_SPANS, Spans
 from ..values.text import clip
 from .cachemetrics import CacheCollector as CacheCollector  # re-exported
 from .cachemetrics import CacheStats as CacheStats
 from .introspectionmetrics import IntrospectionFeed
 from .introspectionmetrics import watch as watch_calls
+from .tally import _DURATION_BUCKETS as _DURATION_BUCKETS
+from .tally import _DURATION_HELP, _REQUESTS_HELP, OUTCOMES
+from .tally import RequestTally as RequestTally
 
-OUTCOMES: Final = ("accepted", "rejected")
+if TYPE_CHECKING:
+    from .otel import OTelExporter
+
 #: The ``store`` label values of ``jwt_dpop_replay_store_errors_total``.
 REPLAY_STORES: Final = ("memory", "redis", "other")
-_DURATION_BUCKETS: Final = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5,
-)  # fmt: skip
 
 
 class KeyFeed(Protocol):
@@ -121,106 +118,6 @@ class Metrics:
     leeway: Gauge
     caches: CacheCollector
     replay_store_errors: Counter
-
-
-_REQUESTS_HELP: Final = "Requests that needed authentication, by outcome (accepted or rejected)."
-_DURATION_HELP: Final = "Time to extract and verify a token (no key fetch), by outcome."
-_LIMITS: Final = (*_DURATION_BUCKETS, math.inf)
-_BUCKETS: Final = len(_LIMITS)
-#: Where one thread's numbers sit in its row: counts, sums, then the buckets by outcome.
-# A row: the duration sums by outcome, then each outcome's buckets (a request's count
-# is the sum of its outcome's buckets: nothing more to add per request).
-_SUMS: Final = 0
-_FIRST_BUCKET: Final = len(OUTCOMES)
-_FIRST_LIMIT: Final = _LIMITS[0]
-_ROW: Final = _FIRST_BUCKET + _BUCKETS * len(OUTCOMES)
-
-
-class RequestTally(Collector):
-    """``jwt_auth_requests_total`` and ``jwt_auth_verify_duration_seconds``, counted
-    in plain numbers and read at scrape time.
-
-    Speed trick, justified by make bench's in-process row "JWTAuthMiddleware +
-    route, metrics on, cached token": prometheus-client's Counter and Histogram
-    take a lock per increment, three per request, most of what a cached request
-    costs the middleware. Here each thread adds to a row of its own (one writer
-    per row, so no lock and no lost update) and a scrape sums the rows: the
-    same names, labels, buckets and meaning, and the counts never go down (the
-    rows live as long as the registry). Not used in prometheus-client's
-    multiprocess mode, where a collector is not aggregated across processes:
-    there the file-backed Counter and Histogram count.
-    """
-
-    def __init__(self) -> None:
-        self._rows: dict[int, list[float]] = {}
-        self._local = threading.local()
-        self._created = time.time()
-
-    def _row(self) -> list[float]:
-        """The calling thread's row, made on its first request."""
-        row = self._rows.get(threading.get_ident())
-        if row is None:
-            row = self._rows[threading.get_ident()] = [0] * _ROW
-        self._local.row = row
-        return row
-
-    def record(self, outcome: int, seconds: float) -> None:
-        """Count one request: ``outcome`` 0 accepted, 1 rejected."""
-        try:
-            row = self._local.row
-        except AttributeError:
-            row = self._row()
-        row[_SUMS + outcome] += seconds
-        row[_FIRST_BUCKET + outcome * _BUCKETS + bisect_left(_LIMITS, seconds)] += 1
-
-    def accepted(self, token: object, seconds: float, scope: object) -> None:
-        """:meth:`record` of an accepted request, with :meth:`Observer.accepted`'s
-        signature: the observer's ``accepted`` itself when nothing is logged."""
-        try:
-            row = self._local.row
-        except AttributeError:
-            row = self._row()
-        row[_SUMS] += seconds
-        # A cached request falls in the first bucket: one comparison, not a bisection.
-        if seconds <= _FIRST_LIMIT:
-            row[_FIRST_BUCKET] += 1
-        else:
-            row[_FIRST_BUCKET + bisect_left(_LIMITS, seconds)] += 1
-
-    def describe(self) -> Iterator[Metric]:
-        return iter(self._families())
-
-    def _families(self) -> tuple[CounterMetricFamily, HistogramMetricFamily]:
-        return (
-            CounterMetricFamily("jwt_auth_requests", _REQUESTS_HELP, labels=["outcome"]),
-            HistogramMetricFamily(
-                "jwt_auth_verify_duration_seconds", _DURATION_HELP, labels=["outcome"]
-            ),
-        )
-
-    def collect(self) -> Iterator[Metric]:
-        totals = [0.0] * _ROW
-        for row in list(self._rows.values()):  # list(): one step, safe beside a new row
-            for i, value in enumerate(row[:]):
-                totals[i] += value
-        requests, duration = self._families()
-        for index, outcome in enumerate(OUTCOMES):
-            first = _FIRST_BUCKET + index * _BUCKETS
-            cumulative = list(accumulate(totals[first : first + _BUCKETS]))
-            requests.add_metric([outcome], cumulative[-1], created=self._created)
-            duration.add_metric(
-                [outcome],
-                [(floatToGoString(b), c) for b, c in zip(_LIMITS, cumulative, strict=True)],  # type: ignore[no-untyped-call]
-                totals[_SUMS + index],
-            )
-            duration.samples.append(
-                Sample(
-                    "jwt_auth_verify_duration_seconds_created",
-                    {"outcome": outcome},
-                    self._created,
-                )
-            )
-        return iter((requests, duration))
 
 
 _BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, Metrics] = WeakKeyDictionary()
@@ -361,6 +258,30 @@ def histogram_observer(child: Any) -> Callable[[float], None]:
     return observe
 
 
+def _otel_exporter(meter_provider: Any, tracer_provider: Any, diagnostics: str) -> OTelExporter:
+    """The OpenTelemetry exporter; opentelemetry-api is imported here, only when chosen."""
+    try:
+        from .otel import OTelExporter
+    except ImportError as exc:
+        raise ConfigurationError(
+            "JWT_METRICS=otel or both needs opentelemetry-api, the 'otel' extra of "
+            "asgi-jwt-bearer: pip install 'asgi-jwt-bearer[otel]'"
+        ) from exc
+    return OTelExporter(
+        meter_provider=meter_provider, tracer_provider=tracer_provider, diagnostics=diagnostics
+    )
+
+
+def _both(first: Callable[..., None], second: Callable[..., None]) -> Callable[..., None]:
+    """One accepted request told to both exporters (``JWT_METRICS=both``)."""
+
+    def accepted(token: Any, seconds: float, scope: Any, presented: Any = None) -> None:
+        first(token, seconds, scope, presented)
+        second(token, seconds, scope, presented)
+
+    return accepted
+
+
 def token_fingerprint(token: str) -> str:
     """A short one-way hash of the token, to correlate repeated attempts in logs."""
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:16]
@@ -385,9 +306,13 @@ class Observer:
     """Logs and counts outcomes and key-set changes.
 
     ``registry`` defaults to prometheus-client's global registry (pass your
-    own, or ``None`` for no metrics). ``log_subject`` adds ``sub`` to log
-    events (off: it is personal data). ``log_accepted`` emits a debug event
-    per accepted request (off: it costs on the success path).
+    own, or ``None`` for no Prometheus metrics). ``metrics`` is ``JWT_METRICS``:
+    ``prometheus`` (in ``registry``), ``otel`` (``meter_provider`` and
+    ``tracer_provider``, default the application's global ones), ``both`` or
+    ``none``. ``log_subject`` adds ``sub`` to log events (off: it is personal
+    data). ``log_accepted`` emits a debug event per accepted request (off: it
+    costs on the success path). ``spans`` is what outbound calls report to
+    (:mod:`jwt_middleware.tracing`).
     """
 
     def __init__(
@@ -398,10 +323,23 @@ class Observer:
         log_subject: bool = False,
         log_accepted: bool = False,
         request_id_header: str = "x-request-id",
+        metrics: str = "prometheus",
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
+        diagnostics: str = "standard",
     ) -> None:
         self.log = logger if logger is not None else structlog.get_logger("jwt_middleware")
-        self.metrics = metrics_for(registry) if registry is not None else None
-        self._registry = registry
+        prometheus = registry is not None and metrics in ("prometheus", "both")
+        self.metrics = metrics_for(registry) if prometheus and registry is not None else None
+        #: The Prometheus registry, when Prometheus is chosen (introspection's metrics).
+        self._registry = registry if prometheus else None
+        #: The OpenTelemetry exporter with ``otel`` or ``both``, else None.
+        self.otel: OTelExporter | None = (
+            _otel_exporter(meter_provider, tracer_provider, diagnostics)
+            if metrics in ("otel", "both")
+            else None
+        )
+        self.spans: Spans = self.otel.spans if self.otel is not None else NO_SPANS
         self.log_subject = log_subject
         self.log_accepted = log_accepted
         self.request_id_header = request_id_header.lower().encode("latin-1")
@@ -424,6 +362,23 @@ class Observer:
                     observes[outcome](seconds)
 
                 self._record = record
+        if self.otel is not None and not log_accepted:  # one call per accepted request
+            if self._record is None:
+                self.accepted = self.otel.accepted  # type: ignore[method-assign]
+            elif m is not None and m.tally is not None:
+                self.accepted = _both(m.tally.accepted, self.otel.accepted)  # type: ignore[method-assign]
+
+    def traced(self, admission: Any) -> None:
+        """With OpenTelemetry: once a tracer is configured and a request comes with no
+        current span (the middleware outside the ASGI instrumentation), ``admission``
+        runs the application inside the server span the exporter makes
+        (:class:`~.otel.TracedApp` put in front of it, through ``admission.wrap_app``);
+        until then nothing is in front of it."""
+        otel = self.otel
+        if otel is not None:
+            from .otel import TracedApp
+
+            otel.before_first_span(lambda: admission.wrap_app(lambda app: TracedApp(app, otel)))
 
     def track_cache(self, source: str, cache: CacheStats) -> None:
         """Export ``cache``'s lookups, entries and size (read at scrape time)."""
@@ -432,7 +387,9 @@ class Observer:
 
     def watch(self, verifier: Watched) -> None:
         """Export ``verifier``'s cache and keys: a remote source's key sets and fetches
-        as they come, other keys once."""
+        as they come, other keys once; a remote source that reports its fetches as
+        spans (``spans``, :mod:`jwt_middleware.tracing`) and has none yet gets this
+        observer's."""
         label = verifier.source_label
         if verifier.cache is not None:
             self.track_cache(label, verifier.cache)
@@ -443,6 +400,8 @@ class Observer:
             self.keys_loaded(label, verifier.keyset)
             return
         remote.on_change(lambda keyset: self.keys_loaded(label, keyset))
+        if self.otel is not None and getattr(remote, "spans", None) is NO_SPANS:
+            remote.spans = self.spans  # type: ignore[attr-defined]  # its fetches' spans
 
         def fetched(result: str) -> None:
             self.fetch(label, result)
@@ -462,11 +421,18 @@ class Observer:
     # -- per request ---------------------------------------------------------------
 
     def accepted(
-        self, token: VerifiedToken, seconds: float, scope: MutableMapping[str, Any]
+        self,
+        token: VerifiedToken,
+        seconds: float,
+        scope: MutableMapping[str, Any],
+        presented: Any = None,
     ) -> None:
+        """An accepted request: ``presented`` is how its token came (its ``scheme``)."""
         record = self._record
         if record is not None:
             record(0, seconds)
+        if self.otel is not None:
+            self.otel.accepted(token, seconds, scope, presented)
         if self.log_accepted:
             event = {
                 "alg": token.alg,
@@ -488,10 +454,13 @@ class Observer:
         seconds: float,
         scope: MutableMapping[str, Any],
         token: str | None,
+        presented: Any = None,
     ) -> None:
         if self._record is not None and self.metrics is not None:
             self._record(1, seconds)
             self.metrics.failures.labels(failure.reason.value).inc()
+        if self.otel is not None:
+            self.otel.rejected(failure, seconds, scope, presented)
         self._log_denied(failure, seconds, scope, token)
 
     def _log_denied(
@@ -524,6 +493,8 @@ class Observer:
         dependency): counted by reason and logged, not counted again as a request."""
         if self.metrics is not None:
             self.metrics.failures.labels(failure.reason.value).inc()
+        if self.otel is not None:
+            self.otel.denied_after_auth(failure)
         self._log_denied(failure, None, scope, None)
 
     # -- key sets ------------------------------------------------------------------

@@ -16,6 +16,7 @@ The log event and the metrics of both are the middleware's observer's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -69,6 +70,11 @@ class Admission:
         self._names = settings.setting_names
         #: ``request.state.jwt_middleware``: its settings and observer, for the FastAPI helpers.
         self._owner = owner
+
+    def wrap_app(self, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Call ``wrap(app)`` instead of the application from now on (the OpenTelemetry
+        exporter's server span, once a tracer is configured: ``Observer.traced``)."""
+        self._app = wrap(self._app)
 
     def admit(
         self,

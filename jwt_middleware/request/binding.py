@@ -14,7 +14,9 @@ token takes, the cached one included:
   presentation stage. The token's ``cnf.jkt`` must be the proof key's thumbprint
   (dpop_binding_mismatch), then the proof's ``jti`` is used once: the replay
   store (dpop_proof_replayed; a store that cannot answer follows
-  ``dpop_replay_fail``).
+  ``dpop_replay_fail``). A store outside the process (Redis, one of your own)
+  is asked inside a span ``jwt_middleware.replay_store`` (:mod:`jwt_middleware.tracing`);
+  the in-process one is not an outbound call.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from ..dpop.replay import ReplayStore
 from ..observe.observer import Observer
 from ..outcome import Failure, VerifiedToken
 from ..reasons import Reason
+from ..tracing import NO_SPANS, Spans
 from .presentation import Presented
+
+#: The span of one question to a replay store outside the process.
+REPLAY_STORE_SPAN = "jwt_middleware.replay_store"
 
 
 class BearerBinding:
@@ -48,16 +54,24 @@ class BearerBinding:
 class ProofBinding:
     """A DPoP request's token bound to its proof's key, and the proof used once."""
 
-    __slots__ = ("_fail_open", "_observer", "store", "window")
+    __slots__ = ("_fail_open", "_observer", "_spans", "store", "window")
 
     def __init__(
-        self, store: ReplayStore, window: float, *, fail_open: bool, observer: Observer
+        self,
+        store: ReplayStore,
+        window: float,
+        *,
+        fail_open: bool,
+        observer: Observer,
+        spans: Spans = NO_SPANS,
     ) -> None:
         self.store = store
         #: How long a proof's jti is remembered: the iat window, with leeway either side.
         self.window = window
         self._fail_open = fail_open
         self._observer = observer
+        #: Spans for a store outside the process only (None: none).
+        self._spans = spans if spans.enabled and getattr(store, "label", None) != "memory" else None
 
     async def check(
         self, token: str | None, presented: Presented, verified: VerifiedToken, path: str
@@ -67,7 +81,11 @@ class ProofBinding:
         mismatch = binding_failure(verified, proof)
         if mismatch is not None:
             return mismatch
-        first = await self.store.first_use(f"{proof.jkt}:{proof.jti}", self.window, proof.jkt)
+        key = f"{proof.jkt}:{proof.jti}"
+        if self._spans is None:
+            first = await self.store.first_use(key, self.window, proof.jkt)
+        else:
+            first = await self._traced_first_use(self._spans, key, proof.jkt)
         if first is True:
             return verified
         if first is False:
@@ -91,6 +109,21 @@ class ProofBinding:
             "closed (open would accept such proofs unchecked).",
             expected=_store_facts(self.store),
         ).with_claims(verified.claims)
+
+    async def _traced_first_use(self, spans: Spans, key: str, client: str) -> bool | None:
+        redis = getattr(self.store, "label", None) == "redis"
+        attributes = {"jwt_middleware.replay_store": "redis" if redis else "other"}
+        if redis:
+            attributes["db.system.name"] = "redis"
+        with spans.span(REPLAY_STORE_SPAN, attributes) as span:
+            first = await self.store.first_use(key, self.window, client)
+            span.set(
+                "jwt_middleware.replay.result",
+                "first_use" if first is True else "replayed" if first is False else "unavailable",
+            )
+            if first is None:
+                span.fail("unavailable", "the replay store could not answer")
+            return first
 
 
 def _store_facts(store: Any) -> dict[str, Any]:

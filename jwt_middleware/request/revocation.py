@@ -32,6 +32,7 @@ from ..revocation.entries import issued_at, judge
 from ..revocation.store import RevocationList
 from ..settings import Settings
 from ..sources import build_event_verifier
+from ..tracing import NO_SPANS
 from .presentation import Presented
 from .receiver import SecurityEventReceiver
 
@@ -173,6 +174,8 @@ class RevocationSetup:
         setup = cls.from_settings(settings, registry=registry, logger=logger, revocations=given)
         if setup is not None and setup.receiver is not None:
             observer.watch(setup.receiver.verifier)
+        if setup is not None and setup.list.spans is NO_SPANS:
+            setup.list.spans = observer.spans  # each round trip a span (JWT_METRICS)
         return setup
 
     async def aclose(self) -> None:

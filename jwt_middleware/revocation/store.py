@@ -24,6 +24,12 @@ revokes (:mod:`jwt_middleware.revocation.entries` says what an entry is):
 
 The client is redis-py (the ``dpop-redis`` extra, imported only when a list is
 made), one per event loop (:mod:`jwt_middleware.values.redisclient`).
+
+With ``JWT_METRICS`` ``otel`` or ``both``, each round trip of :meth:`lookup` and
+:meth:`store` is a span (:attr:`RevocationList.spans`, :mod:`jwt_middleware.tracing`;
+the middleware gives its observer's): ``jwt_middleware.revocation`` with
+``db.system.name`` ``redis``, ``db.operation.name`` (``MGET`` or ``EVALSHA``) and,
+when Redis could not answer, the cause as ``error.type`` (never a key or a claim).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import ConfigurationError, JWTMiddlewareError
+from ..tracing import NO_SPANS, Spans
 from ..values.redisclient import RedisConnection, describe
 from .entries import (
     CLAIMS,
@@ -103,10 +110,16 @@ class StoreEvents(Protocol):
     def store_failed(self, error: str) -> None: ...
 
 
+#: The span of one round trip to the list (CONTRACT section 10's outbound calls).
+REVOCATION_SPAN: Final = "jwt_middleware.revocation"
+
+
 class RevocationList:
     """The shared revocation list (see the module docstring)."""
 
     label: Final = "redis"
+    #: Where each round trip's span goes (the middleware sets its observer's).
+    spans: Spans = NO_SPANS
 
     def __init__(
         self,
@@ -185,6 +198,15 @@ class RevocationList:
         if self.monotonic() < self._down_until:
             self.errors += 1
             return None
+        if self.spans.enabled:  # no span to enter on the request path otherwise
+            with self.spans.span(REVOCATION_SPAN, _operation("MGET")) as span:
+                found = await self._lookup(keys)
+                if found is None:
+                    span.fail("unavailable", self.last_error or "no answer")
+                return found
+        return await self._lookup(keys)
+
+    async def _lookup(self, keys: list[str]) -> list[Any] | None:
         try:
             async with asyncio.timeout(self.timeout):
                 found: list[Any] = await self._connection.client().mget(keys)
@@ -295,14 +317,16 @@ class RevocationList:
             args += [stamp(revocation.revoked_at), math.ceil((revocation.expires_at - now) * 1000)]
         if not keys:
             return True
-        try:
-            async with asyncio.timeout(self.timeout):
-                written = await self._run(keys, args)
-        except Exception as exc:
-            self.last_error = describe(exc, self.timeout)
-            if self.events is not None:
-                self.events.store_failed(self.last_error)
-            raise RevocationStoreError(self.last_error) from None
+        with self.spans.span(REVOCATION_SPAN, _operation("EVALSHA")) as span:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    written = await self._run(keys, args)
+            except Exception as exc:
+                self.last_error = describe(exc, self.timeout)
+                span.fail("unavailable", self.last_error)
+                if self.events is not None:
+                    self.events.store_failed(self.last_error)
+                raise RevocationStoreError(self.last_error) from None
         if not written:
             return False
         if self.events is not None:
@@ -324,3 +348,8 @@ class RevocationList:
         error = await self._connection.aclose()
         if error is not None:
             self.last_error = error
+
+
+def _operation(name: str) -> dict[str, str]:
+    """A round trip's span attributes: the store and the command, nothing of the keys."""
+    return {"db.system.name": "redis", "db.operation.name": name}

@@ -57,6 +57,8 @@ ENV_VARS: Final[dict[str, str]] = {
     "JWT_SSF_AUDIENCE": "ssf_audience",
     "JWT_SSF_JWKS_URL": "ssf_jwks_url",
     "JWT_SSF_AUTHORIZATION": "ssf_authorization",
+    # CONTRACT section 10: OpenTelemetry
+    "JWT_METRICS": "metrics",
 }
 """Environment variable -> Settings field (the contract's names, kept exactly)."""
 
@@ -91,6 +93,7 @@ def env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             "introspection_mode",
             "introspection_auth",
             "revocation_fail",
+            "metrics",
         ):
             values[name] = raw.strip().lower()
         elif name in ("secret", "dpop_nonce_secret", "introspection_client_secret"):

@@ -71,6 +71,7 @@ NAMED_EXAMPLES = {
         for name in ("auth0", "entra", "entra-multi", "okta", "keycloak", "cognito", "google")
     ),
     "revocation-admin",  # tests/contract/test_revocation_docs.py
+    "otel-setup",
 }
 EXAMPLE_KID = "2024-rsa"
 
@@ -138,7 +139,10 @@ def contract_env_vars() -> list[str]:
     # 12: authorization beyond scopes names its variable in a list item, not a table
     found += re.findall(r"^- `(JWT_[A-Z_]+)`", contract_section(12), re.MULTILINE)
     assert found, "no variable table found in CONTRACT.md sections 3 and 7"
-    return found
+    # 10: OpenTelemetry names its one variable in prose
+    prose = re.findall(r"`(JWT_[A-Z_]+)`", contract_section(10))
+    assert prose == ["JWT_METRICS"], prose
+    return found + prose
 
 
 def configuration_rows(first_cell: str) -> dict[str, list[str]]:
@@ -558,6 +562,121 @@ async def test_fastapi_helpers_without_the_problem_handler_answer_500(
     async with client(app, raise_app_exceptions=False) as c:
         denied = await c.delete("/orders/7", headers=bearer(reader))
     assert denied.status_code == 500
+
+
+async def test_otel_setup_example_runs(
+    keys: Keys, key_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/opentelemetry.md: the SDK with OTLP/HTTP exporters, sent to a receiver on
+    127.0.0.1; what arrives is the contract's histogram and server spans."""
+    from helpers.otlp_collector import OTLPCollector
+
+    monkeypatch.setenv("JWT_PUBLIC_KEY_FILE", "public.pem")
+    monkeypatch.setenv("JWT_ISSUER", "https://issuer.example.com/")
+    monkeypatch.setenv("JWT_AUDIENCE", "orders-api")
+    with OTLPCollector() as collector:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+        namespace = run_doc_code("otel-setup")
+        app, meters, tracers = (namespace[k] for k in ("app", "meter_provider", "tracer_provider"))
+        token = sign(claims(), keys.rsa)
+        expired = sign(claims(exp=int(time.time()) - 3600), keys.rsa)
+        try:
+            async with client(app) as c:
+                assert (await c.get("/orders", headers=bearer(token))).status_code == 200
+                assert (await c.get("/orders")).status_code == 401
+                assert (await c.get("/orders", headers=bearer(expired))).status_code == 401
+            assert meters.force_flush(10_000) and tracers.force_flush(10_000)
+        finally:
+            meters.shutdown()
+            tracers.shutdown()
+        received = collector.received
+    counts = {
+        (p["attributes"]["jwt_middleware.result"], p["attributes"].get("error.type")): p["count"]
+        for p in received.points
+        if p["name"] == "jwt_middleware.authenticate.duration"
+    }
+    assert counts == {
+        ("success", None): 1,
+        ("failure", "missing_token"): 1,
+        ("failure", "token_expired"): 1,
+    }
+    assert {p["unit"] for p in received.points if p["scope"] == "jwt_middleware"} == {"s"}
+    assert {p["service"] for p in received.points} == {"orders-api"}
+    judged = [s for s in received.spans if "jwt_middleware.result" in s["attributes"]]
+    reasons = sorted(str(s["attributes"].get("error.type")) for s in judged)
+    assert reasons == ["None", "missing_token", "token_expired"]
+    assert all(s["status"] != 2 for s in judged)  # STATUS_CODE_ERROR: never for a 401
+
+
+OTEL_PAGE = DOCS / "opentelemetry.md"
+
+
+def test_otel_queries_parse_and_use_what_the_exporter_exposes(
+    otel_exposition: str, tmp_path: Path
+) -> None:
+    """docs/opentelemetry.md's PromQL: parsed by promtool, and every metric, label and
+    reason it names is in what OpenTelemetry's Prometheus exporter shows of the histogram."""
+    from helpers.prometheus import promtool
+
+    queries = [b.code.strip() for b in code_blocks(OTEL_PAGE) if b.language == "promql"]
+    assert len(queries) >= 5
+    lines = ["groups:", "  - name: otel", "    rules:"]
+    for index, query in enumerate(queries):
+        lines += [f"      - record: otel:query_{index}", f"        expr: {json.dumps(query)}"]
+    rules = tmp_path / "otel_rules.yml"
+    rules.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    checked = subprocess.run(
+        [promtool(), "check", "rules", str(rules)], capture_output=True, text=True, timeout=60
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    exposition = otel_exposition
+    reasons = {r.value for r in Reason}
+    for query in queries:
+        names = re.findall(r"\b(jwt_middleware_\w+)\s*[{\[]", query)
+        assert names, query
+        for name in names:
+            assert f"\n{name}{{" in exposition, (name, query)
+        labels = re.findall(r"([a-z_]+)\s*=~?\s*\"", query)
+        for grouping in re.findall(r"by \(([^)]*)\)", query):
+            labels += [g.strip() for g in grouping.split(",") if g.strip() != "le"]
+        for label in labels:
+            assert f'{label}="' in exposition, (label, query)
+        for value in re.findall(r'error_type=~?"([^"]+)"', query):
+            assert set(value.split("|")) <= reasons, query
+
+
+@pytest.fixture
+def otel_exposition(keys: Keys, key_files: Path) -> Iterator[str]:
+    """What OpenTelemetry's Prometheus exporter shows of the histogram, after a bearer
+    acceptance, a DPoP refusal and a missing token (its own CollectorRegistry)."""
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from opentelemetry.sdk.metrics import MeterProvider
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    meters = MeterProvider(metric_readers=[PrometheusMetricReader(registry=registry)])
+
+    async def ok(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    settings = Settings(public_keys=(public_pem(keys.rsa),), issuer=ISSUER, audience=AUDIENCE)
+    app = JWTAuthMiddleware(
+        ok, dataclasses.replace(settings, metrics="otel"), registry=None, meter_provider=meters
+    )
+    import asyncio
+
+    async def traffic() -> None:
+        async with client(app) as c:
+            await c.get("/", headers=bearer(sign(claims(iss=ISSUER, aud=AUDIENCE), keys.rsa)))
+            await c.get("/")
+            await c.get("/", headers={"Authorization": "DPoP x.y.z"})
+
+    asyncio.run(traffic())
+    try:
+        yield generate_latest(registry).decode()
+    finally:
+        meters.shutdown()
 
 
 async def test_metrics_endpoint_example_runs(key_files: Path) -> None:

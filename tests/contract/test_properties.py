@@ -754,3 +754,85 @@ def test_loads_object_raises_only_value_error(data: bytes) -> None:
         return
     assert isinstance(obj, dict)
     assert obj == json.loads(data)
+
+
+# --- (h) JWT_METRICS=otel: trace context headers and token values on the server span --
+
+trace_header_names = st.sampled_from(
+    [b"traceparent", b"tracestate", b"baggage", b"TraceParent", b"authorization"]
+)
+trace_header_values = st.one_of(
+    st.binary(max_size=3000),
+    st.from_regex(rb"\A00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\Z"),
+    st.sampled_from(
+        [
+            b"00-00000000000000000000000000000000-0000000000000000-01",
+            b"ff-" + b"f" * 32 + b"-" + b"f" * 16 + b"-ff",
+            b"00-" + b"a" * 32 + b"-" + b"b" * 16 + b"-01-extra",
+            b",".join(b"k%d=v" % i for i in range(200)),
+        ]
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def otel_driver(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Driver, Any]]:
+    from helpers.otel import Telemetry
+
+    path: Path = tmp_path_factory.mktemp("props-otel") / "jwks.json"
+    path.write_text(json.dumps(_jwks()))
+    telemetry = Telemetry()
+    s = Settings(
+        jwks_file=str(path),
+        algorithms=("RS256", "ES256"),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        metrics="otel",
+        diagnostics="verbose",
+    )
+    calls: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    loop = asyncio.new_event_loop()
+    app = JWTAuthMiddleware(inner, s, logger=_NullLog(), registry=None, **telemetry.providers())
+    try:
+        yield Driver(app, calls, loop), telemetry
+    finally:
+        loop.close()
+
+
+@PROPERTY_SETTINGS
+@given(
+    headers=st.lists(st.tuples(trace_header_names, trace_header_values), max_size=4),
+    kid=st.text(max_size=300),
+    valid=st.booleans(),
+)
+def test_trace_context_headers_and_token_values_never_break_an_otel_request(
+    otel_driver: tuple[Driver, Any], headers: list[tuple[bytes, bytes]], kid: str, valid: bool
+) -> None:
+    """Any trace context the client sends, any kid: the request is judged as without
+    OpenTelemetry, the server span ends, and its attributes stay bounded."""
+    driver, telemetry = otel_driver
+    telemetry.exporter.clear()
+    token = TOKEN_LIST[0] if valid else raw_token({"alg": "RS256", "kid": kid}, {"sub": "x"})
+    if not any(name == b"authorization" for name, _ in headers):
+        headers = [*headers, (b"authorization", f"Bearer {token}".encode())]
+    r = driver.request(headers)
+    if r.status != 200:
+        assert_contract_rejection(r)
+    spans = telemetry.spans()
+    assert len(spans) <= 1, spans  # none when the caller's trace context says unsampled
+    if not spans:
+        return
+    attributes = dict(spans[0].attributes or {})
+    assert attributes["jwt_middleware.result"] == ("success" if r.status == 200 else "failure")
+    assert len(str(attributes.get("jwt_middleware.kid", ""))) <= 64 + len("...")
+    assert all(len(str(v)) <= 300 for v in attributes.values())
+    for event in spans[0].events:
+        assert all(len(str(v)) <= 1024 + len("...") for v in (event.attributes or {}).values())

@@ -29,6 +29,7 @@ MAX_CALL_LINES = 40
 PARTS: dict[str, int] = {
     "errors": 0,
     "values": 1,
+    "tracing": 1,  # the spans of outbound calls: any part that calls out takes one
     "reasons": 2,
     "outcome": 3,
     "settings": 4,

@@ -309,6 +309,7 @@ BROKEN_BY_GROUP = {
     "check_some_key_source": {"secret": None},
     "check_introspection": {"introspection_mode": "sometimes"},
     "check_revocation": {"revocation_fail": "sometimes"},
+    "check_metrics": {"metrics": "statsd"},
 }
 
 
@@ -465,3 +466,21 @@ def test_introspection_over_http_needs_a_trusted_network() -> None:
     with pytest.raises(ConfigurationError, match="introspection_allow_http"):
         Settings(**base)
     assert Settings(**base, introspection_allow_http=True).introspection_allow_http
+
+
+# --- CONTRACT section 10: JWT_METRICS -----------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["prometheus", "otel", "both", "none", " OTel ", "BOTH"])
+def test_jwt_metrics_reads_each_exporter_choice(value: str) -> None:
+    settings = Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": value})
+    assert settings.metrics == value.strip().lower()
+
+
+def test_jwt_metrics_defaults_to_prometheus_and_refuses_anything_else() -> None:
+    assert Settings.from_env({"JWT_SECRET": GOOD_SECRET}).metrics == "prometheus"
+    assert Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": " "}).metrics == (
+        "prometheus"
+    )
+    with pytest.raises(ConfigurationError, match=r"metrics: 'statsd' is not one of .*JWT_METRICS"):
+        Settings.from_env({"JWT_SECRET": GOOD_SECRET, "JWT_METRICS": "statsd"})

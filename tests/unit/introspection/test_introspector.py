@@ -323,3 +323,55 @@ async def test_hints_name_the_introspection_settings_the_way_they_were_given(
     assert "JWT_INTROSPECTION" not in hints["keyword"]
     assert "JWT_INTROSPECTION_CLIENT_ID" in hints["environment"]
     assert "$" not in hints["keyword"] + hints["environment"]
+
+
+async def test_each_call_is_a_span_of_the_request_that_waits_for_it(
+    endpoint: FaultEndpoint,
+) -> None:
+    """JWT_METRICS=otel: a ``jwt_middleware.introspect`` client span per call (none for
+    a cached answer), a child of the request's server span, its cause when it fails,
+    never the token (tests/unit/observe/test_otel.py for the rest)."""
+    import dataclasses
+
+    from helpers.otel import Telemetry
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.trace import SpanKind, StatusCode
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def me(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.user.identity})
+
+    telemetry = Telemetry()
+    endpoint.answer("secret-opaque-ok", iss=ISSUER, aud=AUDIENCE)
+    middleware = JWTAuthMiddleware(
+        Starlette(routes=[Route("/me", me)]),
+        dataclasses.replace(settings(endpoint), metrics="otel"),
+        registry=None,
+        **telemetry.providers(),
+    )
+    app = OpenTelemetryMiddleware(middleware, tracer_provider=telemetry.tracer_provider)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        statuses = [(await client.get("/me", headers=bearer("secret-opaque-ok"))).status_code]
+        statuses.append((await client.get("/me", headers=bearer("secret-opaque-ok"))).status_code)
+        statuses.append((await client.get("/me", headers=bearer("secret-opaque-dead"))).status_code)
+        endpoint.state.status = 500
+        statuses.append((await client.get("/me", headers=bearer("secret-opaque-down"))).status_code)
+    await middleware.shutdown()
+    assert statuses == [200, 200, 401, 503]
+    calls = telemetry.spans("jwt_middleware.introspect")
+    assert len(calls) == 3 == endpoint.calls()  # the second request was a cache hit
+    servers = {s.context.span_id for s in telemetry.spans() if s.kind == SpanKind.SERVER}
+    for span in calls:
+        assert span.kind == SpanKind.CLIENT
+        assert span.parent is not None and span.parent.span_id in servers
+        attributes = dict(span.attributes or {})
+        assert attributes["url.full"] == middleware.introspector.endpoint.where  # type: ignore[union-attr]
+        assert "secret-opaque" not in str(attributes)
+    active = [dict(s.attributes or {}).get("jwt_middleware.introspection.active") for s in calls]
+    assert active == [True, False, None]
+    assert [s.status.status_code for s in calls] == [StatusCode.UNSET] * 2 + [StatusCode.ERROR]
+    assert dict(calls[2].attributes or {})["error.type"] == "server_error"

@@ -510,3 +510,27 @@ async def test_clock_offset_from_discovery_and_jwks(keys: Keys, server: JWKSServ
         assert source.clock_offset == measured
     finally:
         await source.aclose()
+
+
+def test_a_fetch_span_shows_the_url_without_its_credentials() -> None:
+    from helpers.otel import Telemetry
+    from opentelemetry.trace import StatusCode
+
+    from jwt_middleware.keys.fetch import FetchError
+    from jwt_middleware.keys.remote import fetch_span
+    from jwt_middleware.observe.otel import OTelSpans
+
+    telemetry = Telemetry()
+    spans = OTelSpans(telemetry.tracer_provider.get_tracer("test"))
+    url = "https://reader:s3cret-pass@keys.example.com/jwks.json"
+    with fetch_span(spans, "jwks", url):
+        pass
+    with pytest.raises(FetchError), fetch_span(spans, "discovery", url):
+        raise FetchError("timeout", "no answer within 5 s")
+    ok, failed = telemetry.spans("jwt_middleware.fetch_keys")
+    for span in (ok, failed):
+        attributes = dict(span.attributes or {})
+        assert attributes["url.full"] == "https://keys.example.com/jwks.json"
+        assert "s3cret" not in str(attributes)
+    assert failed.status.status_code == StatusCode.ERROR
+    assert (failed.attributes or {})["error.type"] == "timeout"

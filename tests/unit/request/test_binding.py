@@ -232,3 +232,69 @@ async def test_without_metrics_the_store_error_is_still_decided(
     binding = ProofBinding(store, WINDOW, fail_open=False, observer=Observer(registry=None))
     failure = await binding.check("t", dpop(holder), bound, "/me")
     assert isinstance(failure, Failure) and failure.reason is Reason.dpop_proof_replayed
+
+
+# --- the replay store's span (jwt_middleware.tracing) -------------------------------------
+
+
+class AnsweringStore:
+    """A replay store of the application's own (outside the process, label ``other``),
+    answering ``answers`` in turn."""
+
+    def __init__(self, *answers: bool | None) -> None:
+        self.answers = list(answers)
+
+    async def first_use(
+        self, key: str, expires_in: float, client: str | None = None
+    ) -> bool | None:
+        return self.answers.pop(0)
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def test_a_store_outside_the_process_is_asked_inside_a_span(
+    bound: VerifiedToken, holder: str
+) -> None:
+    from helpers.otel import Telemetry
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from jwt_middleware.observe.otel import OTelSpans
+
+    telemetry = Telemetry()
+    spans = OTelSpans(telemetry.tracer_provider.get_tracer("test"))
+    store = AnsweringStore(True, False, None)
+    binding = ProofBinding(
+        store, WINDOW, fail_open=False, observer=Observer(registry=None), spans=spans
+    )
+    outcomes = [await binding.check("t", dpop(holder, f"j{i}"), bound, "/me") for i in range(3)]
+    assert outcomes[0] is bound
+    # a replay, then a store that cannot answer (fails closed): both refused
+    assert [o.reason for o in outcomes[1:] if isinstance(o, Failure)] == [
+        Reason.dpop_proof_replayed
+    ] * 2
+    recorded = telemetry.spans("jwt_middleware.replay_store")
+    assert [s.kind for s in recorded] == [SpanKind.CLIENT] * 3
+    results = [(s.attributes or {})["jwt_middleware.replay.result"] for s in recorded]
+    assert results == ["first_use", "replayed", "unavailable"]
+    assert [s.status.status_code for s in recorded] == [
+        StatusCode.UNSET,
+        StatusCode.UNSET,  # a replay is the client's fault, not the store's
+        StatusCode.ERROR,
+    ]
+    assert (recorded[2].attributes or {})["error.type"] == "unavailable"
+    assert all(holder not in str(dict(s.attributes or {})) for s in recorded)  # no jti, no jkt
+
+
+async def test_the_in_process_store_is_no_outbound_call(bound: VerifiedToken, holder: str) -> None:
+    from helpers.otel import Telemetry
+
+    from jwt_middleware.observe.otel import OTelSpans
+
+    telemetry = Telemetry()
+    spans = OTelSpans(telemetry.tracer_provider.get_tracer("test"))
+    binding = ProofBinding(
+        MemoryReplayStore(), WINDOW, fail_open=False, observer=Observer(registry=None), spans=spans
+    )
+    assert await binding.check("t", dpop(holder), bound, "/me") is bound
+    assert telemetry.spans() == []

@@ -292,3 +292,27 @@ async def test_a_list_of_your_own_is_the_one_checked(keys: Keys, redis_server: R
         response = await client.get("/me", headers={"Authorization": f"Bearer {token}"})
     assert_revoked(response, "subject")
     await middleware.shutdown()
+
+
+def test_the_middleware_gives_the_list_its_spans_with_otel(keys: Keys) -> None:
+    """JWT_METRICS=otel: the list's round trips report to the middleware's observer
+    (tests/unit/revocation/test_store.py reads the spans); otherwise NO_SPANS."""
+    import dataclasses
+
+    from helpers.otel import Telemetry
+
+    from jwt_middleware.tracing import NO_SPANS
+
+    base = Settings(
+        public_keys=(public_pem(keys.rsa),),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        revocation_redis_url="redis://127.0.0.1:9/0",
+    )
+    for metrics in ("otel", "prometheus"):
+        settings = dataclasses.replace(base, metrics=metrics)
+        app = JWTAuthMiddleware(Starlette(), settings, registry=None, **Telemetry().providers())
+        assert app.revocation is not None
+        expected = app.observer.spans if metrics == "otel" else NO_SPANS
+        assert app.revocation.list.spans is expected
+        assert (expected is NO_SPANS) == (metrics == "prometheus")

@@ -264,3 +264,36 @@ def test_an_entry_needs_a_kind_an_issuer_and_a_value(kind: str, issuer: Any, val
     listing = RevocationList("redis://127.0.0.1:1/0")
     with pytest.raises(ValueError):
         listing.entry(kind, issuer, value, at=1.0, until=2.0)
+
+
+async def test_each_round_trip_is_a_span_never_naming_a_key(tmp_path: Path) -> None:
+    """JWT_METRICS=otel: a ``jwt_middleware.revocation`` client span per MGET and per
+    write (none while backing off); Redis stopped: the cause as ``error.type``."""
+    from helpers.otel import Telemetry
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    from jwt_middleware.observe.otel import OTelSpans
+
+    telemetry = Telemetry()
+    server = RedisServer.start(tmp_path)
+    listing = RevocationList(server.url, retry_after=30.0)
+    listing.spans = OTelSpans(telemetry.tracer_provider.get_tracer("test"))
+    try:
+        _, keys = listing.keys_of({"iss": ISS, "sub": "alice-secret-subject"})
+        await listing.revoke_subject(ISS, "alice-secret-subject")
+        assert await listing.lookup(keys) != [None]
+        server.stop()
+        assert await listing.lookup(keys) is None
+        assert await listing.lookup(keys) is None  # backing off: no round trip, no span
+    finally:
+        await listing.aclose()
+        server.stop()
+    spans = telemetry.spans("jwt_middleware.revocation")
+    operations = [(s.attributes or {})["db.operation.name"] for s in spans]
+    assert operations == ["EVALSHA", "MGET", "MGET"]
+    assert all(s.kind == SpanKind.CLIENT for s in spans)
+    assert [s.status.status_code for s in spans] == [StatusCode.UNSET] * 2 + [StatusCode.ERROR]
+    assert (spans[2].attributes or {})["error.type"] == "unavailable"
+    for span in spans:
+        shown = str(dict(span.attributes or {})) + str(span.status.description)
+        assert "alice" not in shown and listing.prefix not in shown
