@@ -491,8 +491,20 @@ def stage_costs(results: dict[str, Any]) -> list[list[str]]:
                 "revocation step",
             ]
         )
-    if "otel" not in results:
+    inproc = results.get("inprocess") or {}
+    if "otel_minus_prometheus_us" not in inproc:
         rows.append(["OpenTelemetry", "not in this run's results", "-"])
+    else:
+        rows.append(
+            [
+                "OpenTelemetry: a cached request with JWT_METRICS=otel (opentelemetry-api "
+                "alone) against the same request with prometheus",
+                f"{inproc['otel_minus_prometheus_us']:+.2f} µs per request, paired per round "
+                f"(IQR {inproc['otel_minus_prometheus_iqr_us']:.2f}; goal <= "
+                f"+{inproc['otel_goal_us']:g} µs)",
+                "inprocess step",
+            ]
+        )
     return rows
 
 
