@@ -42,7 +42,7 @@ from ..tracing import NO_SPANS, Spans
 from .answer import INTROSPECTED, Judge, read_answer
 from .auth import ClientAuth, client_auth
 from .cache import IntrospectionCache, token_key
-from .endpoint import Endpoint, EndpointError
+from .endpoint import FAILURE_CAUSES, Endpoint, EndpointError
 
 #: ``Retry-After`` of each failure: an outage may pass soon; a configuration fault not.
 RETRY_AFTER: Final = {
@@ -58,16 +58,7 @@ ACTIVE, INACTIVE = "active", "inactive"
 CALL_OUTCOMES: Final = (
     ACTIVE,
     INACTIVE,
-    "timeout",
-    "unreachable",
-    "server_error",
-    "client_rejected",
-    "redirect",
-    "http_status",
-    "too_large",
-    "not_json",
-    "invalid_answer",
-    "invalid_signature",
+    *(cause for causes in FAILURE_CAUSES.values() for cause in causes),
     "error",
 )
 CallListener = Callable[[str, float], None]

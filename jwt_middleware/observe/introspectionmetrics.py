@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Final, NamedTuple, Protocol
-from weakref import WeakKeyDictionary
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from .cachemetrics import CacheStats
+from .registry import per_registry
 
 #: Every ``outcome`` label of ``jwt_introspection_calls_total``.
 INTROSPECTION_OUTCOMES: Final = (
@@ -50,14 +50,9 @@ class IntrospectionMetrics(NamedTuple):
     duration: Histogram
 
 
-_BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, IntrospectionMetrics] = WeakKeyDictionary()
-
-
+@per_registry
 def introspection_metrics(registry: CollectorRegistry) -> IntrospectionMetrics:
     """The two families in ``registry``, created on first use (idempotent)."""
-    found = _BY_REGISTRY.get(registry)
-    if found is not None:
-        return found
     metrics = IntrospectionMetrics(
         Counter(
             "jwt_introspection_calls",
@@ -75,7 +70,6 @@ def introspection_metrics(registry: CollectorRegistry) -> IntrospectionMetrics:
     )
     for outcome in INTROSPECTION_OUTCOMES:
         metrics.calls.labels(outcome)
-    _BY_REGISTRY[registry] = metrics
     return metrics
 
 

@@ -33,7 +33,6 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, Protocol
-from weakref import WeakKeyDictionary
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -49,6 +48,7 @@ from .cachemetrics import CacheCollector as CacheCollector  # re-exported
 from .cachemetrics import CacheStats as CacheStats
 from .introspectionmetrics import IntrospectionFeed
 from .introspectionmetrics import watch as watch_calls
+from .registry import per_registry
 from .tally import _DURATION_BUCKETS as _DURATION_BUCKETS
 from .tally import _DURATION_HELP, _REQUESTS_HELP, OUTCOMES
 from .tally import RequestTally as RequestTally
@@ -120,14 +120,9 @@ class Metrics:
     replay_store_errors: Counter
 
 
-_BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, Metrics] = WeakKeyDictionary()
-
-
+@per_registry
 def metrics_for(registry: CollectorRegistry) -> Metrics:
     """The package's metrics in ``registry``, created on first use (idempotent)."""
-    found = _BY_REGISTRY.get(registry)
-    if found is not None:
-        return found
     r = registry
     multiprocess = "PROMETHEUS_MULTIPROC_DIR" in os.environ
     metrics = Metrics(
@@ -216,7 +211,6 @@ def metrics_for(registry: CollectorRegistry) -> Metrics:
         metrics.replay_store_errors.labels(store)
 
     r.register(metrics.caches)
-    _BY_REGISTRY[registry] = metrics
     return metrics
 
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
-from weakref import WeakKeyDictionary
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from ..values.text import clip, utc
+from .registry import per_registry
 
 #: The kinds of entry (the ``kind`` label).
 KIND_LABELS: Final = ("token", "session", "subject")
@@ -74,15 +74,10 @@ class RevocationMetrics:
     events: Counter
 
 
-_BY_REGISTRY: WeakKeyDictionary[CollectorRegistry, RevocationMetrics] = WeakKeyDictionary()
-
-
+@per_registry
 def revocation_metrics_for(registry: CollectorRegistry) -> RevocationMetrics:
     """The revocation metrics in ``registry``, created on first use (idempotent); the
     ``kind``, ``source`` and ``operation`` series present from the start at 0."""
-    found = _BY_REGISTRY.get(registry)
-    if found is not None:
-        return found
     metrics = RevocationMetrics(
         stored=Counter(
             "jwt_revocations_stored",
@@ -117,7 +112,6 @@ def revocation_metrics_for(registry: CollectorRegistry) -> RevocationMetrics:
             metrics.stored.labels(kind, source)
     for operation in OPERATIONS:
         metrics.store_errors.labels(operation)
-    _BY_REGISTRY[registry] = metrics
     return metrics
 
 
